@@ -1,0 +1,1 @@
+"""ponder: inference-time reasoning pipelines."""

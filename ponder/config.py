@@ -1,0 +1,209 @@
+"""Typed configuration: defaults < ``ponder.toml`` < ``PONDER_*`` environment < explicit overrides.
+
+Loaded once at the edge (CLI, UI, an example's ``main()``) and passed in; nodes never read
+the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ponder.errors import ConfigError
+
+CONFIG_FILE = "ponder.toml"
+EMBEDDED_REASONER = "local/gemma-3-270m"
+EMBEDDED_STANDARD = "local/smollm2-135m"
+
+
+def default_store_path() -> Path:
+    """Where runs are recorded unless ``--store``/``PONDER_STORE`` says otherwise."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("ponder", appauthor=False)) / "ponder.db"
+
+
+class RoleConfig(BaseModel):
+    """A model role: a LiteLLM model string plus how to call it.
+
+    >>> RoleConfig(model="deepseek/deepseek-reasoner", max_tokens=4096)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    max_tokens: int = Field(256, gt=0)
+    timeout: float = Field(120.0, gt=0)
+    retries: int = Field(3, ge=0, le=20)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _model_has_provider(cls, value: str) -> str:
+        value = value.strip()
+        if "/" not in value or value.startswith("/") or value.endswith("/"):
+            raise ValueError(
+                f"model {value!r} must be 'provider/name', e.g. 'openai/o4-mini', "
+                f"'deepseek/deepseek-reasoner' or '{EMBEDDED_REASONER}'"
+            )
+        return value
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0]
+
+
+class SandboxConfig(BaseModel):
+    """How generated code is executed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["local", "e2b", "subprocess"] = "local"
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    cpu_s: int = Field(10, gt=0)
+    memory_mb: int = Field(512, ge=32)
+    max_processes: int = Field(32, ge=1)
+    max_file_mb: int = Field(16, ge=1)
+    max_open_files: int = Field(64, ge=8)
+    tmpfs_mb: int = Field(32, ge=1)
+    max_output_bytes: int = Field(65536, ge=256)
+    concurrency: int = Field(4, ge=1)
+    packages: list[str] = Field(default_factory=lambda: ["sympy", "mpmath", "numpy"])
+    bwrap: str = "bwrap"
+    python: str | None = None
+
+
+def _default_roles() -> dict[str, RoleConfig]:
+    return {
+        "reasoner": RoleConfig(model=EMBEDDED_REASONER, temperature=0.7, max_tokens=160),
+        "standard": RoleConfig(model=EMBEDDED_STANDARD, temperature=0.7, max_tokens=160),
+    }
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """A settings source backed by an already parsed dict (the TOML file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Config(BaseSettings):
+    """Everything ponder needs to run: model roles, sandbox, store, defaults for solving.
+
+    >>> cfg = Config(roles={"reasoner": RoleConfig(model="openai/o4-mini"),
+    ...                     "standard": RoleConfig(model="openai/gpt-4.1-mini")})
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PONDER_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    roles: dict[str, RoleConfig] = Field(default_factory=_default_roles)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    store: Path = Field(default_factory=default_store_path)
+    cache: Path | None = None
+    strategy: str = "verified"
+    samples: int = Field(8, ge=1, le=256)
+    concurrency: int = Field(4, ge=1, le=256)
+
+    @field_validator("roles")
+    @classmethod
+    def _needs_core_roles(cls, roles: dict[str, RoleConfig]) -> dict[str, RoleConfig]:
+        merged = _default_roles() | roles
+        return merged
+
+    def role(self, name: str) -> RoleConfig:
+        """The configuration of role ``name``; a ``ConfigError`` names the known roles."""
+        try:
+            return self.roles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.roles))
+            raise ConfigError(f"unknown model role {name!r}; configured roles: {known}") from None
+
+    def with_models(self, **models: str | None) -> Config:
+        """A copy with some roles pointed at other models (``reasoner="openai/o4-mini"``)."""
+        roles = dict(self.roles)
+        for name, model in models.items():
+            if model:
+                base = roles.get(name) or RoleConfig(model=model)
+                try:
+                    roles[name] = base.model_copy(update={"model": RoleConfig(model=model).model})
+                except ValidationError as exc:
+                    raise ConfigError(_explain(exc)) from None
+        return self.model_copy(update={"roles": roles})
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _DictSource(settings_cls, _TOML_DATA.get("data", {}))
+        return (init_settings, env_settings, toml)
+
+
+_TOML_DATA: dict[str, dict[str, Any]] = {}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found; create it or drop --config") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} is not readable; check its permissions") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        lines.append(f"{where}: {err['msg']}")
+    return "invalid configuration — " + "; ".join(lines)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Load the configuration from defaults, a TOML file, ``PONDER_*`` and ``overrides``.
+
+    ``path`` defaults to ``./ponder.toml`` when it exists. Every problem is a ``ConfigError``
+    that says which value is wrong.
+    """
+    if path is None and Path(CONFIG_FILE).is_file():
+        path = CONFIG_FILE
+    data = _read_toml(Path(path)) if path is not None else {}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    _TOML_DATA["data"] = data
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        source = f" (from {path})" if path else ""
+        raise ConfigError(_explain(exc) + source) from None
+    finally:
+        _TOML_DATA.pop("data", None)
+
+
+def env_key_present(name: str) -> bool:
+    """Whether an API key variable is set (the edge may call this; nodes never do)."""
+    return bool(os.environ.get(name))

@@ -1,0 +1,156 @@
+"""Core data types that cross module boundaries (pydantic v2)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ProblemKind = Literal["math", "code", "choice", "text"]
+ExecStatus = Literal["ok", "error", "timeout", "oom", "output_limit", "sandbox_error"]
+Verdict = Literal["verified", "refuted", "unverified", "no_answer"]
+
+
+def new_id(prefix: str = "") -> str:
+    """A short random id, optionally prefixed (``run-1a2b3c4d``)."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+class Usage(BaseModel):
+    """Tokens, dollars, seconds and calls spent; adds up with ``+``."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            latency_s=self.latency_s + other.latency_s,
+            calls=self.calls + other.calls,
+        )
+
+    @classmethod
+    def total(cls, usages: list[Usage]) -> Usage:
+        out = cls()
+        for usage in usages:
+            out = out + usage
+        return out
+
+
+class Completion(BaseModel):
+    """One sampled completion, with the reasoning separated from the final text."""
+
+    model: str
+    text: str
+    reasoning: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+    logprobs: list[float] | None = None
+    cached: bool = False
+
+
+class Problem(BaseModel):
+    """A question to solve.
+
+    >>> Problem(id="p1", question="What is 2 + 2?", reference="4")
+    """
+
+    id: str = Field(default_factory=lambda: new_id("p-"))
+    question: str
+    kind: ProblemKind = "math"
+    reference: str | None = None
+    choices: list[str] | None = None
+    tests: str | None = None
+    entry_point: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecResult(BaseModel):
+    """What running one program in a sandbox produced.
+
+    ``value`` comes through a channel the program cannot fake from stdout.
+    """
+
+    status: ExecStatus
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    value: Any = None
+    message: str = ""
+
+
+class Branch(BaseModel):
+    """One line of reasoning: sampled text, extracted answer, code, execution and verdict."""
+
+    id: str = Field(default_factory=lambda: new_id("b-"))
+    index: int = 0
+    model: str = ""
+    text: str = ""
+    reasoning: str | None = None
+    answer: str | None = None
+    code: str | None = None
+    execution: ExecResult | None = None
+    code_answer: str | None = None
+    verdict: Verdict = "unverified"
+    rewards: dict[str, float] = Field(default_factory=dict)
+    confidence: float | None = None
+    usage: Usage = Field(default_factory=Usage)
+
+
+class Vote(BaseModel):
+    """One answer's tally: how many branches gave it and their summed weight."""
+
+    count: int = 0
+    weight: float = 0.0
+    verified: int = 0
+
+
+class TraceEvent(BaseModel):
+    """One node's step, with enough to redraw the whole tree later."""
+
+    id: str = Field(default_factory=lambda: new_id("e-"))
+    run_id: str
+    problem_id: str
+    node: str
+    branch_id: str | None = None
+    parent_id: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    ended_at: float = Field(default_factory=time.time)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class Result(BaseModel):
+    """The outcome of solving one problem with one strategy."""
+
+    run_id: str
+    problem_id: str
+    strategy: str
+    answer: str | None
+    confidence: float = 0.0
+    votes: dict[str, Vote] = Field(default_factory=dict)
+    branches: list[Branch] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    models: dict[str, str] = Field(default_factory=dict)
+    samples_used: int = 0
+    max_samples: int = 0
+    stopped: str | None = None
+    reference: str | None = None
+    correct: bool | None = None
+    escalated: bool = False
