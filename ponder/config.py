@@ -44,6 +44,7 @@ class RoleConfig(BaseModel):
     retries: int = Field(3, ge=0, le=20)
     api_base: str | None = None
     api_key_env: str | None = None
+    style: Literal["auto", "chat", "completion", "reasoning"] = "auto"
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("model")
@@ -207,3 +208,33 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
 def env_key_present(name: str) -> bool:
     """Whether an API key variable is set (the edge may call this; nodes never do)."""
     return bool(os.environ.get(name))
+
+
+class SolveOptions(BaseModel):
+    """Per-solve settings of a strategy: sampling, early stopping, budgets, beam shape.
+
+    >>> SolveOptions(samples=8, max_cost_usd=0.05)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: int = Field(8, ge=1, le=256)
+    round_size: int | None = Field(None, ge=1)
+    early_stop: bool = True
+    stop_threshold: float = Field(0.95, gt=0.0, le=1.0)
+    min_votes: int = Field(2, ge=1)
+    plan: bool = False
+    role: str = "reasoner"
+    escalate_role: str = "reasoner"
+    escalate_below: float = Field(0.6, ge=0.0, le=1.0)
+    escalate_samples: int | None = Field(None, ge=1)
+    hard_above: float = Field(0.7, ge=0.0, le=1.0)
+    use_logprobs: bool = True
+    keep_fraction: float = Field(0.9, gt=0.0, le=1.0)
+    collapse_floor: float | None = Field(None, gt=0.0, lt=1.0)
+    beam_width: int = Field(3, ge=1, le=32)
+    beam_expand: int = Field(2, ge=1, le=16)
+    beam_depth: int = Field(8, ge=1, le=64)
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+    seed: int | None = None

@@ -126,6 +126,7 @@ class TraceEvent(BaseModel):
     id: str = Field(default_factory=lambda: new_id("e-"))
     run_id: str
     problem_id: str
+    strategy: str = ""
     node: str
     branch_id: str | None = None
     parent_id: str | None = None

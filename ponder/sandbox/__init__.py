@@ -1,0 +1,121 @@
+"""Sandboxed execution of generated Python: pick a backend, run programs, check the setup.
+
+>>> sandbox = make_sandbox(SandboxConfig())                 # bubblewrap, the default
+>>> result = sandbox.run("print(6 * 7); answer(6 * 7)")    # doctest: +SKIP
+>>> result.status, result.stdout, result.value              # doctest: +SKIP
+('ok', '42\\n', 42)
+
+Backends come from the plain dict ``BACKENDS``; a missing or broken backend raises
+``SandboxUnavailable`` saying how to fix it, and never falls back to another one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from ponder.config import SandboxConfig
+from ponder.errors import SandboxUnavailable
+from ponder.sandbox.base import Sandbox
+from ponder.sandbox.e2b import E2BSandbox, import_e2b
+from ponder.sandbox.local import FIX_INSTALL, LocalSandbox
+from ponder.sandbox.subprocess import NOT_ISOLATED, SubprocessSandbox
+from ponder.types import ExecResult
+
+__all__ = [
+    "BACKENDS",
+    "BackendCheck",
+    "E2BSandbox",
+    "ExecResult",
+    "LocalSandbox",
+    "Sandbox",
+    "SubprocessSandbox",
+    "check_backends",
+    "make_sandbox",
+]
+
+BACKENDS: dict[str, Callable[..., Sandbox]] = {
+    "local": LocalSandbox,
+    "e2b": E2BSandbox,
+    "subprocess": SubprocessSandbox,
+}
+
+
+def make_sandbox(cfg: SandboxConfig, *, api_key: str | None = None) -> Sandbox:
+    """The sandbox ``cfg.backend`` names; for ``e2b`` the key defaults to ``$E2B_API_KEY``.
+
+    Raises ``SandboxUnavailable`` when the backend cannot run here (the message says why).
+    """
+    try:
+        backend = BACKENDS[cfg.backend]
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS))
+        raise SandboxUnavailable(f"unknown sandbox {cfg.backend!r}; choose one of {known}") from None
+    if cfg.backend == "e2b":
+        return backend(cfg, api_key=api_key or os.environ.get("E2B_API_KEY"))
+    return backend(cfg)
+
+
+class BackendCheck(BaseModel):
+    """Whether one backend can run here, what was found, and how to fix it if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _split_fix(message: str) -> tuple[str, str]:
+    """Split a ``SandboxUnavailable`` message into (problem, fix)."""
+    problem, _, fix = message.partition(" Fix: ")
+    return problem.rstrip("."), fix.rstrip(".")
+
+
+def _check_local(cfg: SandboxConfig) -> BackendCheck:
+    try:
+        box = LocalSandbox(cfg)
+    except SandboxUnavailable as exc:
+        problem, fix = _split_fix(str(exc))
+        return BackendCheck(name="local", ok=False, detail=problem, fix=fix or FIX_INSTALL)
+    detail = f"{box.version()} at {box.bwrap}; process cap: {box.cap.mode}"
+    if box.layout.missing:
+        missing = ", ".join(box.layout.missing)
+        return BackendCheck(name="local", ok=True, detail=f"{detail}; packages not installed: {missing}",
+                            fix=f"pip install {' '.join(box.layout.missing)} or drop them from sandbox.packages")  # fmt: skip
+    return BackendCheck(name="local", ok=True, detail=f"{detail}; packages: {', '.join(cfg.packages)}")
+
+
+def _check_e2b(api_key: str | None) -> BackendCheck:
+    try:
+        import_e2b()
+    except SandboxUnavailable:
+        return BackendCheck(name="e2b", ok=False, detail="e2b-code-interpreter is not installed",
+                            fix="pip install 'ponder[e2b]'")  # fmt: skip
+    if not api_key:
+        return BackendCheck(name="e2b", ok=False, detail="E2B_API_KEY is not set",
+                            fix="export E2B_API_KEY=... (https://e2b.dev/dashboard) or use --sandbox local")  # fmt: skip
+    return BackendCheck(name="e2b", ok=True, detail="package installed and E2B_API_KEY set (not contacted)")
+
+
+def _check_subprocess(cfg: SandboxConfig) -> BackendCheck:
+    python = shutil.which(cfg.python) if cfg.python else "the running interpreter"
+    if python is None:
+        return BackendCheck(name="subprocess", ok=False, detail=f"python {cfg.python!r} not found",
+                            fix="fix sandbox.python or unset it")  # fmt: skip
+    return BackendCheck(name="subprocess", ok=True, detail=f"available ({python}); {NOT_ISOLATED}")
+
+
+def check_backends(cfg: SandboxConfig, *, api_key: str | None = None) -> list[BackendCheck]:
+    """One ``BackendCheck`` per backend, for ``ponder sandbox check`` (starts no remote sandbox)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [
+            _check_local(cfg),
+            _check_e2b(api_key or os.environ.get("E2B_API_KEY")),
+            _check_subprocess(cfg),
+        ]
+

@@ -1,0 +1,126 @@
+"""``ponder sandbox``: check which sandboxes work here, and run a file in one.
+
+Mounted by the main CLI as ``ponder sandbox``; also runnable alone as
+``python -m ponder.cli.sandbox_cmd``. Heavy imports wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from ponder.config import SandboxConfig
+    from ponder.types import ExecResult
+
+app = typer.Typer(
+    help="Check the code sandboxes (bubblewrap, E2B, subprocess) and run programs in them.",
+    no_args_is_help=True,
+)
+_CONFIG_KEY = "ponder.sandbox.config"
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(  # noqa: UP007 - typer needs Optional on 3.11
+        None, "--config", help="ponder.toml to read (default: ./ponder.toml if present)."
+    ),
+) -> None:
+    """Check the code sandboxes and run programs in them."""
+    ctx.meta[_CONFIG_KEY] = config
+
+
+def _sandbox_config(ctx: typer.Context, **overrides: Any) -> SandboxConfig:
+    """The ``[sandbox]`` config from ``--config``, with command-line overrides on top."""
+    from ponder.config import load_config
+    from ponder.errors import ConfigError
+
+    wanted = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return load_config(ctx.meta.get(_CONFIG_KEY), sandbox=wanted or None).sandbox
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """Say which sandbox backends can run here and how to fix the ones that cannot."""
+    from ponder.sandbox import check_backends
+
+    cfg = _sandbox_config(ctx)
+    checks = check_backends(cfg)
+    if as_json:
+        typer.echo("[" + ", ".join(c.model_dump_json() for c in checks) + "]")
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else "FAIL"
+            chosen = " (configured)" if c.name == cfg.backend else ""
+            typer.echo(f"{mark} {c.name}{chosen}: {c.detail}")
+            if c.fix:
+                typer.echo(f"     fix: {c.fix}")
+    chosen_ok = any(c.ok for c in checks if c.name == cfg.backend)
+    raise typer.Exit(0 if chosen_ok else 1)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Python file to run."),
+    sandbox: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--sandbox", help="Backend: local (default), e2b or subprocess (no isolation)."
+    ),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock limit, seconds."),  # noqa: UP007
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
+) -> None:
+    """Run FILE in a sandbox; exit 0 when it finished with status ok, 1 otherwise."""
+    cfg = _sandbox_config(ctx, backend=sandbox, timeout_s=timeout)
+    result = _execute(cfg, file.read_text(encoding="utf-8"))
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        _print_human(result)
+    raise typer.Exit(0 if result.status == "ok" else 1)
+
+
+def _execute(cfg: SandboxConfig, code: str) -> ExecResult:
+    """Run ``code`` once; a backend that cannot start becomes a ``sandbox_error`` result."""
+    from ponder.errors import SandboxUnavailable
+    from ponder.sandbox import make_sandbox
+    from ponder.types import ExecResult
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            box = make_sandbox(cfg)
+        except SandboxUnavailable as exc:
+            return ExecResult(status="sandbox_error", message=str(exc))
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    return box.run(code)
+
+
+def _print_human(result: ExecResult) -> None:
+    """The program's own output, then one status line on stderr."""
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    line = f"[{result.status}] exit={result.exit_code} {result.duration_s:.3f}s"
+    if result.truncated:
+        line += " (output truncated)"
+    if result.value is not None:
+        line += f" value={result.value!r}"
+    if result.message:
+        line += f" — {result.message}"
+    typer.echo(line, err=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,169 @@
+"""The ``e2b`` backend: programs run in a remote E2B code-interpreter sandbox.
+
+The only module that imports ``e2b_code_interpreter`` (lazily: ``pip install 'ponder[e2b]'``).
+One remote sandbox, created with internet access off, serves an instance; every program gets a
+fresh code context. The API key is passed in by the caller (``make_sandbox`` reads it from
+``E2B_API_KEY`` at the edge); nothing else of the launcher's environment is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import suppress
+from typing import Any
+
+from ponder.config import SandboxConfig
+from ponder.errors import SandboxUnavailable
+from ponder.sandbox.base import OUTPUT_KILL_FACTOR, BoundedSandbox, Captured, parse_value
+from ponder.types import ExecResult
+
+INSTALL_HINT = "the 'e2b' sandbox needs e2b-code-interpreter: pip install 'ponder[e2b]'"
+NO_KEY = (
+    "E2B_API_KEY is not set, so the 'e2b' sandbox cannot start: export E2B_API_KEY=... "
+    "(https://e2b.dev/dashboard) or use --sandbox local"
+)
+SANDBOX_LIFETIME_S = 3600
+
+PRELUDE = """
+def _ponder_prelude(path, stdin):
+    import io, json, os, sys
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sys.stdin = io.StringIO(stdin)
+    state = {"open": True}
+
+    def answer(value):
+        '''Report the program's result to the verifier (JSON); only the first call counts.'''
+        if state.pop("open", False):
+            data = json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            with open(path, "w") as fh:
+                fh.write(data)
+    return answer
+
+answer = _ponder_prelude(%r, %r)
+del _ponder_prelude
+"""
+
+
+def import_e2b() -> Any:
+    """The ``e2b_code_interpreter`` module, or ``SandboxUnavailable`` with the install hint."""
+    try:
+        import e2b_code_interpreter
+    except ImportError as exc:
+        raise SandboxUnavailable(INSTALL_HINT) from exc
+    return e2b_code_interpreter
+
+
+def _error(message: str, start: float | None = None) -> ExecResult:
+    took = time.monotonic() - start if start is not None else 0.0
+    return ExecResult(status="sandbox_error", message=message, duration_s=round(took, 4))
+
+
+class E2BSandbox(BoundedSandbox):
+    """Runs programs in an E2B cloud sandbox (no internet inside).
+
+    >>> box = E2BSandbox(SandboxConfig(backend="e2b"), api_key=os.environ["E2B_API_KEY"])  # doctest: +SKIP
+    >>> box.run("answer(2 + 2)").value  # doctest: +SKIP
+    4
+    """
+
+    name = "e2b"
+
+    def __init__(self, cfg: SandboxConfig, *, api_key: str | None = None, template: str | None = None):
+        super().__init__(cfg)
+        self._api_key = api_key
+        self._template = template
+        self._box: Any = None
+        self._box_loop: int | None = None
+        self._create_lock = asyncio.Lock()
+
+    async def _remote(self) -> Any:
+        """The remote sandbox of this event loop, created on first use."""
+        loop = id(asyncio.get_running_loop())
+        if self._box is not None and self._box_loop == loop:
+            return self._box
+        if self._box_loop != loop:
+            self._create_lock = asyncio.Lock()
+        async with self._create_lock:
+            if self._box is None or self._box_loop != loop:
+                sdk = import_e2b()
+                self._box = await sdk.AsyncSandbox.create(
+                    template=self._template,
+                    api_key=self._api_key,
+                    allow_internet_access=False,
+                    timeout=SANDBOX_LIFETIME_S,
+                )
+                self._box_loop = loop
+        return self._box
+
+    async def _execute(self, code: str, stdin: str | None, timeout_s: float) -> ExecResult:
+        if not self._api_key:
+            return _error(NO_KEY)
+        start = time.monotonic()
+        try:
+            sdk = import_e2b()
+            box = await self._remote()
+            context = await box.create_code_context()
+        except SandboxUnavailable as exc:
+            return _error(str(exc))
+        except Exception as exc:  # auth, network, quota: all mean "could not start"
+            return _error(f"could not start an E2B sandbox: {type(exc).__name__}: {exc}", start)
+        try:
+            return await self._run_in(sdk, box, context, code, stdin or "", timeout_s, start)
+        finally:
+            with suppress(Exception):
+                await box.remove_code_context(context)
+
+    async def _run_in(
+        self, sdk: Any, box: Any, context: Any, code: str, stdin: str, timeout_s: float, start: float
+    ) -> ExecResult:
+        """Install ``answer``/stdin in the context, run the program, read the value back."""
+        path = f"/tmp/ponder-{uuid.uuid4().hex}/value.json"
+        try:
+            await box.run_code(PRELUDE % (path, stdin), context=context, timeout=30)
+            execution = await box.run_code(code, context=context, timeout=timeout_s)
+        except sdk.TimeoutException as exc:
+            if isinstance(exc, (sdk.SandboxNotRunningException, sdk.SandboxUnreachableException)):
+                self._box = None
+                return _error(f"the E2B sandbox went away: {exc}", start)
+            return ExecResult(status="timeout", message=f"wall-clock limit of {timeout_s:g}s exceeded",
+                              duration_s=round(time.monotonic() - start, 4))  # fmt: skip
+        except Exception as exc:
+            return _error(f"E2B execution failed: {type(exc).__name__}: {exc}", start)
+        raw = ""
+        with suppress(Exception):
+            raw = await box.files.read(path)
+        return self._result(execution, raw, time.monotonic() - start)
+
+    def _result(self, execution: Any, raw_value: str, duration: float) -> ExecResult:
+        """Map an E2B ``Execution`` onto ``ExecResult`` (caps applied after the fact)."""
+        cap = self.cfg.max_output_bytes
+        out = "".join(execution.logs.stdout).encode()
+        err = "".join(execution.logs.stderr).encode()
+        status, exit_code, message = "ok", 0, ""
+        error = execution.error
+        if error is not None and not (error.name == "SystemExit" and error.value in ("", "0", "None")):
+            err += f"{error.traceback}\n".encode()
+            status = "oom" if error.name == "MemoryError" else "error"
+            exit_code, message = 1, f"{error.name}: {error.value}"
+        if max(len(out), len(err)) > OUTPUT_KILL_FACTOR * cap:
+            status, message = "output_limit", f"output exceeded {OUTPUT_KILL_FACTOR * cap} bytes"
+        value, note = parse_value(Captured(raw_value.encode()[: cap + 1], len(raw_value.encode())), cap)
+        return ExecResult(
+            status=status,  # type: ignore[arg-type]
+            stdout=out[:cap].decode("utf-8", "replace"),
+            stderr=err[:cap].decode("utf-8", "replace"),
+            truncated=max(len(out), len(err)) > cap,
+            exit_code=exit_code,
+            duration_s=round(duration, 4),
+            value=value,
+            message="; ".join(m for m in (message, note) if m),
+        )
+
+    async def aclose(self) -> None:
+        """Kill the remote sandbox, if one was started."""
+        box, self._box = self._box, None
+        if box is not None:
+            with suppress(Exception):
+                await box.kill()

@@ -1,0 +1,41 @@
+"""A scripted model for tests and examples: a local function plays the model.
+
+Registered functions are reached as ``scripted/<name>`` through the same LiteLLM seam as
+every other provider, so code under test runs the real adapter (usage, ``n``, retries).
+
+>>> register_script("echo", lambda messages, index: "Answer: 4")
+>>> # RoleConfig(model="scripted/echo")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Script = Callable[[list[dict[str, str]], int], str]
+"""``(messages, sample_index) -> text``; the text may contain ``<think>`` blocks."""
+
+SCRIPTS: dict[str, Script] = {}
+
+
+def register_script(name: str, script: Script) -> str:
+    """Register ``script`` and return its model string (``scripted/<name>``)."""
+    SCRIPTS[name] = script
+    return f"scripted/{name}"
+
+
+def cycle(*texts: str) -> Script:
+    """A script that answers ``texts[i % len(texts)]`` for sample ``i``."""
+    return lambda messages, index: texts[index % len(texts)]
+
+
+def run_script(name: str, messages: list[dict[str, str]], index: int) -> str:
+    """Run the script called ``name`` for one sample."""
+    try:
+        script = SCRIPTS[name]
+    except KeyError:
+        from ponder.errors import ConfigError
+
+        raise ConfigError(
+            f"no scripted model {name!r}; register it with ponder.scripted.register_script"
+        ) from None
+    return script(messages, index)
