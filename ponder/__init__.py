@@ -1,1 +1,44 @@
-"""ponder: inference-time reasoning pipelines."""
+"""ponder: inference-time reasoning pipelines — plan, reason, verify with code, vote.
+
+>>> import ponder
+>>> result = ponder.solve("What is 17 + 25?", strategy="verified", samples=4)
+>>> result.answer
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ponder.errors import (BackendError, BudgetExceeded, ConfigError, DatasetError,
+                           ModelOutputError, PonderError, SandboxUnavailable, StoreError)
+from ponder.types import Branch, Problem, Result, TraceEvent, Usage, Vote
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ponder.config import Config, RoleConfig, SolveOptions, load_config
+    from ponder.graphs.api import asolve, build_graph, register_strategy, solve
+
+_LAZY = {
+    "solve": "ponder.graphs.api", "asolve": "ponder.graphs.api",
+    "build_graph": "ponder.graphs.api", "register_strategy": "ponder.graphs.api",
+    "Config": "ponder.config", "RoleConfig": "ponder.config", "SolveOptions": "ponder.config",
+    "load_config": "ponder.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy imports (LangGraph, LiteLLM) wait until first use so `ponder --help` stays fast.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ponder' has no attribute {name!r}")
+
+
+__all__ = [
+    "BackendError", "Branch", "BudgetExceeded", "Config", "ConfigError", "DatasetError",
+    "ModelOutputError", "PonderError", "Problem", "Result", "RoleConfig", "SandboxUnavailable",
+    "SolveOptions", "StoreError", "TraceEvent", "Usage", "Vote", "asolve", "build_graph",
+    "load_config", "register_strategy", "solve",
+]

@@ -6,6 +6,7 @@ the environment.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tomllib
 from pathlib import Path
@@ -158,11 +159,12 @@ class Config(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = _DictSource(settings_cls, _TOML_DATA.get("data", {}))
+        toml = _DictSource(settings_cls, _TOML_DATA.get())
         return (init_settings, env_settings, toml)
 
 
-_TOML_DATA: dict[str, dict[str, Any]] = {}
+# The parsed TOML of the load in progress (a context variable, so concurrent loads don't mix).
+_TOML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("toml", default={})
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -173,6 +175,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found; create it or drop --config") from None
     except PermissionError:
         raise ConfigError(f"config file {path} is not readable; check its permissions") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror}); "
+                          "point --config at a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
@@ -195,14 +200,14 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         path = CONFIG_FILE
     data = _read_toml(Path(path)) if path is not None else {}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    _TOML_DATA["data"] = data
+    token = _TOML_DATA.set(data)
     try:
         return Config(**overrides)
     except ValidationError as exc:
         source = f" (from {path})" if path else ""
         raise ConfigError(_explain(exc) + source) from None
     finally:
-        _TOML_DATA.pop("data", None)
+        _TOML_DATA.reset(token)
 
 
 def env_key_present(name: str) -> bool:

@@ -155,3 +155,4 @@ class Result(BaseModel):
     reference: str | None = None
     correct: bool | None = None
     escalated: bool = False
+    tokens_saved: int = 0

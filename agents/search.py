@@ -1,0 +1,112 @@
+"""Step-level beam search over program-of-thought lines.
+
+Each round every live beam proposes ``beam_expand`` next lines; candidates are scored by the
+model's own mean token log-probability, a finished program (one that printed) is executed in
+the sandbox and dropped if it fails, and the best ``beam_width`` survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+from ponder.agents import prompts
+from ponder.agents.deps import Deps
+from ponder.answers import program_answer
+from ponder.types import Branch, Usage
+
+Beam = dict[str, Any]
+
+
+def _messages(problem: Any, partial: str, style: str) -> list[dict[str, str]]:
+    if style == "completion":
+        return prompts.step(problem, partial)
+    ask = prompts.code(problem, style)[0]["content"]
+    return [{"role": "user", "content": (
+        f"{ask}\n\nProgram so far:\n```python\n{partial}```\n"
+        "Reply with only the next line of the program.")}]
+
+
+def _score(beam: Beam) -> float:
+    return beam["logprob"] / max(1, beam["tokens"])
+
+
+async def _propose(beam: Beam, state: dict[str, Any], deps: Deps, salt: int) -> list[Beam]:
+    role, problem = deps.options.role, state["problem"]
+    style = deps.models.style(role)
+    completions = await deps.models.acomplete(
+        role, _messages(problem, beam["code"], style), n=deps.options.beam_expand,
+        first_index=salt, seed=deps.options.seed, stop=["\n", "```"], logprobs=True,
+        max_tokens=60)
+    out = []
+    for c in completions:
+        line = c.text.strip("`").rstrip()
+        if style != "completion":
+            line = line.replace("python", "", 1).strip() if line.startswith("python") else line
+        if not line.strip():
+            continue
+        lp = c.logprobs or []
+        out.append({"code": beam["code"] + line + "\n", "logprob": beam["logprob"] + sum(lp),
+                    "tokens": beam["tokens"] + max(1, len(lp)), "usage": [*beam["usage"], c.usage],
+                    "done": line.lstrip().startswith("print("), "parent": beam.get("event")})
+    return out
+
+
+async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+    """Propose next lines for every live beam, concurrently."""
+    problem, started, depth = state["problem"], time.time(), state.get("depth", 0)
+    beams = state.get("beams") or [{"code": "", "logprob": 0.0, "tokens": 0, "usage": [],
+                                    "done": False, "event": state.get("parent_event")}]
+    live = [b for b in beams if not b["done"]]
+    width = deps.options.beam_expand
+    proposals = await asyncio.gather(*[
+        _propose(b, state, deps, salt=(depth * len(live) + i) * width) for i, b in enumerate(live)])
+    candidates = [b for b in beams if b["done"]] + [c for group in proposals for c in group]
+    spent = Usage.total([c["usage"][-1] for group in proposals for c in group])
+    event = deps.record(problem, "expand", started, parent=state.get("parent_event"),
+                        inputs={"depth": depth, "live": len(live)},
+                        outputs={"candidates": [{"code": c["code"], "score": _score(c)}
+                                                for c in candidates]},
+                        usage=spent)
+    return {"beams": candidates, "depth": depth + 1, "parent_event": event, "usage": [spent]}
+
+
+async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+    """Execute newly finished programs, drop failures, keep the best ``beam_width``."""
+    problem, started = state["problem"], time.time()
+    fresh = [b for b in state["beams"] if b["done"] and "execution" not in b]
+    results = await asyncio.gather(*[deps.sandbox.arun(b["code"]) for b in fresh])
+    for beam, result in zip(fresh, results):
+        beam["execution"] = result
+        beam["answer"] = program_answer(result.stdout) if result.status == "ok" else None
+    kept = [b for b in state["beams"] if not b["done"] or b.get("answer") is not None]
+    kept.sort(key=_score, reverse=True)
+    kept = kept[: deps.options.beam_width]
+    event = deps.record(problem, "prune", started, parent=state.get("parent_event"),
+                        outputs={"kept": [{"code": b["code"], "score": _score(b),
+                                           "answer": b.get("answer")} for b in kept]})
+    return {"beams": kept, "parent_event": event}
+
+
+def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+    """Finished beams become branches for the vote, weighted by their score.
+
+    Their tokens were already counted when they were expanded (beams share prefixes).
+    """
+    branches = []
+    for i, beam in enumerate(b for b in state.get("beams", []) if b.get("answer") is not None):
+        branches.append(Branch(
+            index=i, model=deps.models.role(deps.options.role).model, code=beam["code"], execution=beam["execution"],
+            code_answer=beam["answer"], answer=beam["answer"], verdict="unverified",
+            confidence=min(1.0, math.exp(_score(beam))),
+            rewards={"format": 1.0},
+        ))
+    return {"branches": branches, "stage_samples": len(branches), "decided": True}
+
+
+def beam_next(state: dict[str, Any], *, deps: Deps) -> str:
+    """Keep expanding while a live beam remains and the depth allows."""
+    live = any(not b["done"] for b in state.get("beams", []))
+    return "expand" if live and state.get("depth", 0) < deps.options.beam_depth else "collect"

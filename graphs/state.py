@@ -1,0 +1,54 @@
+"""Graph state: what flows between nodes (LangGraph channels with reducers)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from ponder.types import Branch, Problem, Result, Usage, Vote
+
+
+class SolveState(TypedDict, total=False):
+    """State of one problem being solved. Branches and usage accumulate across rounds."""
+
+    problem: Problem
+    plan: str | None
+    role: str
+    difficulty: float
+    parent_event: str | None
+    branches: Annotated[list[Branch], operator.add]
+    usage: Annotated[list[Usage], operator.add]
+    roles: Annotated[list[str], operator.add]
+    stage_start: int
+    stage_samples: int
+    dispatched: int
+    round_size: int
+    votes: dict[str, Vote]
+    answer: str | None
+    confidence: float
+    decided: bool
+    stopped: str | None
+    escalated: bool
+    beams: list[dict[str, Any]]
+    depth: int
+    result: Result | None
+
+
+class BranchState(TypedDict, total=False):
+    """State of one branch inside the fan-out (a ``Send`` payload)."""
+
+    problem: Problem
+    role: str
+    plan: str | None
+    mode: str
+    index: int
+    branch_id: str
+    parent_event: str | None
+    branch: Branch
+    branches: Annotated[list[Branch], operator.add]
+
+
+class BranchOutput(TypedDict):
+    """What a branch hands back to the problem's state."""
+
+    branches: Annotated[list[Branch], operator.add]

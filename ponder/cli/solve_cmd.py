@@ -1,0 +1,129 @@
+"""``ponder solve``, ``ponder models`` and ``ponder trace``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ponder.cli.common import ConfigOpt, JsonOpt, StoreOpt, config_for, print_json
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    usage = result.usage
+    return {
+        "answer": result.answer, "strategy": result.strategy, "models": result.models,
+        "confidence": round(result.confidence, 4), "run_id": result.run_id,
+        "problem_id": result.problem_id,
+        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                  "reasoning_tokens": usage.reasoning_tokens, "cost_usd": usage.cost_usd,
+                  "latency_s": round(usage.latency_s, 3), "calls": usage.calls},
+        "votes": {a: v.model_dump() for a, v in result.votes.items()},
+        "samples_used": result.samples_used, "max_samples": result.max_samples,
+        "tokens_saved": result.tokens_saved, "stopped": result.stopped,
+        "escalated": result.escalated,
+        "branches": [{
+            "index": b.index, "model": b.model, "answer": b.answer, "verdict": b.verdict,
+            "code": b.code, "code_answer": b.code_answer,
+            "execution": b.execution.status if b.execution else None,
+            "rewards": b.rewards, "confidence": b.confidence,
+            "usage": b.usage.model_dump(),
+        } for b in result.branches],
+    }
+
+
+def solve(
+    question: Annotated[str, typer.Argument(help="The question to solve.")],
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
+        "direct, cot, self-consistency, pot, verified, beam or escalate."))] = None,
+    samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help="Maximum samples.")] = None,
+    reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
+    standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
+    no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
+    sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="Token budget.")] = None,
+    max_cost: Annotated[float | None, typer.Option("--budget-usd", help="Cost budget in USD.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Answer one question with the configured models and record it in the store."""
+    from ponder.config import SolveOptions
+    from ponder.graphs.api import RUNS_CODE, solve as run_solve, strategy_builder
+    from ponder.models import validate_roles
+
+    cfg = config_for(config, store)
+    cfg = cfg.with_models(reasoner=reasoner, standard=standard)
+    if sandbox:
+        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    name = strategy or cfg.strategy
+    strategy_builder(name)
+    options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
+                           max_tokens=max_tokens, max_cost_usd=max_cost, seed=seed)
+    roles = ["reasoner"] + (["standard"] if plan or name == "escalate" else [])
+    validate_roles(cfg, roles)
+    if name in RUNS_CODE:
+        from ponder.sandbox import make_sandbox
+
+        make_sandbox(cfg.sandbox)  # fail now, clearly, if the sandbox cannot start
+    result = run_solve(question, name, config=cfg, options=options)
+    if as_json:
+        print_json(_result_json(result))
+        return
+    _print_result(result)
+
+
+def _print_result(result: Any) -> None:
+    from rich.console import Console
+
+    console = Console()
+    u = result.usage
+    answer = result.answer if result.answer is not None else "[no answer]"
+    console.print(f"[bold]Answer:[/bold] {answer}  (confidence {result.confidence:.2f})")
+    if result.votes:
+        tally = ", ".join(f"{a}: {v.count}×/{v.weight:.2f}" for a, v in result.votes.items())
+        console.print(f"votes: {tally}")
+    console.print(
+        f"{result.strategy} · {result.samples_used}/{result.max_samples} samples · "
+        f"{u.prompt_tokens}+{u.completion_tokens} tokens"
+        + (f" ({u.reasoning_tokens} reasoning)" if u.reasoning_tokens else "")
+        + f" · ${u.cost_usd:.4f} · {u.latency_s:.1f}s model time · {u.calls} calls · run {result.run_id}",
+        style="dim")
+
+
+def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the model roles, the model each resolves to, and whether it is usable now."""
+    from ponder.models import check_model
+
+    cfg = config_for(config)
+    statuses = [check_model(name, role) for name, role in cfg.roles.items()]
+    if as_json:
+        print_json([s.__dict__ for s in statuses])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("role", "model", "usable", "detail")
+    for s in statuses:
+        table.add_row(s.role, s.model, "[green]yes[/green]" if s.usable else "[red]no[/red]", s.detail)
+    Console().print(table)
+
+
+def trace(
+    run: Annotated[str, typer.Argument(help="Run id or name.")],
+    problem: Annotated[str | None, typer.Option(help="Problem id (default: the first).")] = None,
+    store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Draw a problem's reasoning tree in the terminal."""
+    from rich.console import Console
+
+    from ponder.store import Store
+    from ponder.tracetree import render_tree
+
+    db = Store(config_for(config, store).store)
+    info = db.require_run(run)
+    events = db.events(info.id, problem)
+    if not events:
+        typer.echo(f"run {info.id} has no trace events yet")
+        raise typer.Exit(1)
+    Console().print(render_tree(events))

@@ -1,0 +1,119 @@
+"""Configuration precedence and every ConfigError path."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ponder.config import EMBEDDED_REASONER, EMBEDDED_STANDARD, load_config
+from ponder.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for key in list(os.environ):
+        if key.startswith("PONDER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "ponder.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_embedded_models():
+    cfg = load_config()
+    assert cfg.role("reasoner").model == EMBEDDED_REASONER
+    assert cfg.role("standard").model == EMBEDDED_STANDARD
+    assert cfg.sandbox.backend == "local"
+    assert cfg.store.name == "ponder.db"
+
+
+def test_precedence_defaults_toml_env_flags(tmp_path, monkeypatch):
+    path = write(tmp_path, 'samples = 3\nstrategy = "cot"\n[roles.reasoner]\n'
+                           'model = "openai/o4-mini"\nmax_tokens = 999\n')
+    cfg = load_config()  # ./ponder.toml is picked up
+    assert (cfg.samples, cfg.strategy, cfg.role("reasoner").model) == (3, "cot", "openai/o4-mini")
+    assert cfg.role("standard").model == EMBEDDED_STANDARD  # untouched role keeps its default
+    monkeypatch.setenv("PONDER_SAMPLES", "5")
+    monkeypatch.setenv("PONDER_STORE", str(tmp_path / "env.db"))
+    cfg = load_config(path)
+    assert cfg.samples == 5 and cfg.strategy == "cot" and cfg.store == tmp_path / "env.db"
+    cfg = load_config(path, samples=7, store=tmp_path / "flag.db")
+    assert cfg.samples == 7 and cfg.store == tmp_path / "flag.db"
+
+
+def test_env_nested_role(monkeypatch):
+    monkeypatch.setenv("PONDER_ROLES__STANDARD__MODEL", "ollama/qwen3")
+    assert load_config().role("standard").model == "ollama/qwen3"
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_unreadable_config_file(tmp_path):
+    path = write(tmp_path, "samples = 2\n")
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: simulate with a directory instead
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        path.unlink()
+        path.mkdir()
+        with pytest.raises(ConfigError, match="ponder.toml"):
+            load_config(path)
+    else:
+        with pytest.raises(ConfigError, match="not readable"):
+            load_config(path)
+
+
+def test_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "samples = [\n"))
+
+
+def test_invalid_value_names_the_field(tmp_path):
+    with pytest.raises(ConfigError, match=r"samples.*(greater|less)") as info:
+        load_config(write(tmp_path, "samples = 0\n"))
+    assert "ponder.toml" in str(info.value)
+
+
+def test_model_without_provider():
+    with pytest.raises(ConfigError, match="provider/name"):
+        load_config(roles={"reasoner": {"model": "gpt-4o"}})
+
+
+def test_unknown_key_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="samplez"):
+        load_config(write(tmp_path, "samplez = 3\n"))
+
+
+def test_unknown_role():
+    with pytest.raises(ConfigError, match="unknown model role 'judge'"):
+        load_config().role("judge")
+
+
+def test_with_models_overrides_roles():
+    cfg = load_config().with_models(reasoner="deepseek/deepseek-reasoner", standard=None)
+    assert cfg.role("reasoner").model == "deepseek/deepseek-reasoner"
+    assert cfg.role("standard").model == EMBEDDED_STANDARD
+    with pytest.raises(ConfigError, match="provider/name"):
+        load_config().with_models(reasoner="nonsense")
+
+
+def test_unknown_provider_and_missing_key(monkeypatch):
+    from ponder.models import validate_roles
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = load_config().with_models(reasoner="openai/o4-mini")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        validate_roles(cfg, ["reasoner"])
+    cfg = load_config().with_models(reasoner="notaprovider/model-x")
+    with pytest.raises(ConfigError, match="unknown provider 'notaprovider'"):
+        validate_roles(cfg, ["reasoner"])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    validate_roles(load_config().with_models(reasoner="openai/o4-mini"), ["reasoner"])
