@@ -54,8 +54,11 @@ _PROBED: set[tuple[str, ...]] = set()
 
 
 def _locate(names: list[str]) -> dict[str, Any]:
-    """Where this interpreter lives and where each package in ``names`` is (run in or out of
-    process, so it imports only what it uses)."""
+    """This interpreter's prefix, real executable and version, and the paths of each package
+    in ``names`` (plus a ``<name>.libs`` dir of bundled shared libraries, as numpy has).
+
+    Self-contained, so it also runs inside another interpreter (``sandbox.python``) via ``-c``.
+    """
     import importlib.util
     import os
     import sys
@@ -80,7 +83,8 @@ def describe_python(python: str | None, packages: list[str]) -> dict[str, Any]:
     exe = shutil.which(python)
     if exe is None:
         raise SandboxUnavailable(f"sandbox.python {python!r} not found; fix the path or unset it")
-    script = inspect.getsource(_locate) + "\nimport json, sys\nprint(json.dumps(_locate(sys.argv[1:])))"
+    script = "\n".join(["from __future__ import annotations", inspect.getsource(_locate),
+                         "import json, sys", "print(json.dumps(_locate(sys.argv[1:])))"])  # fmt: skip
     out = subprocess.run([exe, "-c", script, *packages], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise SandboxUnavailable(f"could not inspect {exe}: {out.stderr.strip()[-300:]}")
@@ -132,6 +136,7 @@ def build_layout(cfg: SandboxConfig) -> Layout:
         "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY),
         "--gid", str(NOBODY), "--hostname", "sandbox", "--die-with-parent", "--new-session",
         "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+        "--remount-ro", "/dev",
         "--perms", "1777", "--size", str(cfg.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
         "--ro-bind", prefix, PYTHON_DIR,
     ]  # fmt: skip
@@ -143,7 +148,7 @@ def build_layout(cfg: SandboxConfig) -> Layout:
         for path in paths:
             args += ["--ro-bind", path, f"{SITE_DIR}/{os.path.basename(path)}"]
             sources.append(path)
-    args += ["--chdir", "/tmp", "--clearenv"]
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]  # bwrap's root tmpfs: read-only
     for key, value in SANDBOX_ENV.items():
         args += ["--setenv", key, value]
     missing = [p for p in cfg.packages if p not in info["packages"]]

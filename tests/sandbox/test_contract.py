@@ -1,0 +1,160 @@
+"""The contract every sandbox backend keeps: statuses, output, value channel, stdin, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+import warnings
+
+import pytest
+
+from ponder.config import SandboxConfig
+from ponder.errors import SandboxUnavailable
+from ponder.sandbox import BACKENDS, Sandbox, make_sandbox
+from ponder.sandbox.e2b import E2BSandbox
+
+CAP = 2000
+HAS_BWRAP = shutil.which("bwrap") is not None
+HAS_E2B_KEY = bool(os.environ.get("E2B_API_KEY"))
+
+BACKEND_PARAMS = [
+    pytest.param("local", marks=pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap not installed")),
+    pytest.param("subprocess"),
+    pytest.param("e2b", marks=pytest.mark.skipif(not HAS_E2B_KEY, reason="E2B_API_KEY not set")),
+]
+
+
+def config(backend: str, **extra: object) -> SandboxConfig:
+    base: dict[str, object] = dict(backend=backend, timeout_s=5, max_output_bytes=CAP, concurrency=2)
+    return SandboxConfig(**(base | extra))
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        box = make_sandbox(config(request.param))
+    yield box
+    asyncio.run(box.aclose())
+
+
+def test_registry_is_a_plain_dict_of_every_backend() -> None:
+    assert set(BACKENDS) == {"local", "e2b", "subprocess"}
+
+
+def test_ok_program_reports_stdout_and_no_value(sandbox: Sandbox) -> None:
+    result = sandbox.run("print('hello'); print(6 * 7)")
+    assert result.status == "ok", result
+    assert result.stdout == "hello\n42\n"
+    assert result.exit_code == 0 and result.value is None and not result.truncated
+    assert result.duration_s > 0
+
+
+def test_value_channel_round_trips_json(sandbox: Sandbox) -> None:
+    value = {"n": 42, "xs": [1, 2.5, "a", None], "nested": {"ok": True}}
+    result = sandbox.run(f"print('VERDICT: refuted'); answer({value!r}); answer('second call ignored')")
+    assert result.status == "ok", result
+    assert result.value == value
+    assert result.stdout == "VERDICT: refuted\n"
+
+
+def test_value_stays_none_when_only_printed(sandbox: Sandbox) -> None:
+    result = sandbox.run("print('VERDICT: verified'); print('{\"value\": 1}')")
+    assert result.status == "ok" and result.value is None
+
+
+def test_stdin_reaches_the_program(sandbox: Sandbox) -> None:
+    result = sandbox.run("name = input(); rest = __import__('sys').stdin.read(); print(name[::-1], rest.split())",
+                         stdin="abc\n1 2 3\n")  # fmt: skip
+    assert result.status == "ok", result
+    assert result.stdout == "cba ['1', '2', '3']\n"
+
+
+def test_exception_is_an_error_with_the_traceback(sandbox: Sandbox) -> None:
+    result = sandbox.run("def f(x):\n    return 1 / x\n\nf(0)\n")
+    assert result.status == "error"
+    assert "ZeroDivisionError" in result.stderr and "line 2" in result.stderr
+    assert result.exit_code != 0 and "ZeroDivisionError" in result.message
+
+
+def test_syntax_error_and_exit_codes(sandbox: Sandbox) -> None:
+    assert sandbox.run("x = (").status == "error"
+    assert sandbox.run("import sys; sys.exit(0)").status == "ok"
+    failed = sandbox.run("import sys; sys.exit(3)")
+    assert failed.status == "error" and failed.exit_code in (3, 1)
+
+
+def test_wall_clock_timeout(sandbox: Sandbox) -> None:
+    start = time.monotonic()
+    result = sandbox.run("while True:\n    pass\n", timeout_s=1)
+    assert result.status == "timeout", result
+    assert time.monotonic() - start < 4
+
+
+def test_output_over_the_cap_is_truncated(sandbox: Sandbox) -> None:
+    result = sandbox.run(f"print('x' * {2 * CAP}); answer(1)")
+    assert result.status == "ok", result
+    assert result.truncated and len(result.stdout) == CAP and result.value == 1
+
+
+def test_memory_error_is_oom(sandbox: Sandbox) -> None:
+    result = sandbox.run("blob = bytearray(1 << 40)")
+    assert result.status == "oom", result
+
+
+def test_parallel_runs_are_bounded_by_concurrency(sandbox: Sandbox) -> None:
+    program = "import time\nstart = time.time()\ntime.sleep(0.5)\nanswer([start, time.time()])\n"
+
+    async def burst() -> list:
+        return await asyncio.gather(*(sandbox.arun(program) for _ in range(4)))
+
+    results = asyncio.run(burst())
+    assert all(r.status == "ok" for r in results), results
+    spans = [r.value for r in results]
+    most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert most == 2  # concurrency=2: two at a time, never more, never fewer
+
+
+async def test_sync_run_works_inside_a_running_loop(sandbox: Sandbox) -> None:
+    assert sandbox.run("answer('from a loop')").value == "from a loop"
+
+
+@pytest.mark.parametrize("backend", [p.values[0] for p in BACKEND_PARAMS[:2]])
+def test_numpy_and_sympy_values_become_json(backend: str) -> None:
+    if backend == "local" and not HAS_BWRAP:
+        pytest.skip("bubblewrap not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        box = make_sandbox(config(backend, timeout_s=20))
+    result = box.run("import numpy as np, sympy\nanswer([np.int64(7), np.arange(3), sympy.Rational(1, 3)])")
+    assert result.status == "ok", result
+    assert result.value == [7, [0, 1, 2], "1/3"]
+
+
+def test_missing_bwrap_raises_with_the_install_fix() -> None:
+    with pytest.raises(SandboxUnavailable) as err:
+        make_sandbox(SandboxConfig(bwrap="/nonexistent/bwrap"))
+    message = str(err.value)
+    assert "bubblewrap" in message and "apt-get install -y bubblewrap" in message
+    assert "--sandbox subprocess" in message
+
+
+def test_subprocess_backend_warns_that_it_does_not_isolate() -> None:
+    with pytest.warns(RuntimeWarning, match="NOT isolate"):
+        make_sandbox(SandboxConfig(backend="subprocess"))
+
+
+def test_e2b_without_a_key_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("E2B_API_KEY", raising=False)
+    result = make_sandbox(SandboxConfig(backend="e2b")).run("print(1)")
+    assert result.status == "sandbox_error"
+    assert "E2B_API_KEY" in result.message
+
+
+def test_e2b_without_the_package_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "e2b_code_interpreter", None)
+    result = E2BSandbox(SandboxConfig(backend="e2b"), api_key="e2b_dummy").run("print(1)")
+    assert result.status == "sandbox_error"
+    assert "pip install 'ponder[e2b]'" in result.message
