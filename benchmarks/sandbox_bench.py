@@ -21,6 +21,7 @@ from ponder.config import SandboxConfig
 from ponder.sandbox import Sandbox, make_sandbox
 
 PROGRAM = "pass"
+BARE = "bare python3 -c pass"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -29,10 +30,14 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
-async def bare_python() -> None:
-    """A bare interpreter start, the floor every backend pays."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", PROGRAM)
-    await proc.wait()
+def bare(*flags: str) -> Callable[[], Awaitable[None]]:
+    """A bare start of this interpreter: the floor every backend pays."""
+
+    async def once() -> None:
+        proc = await asyncio.create_subprocess_exec(sys.executable, *flags, "-c", PROGRAM)
+        await proc.wait()
+
+    return once
 
 
 def through(box: Sandbox) -> Callable[[], Awaitable[None]]:
@@ -59,11 +64,11 @@ async def measure(runners: dict[str, Callable[[], Awaitable[None]]], n: int) -> 
 
 def table(times: dict[str, list[float]]) -> str:
     """A fixed-width table of p50/p95 and the p50 overhead over the bare start."""
-    floor = statistics.median(times["bare python3 -c pass"])
-    rows = [f"{'runner':<24}{'p50 ms':>9}{'p95 ms':>9}{'+p50 vs bare':>14}"]
+    floor = statistics.median(times[BARE])
+    rows = [f"{'runner':<28}{'p50 ms':>9}{'p95 ms':>9}{'+p50 vs bare':>14}"]
     for name, samples in times.items():
         p50, p95 = statistics.median(samples), percentile(samples, 0.95)
-        rows.append(f"{name:<24}{p50:>9.1f}{p95:>9.1f}{p50 - floor:>+14.1f}")
+        rows.append(f"{name:<28}{p50:>9.1f}{p95:>9.1f}{p50 - floor:>+14.1f}")
     return "\n".join(rows)
 
 
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # subprocess: "not isolated", known
         runners = {
-            "bare python3 -c pass": bare_python,
+            BARE: bare(),
+            "bare python3 -I -S -c pass": bare("-I", "-S"),
             "local (bubblewrap)": through(make_sandbox(SandboxConfig(backend="local"))),
             "subprocess": through(make_sandbox(SandboxConfig(backend="subprocess"))),
         }

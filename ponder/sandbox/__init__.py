@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ponder.config import SandboxConfig
 from ponder.errors import SandboxUnavailable
 from ponder.sandbox.base import Sandbox
-from ponder.sandbox.e2b import E2BSandbox, import_e2b
+from ponder.sandbox.e2b import E2BSandbox, e2b_installed
 from ponder.sandbox.local import FIX_INSTALL, LocalSandbox
 from ponder.sandbox.subprocess import NOT_ISOLATED, SubprocessSandbox
 from ponder.types import ExecResult
@@ -90,9 +90,7 @@ def _check_local(cfg: SandboxConfig) -> BackendCheck:
 
 
 def _check_e2b(api_key: str | None) -> BackendCheck:
-    try:
-        import_e2b()
-    except SandboxUnavailable:
+    if not e2b_installed():
         return BackendCheck(name="e2b", ok=False, detail="e2b-code-interpreter is not installed",
                             fix="pip install 'ponder[e2b]'")  # fmt: skip
     if not api_key:

@@ -15,6 +15,7 @@ import signal
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -257,15 +258,18 @@ class BoundedSandbox:
 
     def __init__(self, cfg: SandboxConfig):
         self.cfg = cfg
-        self._sems: dict[int, asyncio.Semaphore] = {}
+        self._sem = asyncio.Semaphore(cfg.concurrency)
+        self._sem_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._lock = threading.Lock()
+        self._threads = threading.BoundedSemaphore(cfg.concurrency)  # bounds sync callers
 
     def _semaphore(self) -> asyncio.Semaphore:
-        key = id(asyncio.get_running_loop())
+        """This loop's semaphore (an asyncio primitive cannot be shared between loops)."""
+        loop = asyncio.get_running_loop()
         with self._lock:
-            if key not in self._sems:
-                self._sems = {key: asyncio.Semaphore(self.cfg.concurrency)}
-            return self._sems[key]
+            if self._sem_loop is None or self._sem_loop() is not loop:
+                self._sem, self._sem_loop = asyncio.Semaphore(self.cfg.concurrency), weakref.ref(loop)
+            return self._sem
 
     async def arun(
         self, code: str, *, stdin: str | None = None, timeout_s: float | None = None
@@ -277,8 +281,12 @@ class BoundedSandbox:
     def run(
         self, code: str, *, stdin: str | None = None, timeout_s: float | None = None
     ) -> ExecResult:
-        """Blocking ``arun``; works inside a running event loop too (via a worker thread)."""
-        return run_sync(lambda: self.arun(code, stdin=stdin, timeout_s=timeout_s))
+        """Blocking ``arun``; works inside a running event loop too (via a worker thread).
+
+        Calls from several threads are bounded by ``cfg.concurrency`` as well.
+        """
+        with self._threads:
+            return run_sync(lambda: self.arun(code, stdin=stdin, timeout_s=timeout_s))
 
     async def aclose(self) -> None:
         """Release what the backend holds (nothing for process backends)."""

@@ -9,8 +9,10 @@ fresh code context. The API key is passed in by the caller (``make_sandbox`` rea
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 import uuid
+import weakref
 from contextlib import suppress
 from typing import Any
 
@@ -24,12 +26,11 @@ NO_KEY = (
     "E2B_API_KEY is not set, so the 'e2b' sandbox cannot start: export E2B_API_KEY=... "
     "(https://e2b.dev/dashboard) or use --sandbox local"
 )
-SANDBOX_LIFETIME_S = 3600
+SANDBOX_LIFETIME_S = 900  # idle remote sandboxes expire; a dead one is replaced
 
-PRELUDE = """
-def _ponder_prelude(path, stdin):
-    import io, json, os, sys
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+PRELUDE = r"""
+def _ponder_prelude(path, stdin, cap):
+    import io, json, sys
     sys.stdin = io.StringIO(stdin)
     state = {"open": True}
 
@@ -37,13 +38,28 @@ def _ponder_prelude(path, stdin):
         '''Report the program's result to the verifier (JSON); only the first call counts.'''
         if state.pop("open", False):
             data = json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+            if len(data.encode()) >= cap:
+                state["open"] = True
+                raise ValueError(f"answer() value is {len(data.encode())} bytes; the limit is {cap}")
             with open(path, "w") as fh:
                 fh.write(data)
-    return answer
+    def read_line(prompt=""):
+        # ipykernel replaces input() with a frontend request; read the given stdin instead
+        print(prompt, end="")
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError("EOF when reading a line")
+        return line.rstrip("\n")
+    return answer, read_line
 
-answer = _ponder_prelude(%r, %r)
+answer, input = _ponder_prelude(%r, %r, %d)
 del _ponder_prelude
 """
+
+
+def e2b_installed() -> bool:
+    """Whether ``e2b_code_interpreter`` is installed (without paying for importing it)."""
+    return importlib.util.find_spec("e2b_code_interpreter") is not None
 
 
 def import_e2b() -> Any:
@@ -75,18 +91,21 @@ class E2BSandbox(BoundedSandbox):
         self._api_key = api_key
         self._template = template
         self._box: Any = None
-        self._box_loop: int | None = None
+        self._box_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._create_lock = asyncio.Lock()
 
     async def _remote(self) -> Any:
-        """The remote sandbox of this event loop, created on first use."""
-        loop = id(asyncio.get_running_loop())
-        if self._box is not None and self._box_loop == loop:
-            return self._box
-        if self._box_loop != loop:
-            self._create_lock = asyncio.Lock()
+        """The remote sandbox for this event loop, created on first use.
+
+        The SDK's HTTP client belongs to one loop, so a new loop (each sync ``run``) gets a new
+        sandbox and the old one is killed.
+        """
+        loop = asyncio.get_running_loop()
+        if self._box_loop is None or self._box_loop() is not loop:
+            await self._forget_box()
+            self._create_lock, self._box_loop = asyncio.Lock(), weakref.ref(loop)
         async with self._create_lock:
-            if self._box is None or self._box_loop != loop:
+            if self._box is None:
                 sdk = import_e2b()
                 self._box = await sdk.AsyncSandbox.create(
                     template=self._template,
@@ -94,8 +113,14 @@ class E2BSandbox(BoundedSandbox):
                     allow_internet_access=False,
                     timeout=SANDBOX_LIFETIME_S,
                 )
-                self._box_loop = loop
         return self._box
+
+    async def _forget_box(self) -> None:
+        """Drop the current remote sandbox, killing it by id (best effort)."""
+        box, self._box = self._box, None
+        if box is not None:
+            with suppress(Exception):
+                await import_e2b().AsyncSandbox.kill(box.sandbox_id, api_key=self._api_key)
 
     async def _execute(self, code: str, stdin: str | None, timeout_s: float) -> ExecResult:
         if not self._api_key:
@@ -107,7 +132,8 @@ class E2BSandbox(BoundedSandbox):
             context = await box.create_code_context()
         except SandboxUnavailable as exc:
             return _error(str(exc))
-        except Exception as exc:  # auth, network, quota: all mean "could not start"
+        except Exception as exc:  # auth, network, quota, expired sandbox: "could not start"
+            self._box = None
             return _error(f"could not start an E2B sandbox: {type(exc).__name__}: {exc}", start)
         try:
             return await self._run_in(sdk, box, context, code, stdin or "", timeout_s, start)
@@ -119,9 +145,12 @@ class E2BSandbox(BoundedSandbox):
         self, sdk: Any, box: Any, context: Any, code: str, stdin: str, timeout_s: float, start: float
     ) -> ExecResult:
         """Install ``answer``/stdin in the context, run the program, read the value back."""
-        path = f"/tmp/ponder-{uuid.uuid4().hex}/value.json"
+        path = f"/tmp/ponder-value-{uuid.uuid4().hex}.json"
         try:
-            await box.run_code(PRELUDE % (path, stdin), context=context, timeout=30)
+            setup = PRELUDE % (path, stdin, self.cfg.max_output_bytes)
+            prelude = await box.run_code(setup, context=context, timeout=30)
+            if prelude.error is not None:
+                return _error(f"the E2B prelude failed: {prelude.error.name}: {prelude.error.value}", start)
             execution = await box.run_code(code, context=context, timeout=timeout_s)
         except sdk.TimeoutException as exc:
             if isinstance(exc, (sdk.SandboxNotRunningException, sdk.SandboxUnreachableException)):
@@ -132,8 +161,9 @@ class E2BSandbox(BoundedSandbox):
         except Exception as exc:
             return _error(f"E2B execution failed: {type(exc).__name__}: {exc}", start)
         raw = ""
-        with suppress(Exception):
+        with suppress(Exception):  # no file: the program never called answer()
             raw = await box.files.read(path)
+            await box.files.remove(path)
         return self._result(execution, raw, time.monotonic() - start)
 
     def _result(self, execution: Any, raw_value: str, duration: float) -> ExecResult:
@@ -163,7 +193,4 @@ class E2BSandbox(BoundedSandbox):
 
     async def aclose(self) -> None:
         """Kill the remote sandbox, if one was started."""
-        box, self._box = self._box, None
-        if box is not None:
-            with suppress(Exception):
-                await box.kill()
+        await self._forget_box()

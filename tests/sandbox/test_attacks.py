@@ -3,6 +3,7 @@ the right status, and leave nothing running."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -90,6 +91,15 @@ def test_sleep_times_out(box: MarkedSandbox) -> None:
     start = time.monotonic()
     assert box.run("import time; time.sleep(60)", timeout_s=1).status == "timeout"
     assert time.monotonic() - start < 3
+
+
+async def test_cancelled_run_leaves_nothing_behind(box: MarkedSandbox, marker: str) -> None:
+    task = asyncio.ensure_future(box.arun("import os, time\nos.fork()\ntime.sleep(30)\n", timeout_s=30))
+    await asyncio.sleep(0.5)
+    assert marked_pids(marker)  # it is running
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def test_fork_bomb_is_capped_and_cleaned_up(box: MarkedSandbox, marker: str) -> None:

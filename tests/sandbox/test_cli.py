@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "ponder.cli.sandbox_cmd"]
+CLI = [str(Path(sys.executable).with_name("ponder")), "sandbox"]  # the installed entry point
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
 
 

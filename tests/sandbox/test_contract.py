@@ -60,6 +60,11 @@ def test_value_channel_round_trips_json(sandbox: Sandbox) -> None:
     assert result.stdout == "VERDICT: refuted\n"
 
 
+def test_oversized_value_is_refused_by_answer(sandbox: Sandbox) -> None:
+    result = sandbox.run(f"answer('x' * {2 * CAP})")
+    assert result.status == "error" and "the limit is" in result.stderr and result.value is None
+
+
 def test_value_stays_none_when_only_printed(sandbox: Sandbox) -> None:
     result = sandbox.run("print('VERDICT: verified'); print('{\"value\": 1}')")
     assert result.status == "ok" and result.value is None
@@ -93,6 +98,18 @@ def test_wall_clock_timeout(sandbox: Sandbox) -> None:
     assert time.monotonic() - start < 4
 
 
+def test_cpu_time_limit_ends_a_busy_program(sandbox: Sandbox) -> None:
+    if sandbox.name == "e2b":
+        pytest.skip("E2B has no per-program CPU limit; the wall clock covers it")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        busy = make_sandbox(config(sandbox.name, cpu_s=1, timeout_s=20))
+    start = time.monotonic()
+    result = busy.run("while True:\n    pass\n")
+    assert result.status == "timeout" and "CPU" in result.message, result
+    assert time.monotonic() - start < 10
+
+
 def test_output_over_the_cap_is_truncated(sandbox: Sandbox) -> None:
     result = sandbox.run(f"print('x' * {2 * CAP}); answer(1)")
     assert result.status == "ok", result
@@ -115,6 +132,15 @@ def test_parallel_runs_are_bounded_by_concurrency(sandbox: Sandbox) -> None:
     spans = [r.value for r in results]
     most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert most == 2  # concurrency=2: two at a time, never more, never fewer
+
+
+def test_sync_runs_from_threads_are_bounded_too(sandbox: Sandbox) -> None:
+    import concurrent.futures
+
+    program = "import time\nstart = time.time()\ntime.sleep(0.4)\nanswer([start, time.time()])\n"
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        spans = [r.value for r in pool.map(lambda _: sandbox.run(program), range(4))]
+    assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) == 2
 
 
 async def test_sync_run_works_inside_a_running_loop(sandbox: Sandbox) -> None:
@@ -158,3 +184,77 @@ def test_e2b_without_the_package_gives_the_install_hint(monkeypatch: pytest.Monk
     result = E2BSandbox(SandboxConfig(backend="e2b"), api_key="e2b_dummy").run("print(1)")
     assert result.status == "sandbox_error"
     assert "pip install 'ponder[e2b]'" in result.message
+
+
+class FakeE2BBox:
+    """Stands in for ``AsyncSandbox``: runs each cell in-process, like one Jupyter kernel."""
+
+    def __init__(self, sdk: object) -> None:
+        self.sdk, self.files, self.namespace = sdk, self, {}
+        self.sandbox_id = f"fake-{id(self)}"
+        self.stdin = __import__("io").StringIO("")
+
+    async def create_code_context(self) -> object:
+        return object()
+
+    async def remove_code_context(self, context: object) -> None:
+        self.namespace.clear()
+
+    async def run_code(self, code: str, context: object = None, timeout: float | None = None) -> object:
+        import contextlib
+        import io
+        import sys
+        import traceback
+
+        out, error = io.StringIO(), None
+        ours, sys.stdin = sys.stdin, self.stdin  # the kernel's stdin lives across cells
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(code, self.namespace)
+        except BaseException as exc:  # a kernel reports every exception as an error
+            error = self.sdk.ExecutionError(type(exc).__name__, str(exc), traceback.format_exc())
+        finally:
+            self.stdin, sys.stdin = sys.stdin, ours
+        return self.sdk.Execution(logs=self.sdk.Logs(stdout=[out.getvalue()]), error=error)
+
+    async def read(self, path: str) -> str:
+        with open(path) as fh:
+            return fh.read()
+
+    async def remove(self, path: str) -> None:
+        os.remove(path)
+
+
+@pytest.fixture
+def fake_e2b(monkeypatch: pytest.MonkeyPatch) -> E2BSandbox:
+    sdk = pytest.importorskip("e2b_code_interpreter")
+
+    async def create(**options: object) -> FakeE2BBox:
+        assert options["allow_internet_access"] is False and options["api_key"] == "e2b_test"
+        return FakeE2BBox(sdk)
+
+    async def kill(sandbox_id: str, **options: object) -> bool:
+        KILLED.append(sandbox_id)
+        return True
+
+    monkeypatch.setattr(sdk.AsyncSandbox, "create", create)
+    monkeypatch.setattr(sdk.AsyncSandbox, "kill", kill)
+    KILLED.clear()
+    return E2BSandbox(config("e2b"), api_key="e2b_test")
+
+
+KILLED: list[str] = []
+
+
+def test_e2b_glue_maps_output_values_and_errors(fake_e2b: E2BSandbox) -> None:
+    ok = fake_e2b.run("print(input()); answer({'n': 7}); answer('ignored')", stdin="from stdin\n")
+    assert (ok.status, ok.stdout, ok.value) == ("ok", "from stdin\n", {"n": 7})
+    failed = fake_e2b.run("1 / 0")
+    assert failed.status == "error" and "ZeroDivisionError" in failed.stderr and failed.value is None
+    assert fake_e2b.run("raise MemoryError()").status == "oom"
+    assert fake_e2b.run("raise SystemExit(0)").status == "ok"
+    assert fake_e2b.run(f"answer('x' * {2 * CAP})").status == "error"
+    flood = fake_e2b.run(f"print('x' * {5 * CAP})")
+    assert flood.status == "output_limit" and flood.truncated and len(flood.stdout) == CAP
+    asyncio.run(fake_e2b.aclose())
+    assert len(KILLED) == 6  # each sync run had its own loop, so its own remote sandbox: all killed
