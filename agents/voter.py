@@ -1,0 +1,181 @@
+"""Vote aggregation: weight branches, group equivalent answers, pick a winner, stop early.
+
+Self-consistency is a majority vote over sampled answers; ponder weights each vote by what
+is known about its branch: code verification (a verified branch counts double, a refuted
+one a quarter) and, when the model returned log-probabilities, a DeepConf-style confidence
+(the lowest sliding-window mean token probability). Low-confidence branches can be dropped
+before the vote, and a branch whose confidence collapses mid-generation can be cut off.
+
+Early stopping (:func:`is_decided`) holds when either
+    * the leader can no longer be overtaken: ``leader > runner_up + remaining * verified_weight``
+      (every remaining sample is assumed to go to the runner-up with the largest weight a
+      single branch can carry, verified with confidence 1), or
+    * the leader's share of the total weight is at least ``threshold`` with at least
+      ``min_votes`` votes counted.
+
+Everything but :func:`vote` (the graph node) is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ponder.agents.deps import Deps
+from ponder.agents.router import stage_branches
+from ponder.answers import equivalent, normalize
+from ponder.errors import ConfigError
+from ponder.types import Branch, ProblemKind, Vote
+
+__all__ = [
+    "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
+    "is_collapsing", "is_decided", "tally", "vote",
+]
+
+
+def branch_weight(branch: Branch, *, verified_weight: float = 2.0,
+                  refuted_weight: float = 0.25) -> float:
+    """One branch's say in the vote: 1, scaled by its verdict and by its confidence.
+
+    >>> branch_weight(Branch(answer="18", verdict="verified", confidence=0.5))
+    1.0
+    """
+    if branch.verdict == "no_answer" or branch.answer is None:
+        return 0.0
+    weight = 1.0
+    if branch.verdict == "verified":
+        weight *= verified_weight
+    elif branch.verdict == "refuted":
+        weight *= refuted_weight
+    if branch.confidence is not None:
+        weight *= min(1.0, max(0.0, branch.confidence))
+    return weight
+
+
+def tally(branches: Sequence[Branch], kind: ProblemKind = "math", *,
+          verified_weight: float = 2.0, refuted_weight: float = 0.25) -> dict[str, Vote]:
+    """Group equivalent answers and sum their votes, keyed by each group's first-seen answer.
+
+    Answers with the same :func:`~ponder.answers.normalize` key share a group at once
+    (``"18"``, ``"18.0"``, ``"$18"``); a new key is compared with the existing groups with
+    :func:`~ponder.answers.equivalent` (``"(x+1)^2"`` joins ``"x^2+2x+1"``).
+    """
+    votes: dict[str, Vote] = {}
+    group_of: dict[str, str] = {}  # normalised key -> the group's surface answer
+    for branch in branches:
+        if branch.answer is None or not branch.answer.strip() or branch.verdict == "no_answer":
+            continue
+        key = normalize(branch.answer, kind)
+        if key not in group_of:
+            group_of[key] = next((surface for surface in votes
+                                  if equivalent(surface, branch.answer, kind)), branch.answer)
+        entry = votes.setdefault(group_of[key], Vote())
+        entry.count += 1
+        entry.weight += branch_weight(branch, verified_weight=verified_weight,
+                                      refuted_weight=refuted_weight)
+        entry.verified += branch.verdict == "verified"
+    return votes
+
+
+def decide(votes: dict[str, Vote]) -> tuple[str | None, float]:
+    """The winner and its share of the total weight (``(None, 0.0)`` without votes).
+
+    Highest weight wins; a tie goes to the higher count, then to the answer seen first.
+    """
+    if not votes:
+        return None, 0.0
+    winner = max(votes, key=lambda answer: (votes[answer].weight, votes[answer].count))
+    total = sum(v.weight for v in votes.values())
+    return winner, (votes[winner].weight / total if total > 0 else 0.0)
+
+
+def is_decided(votes: dict[str, Vote], remaining: int, *, threshold: float = 0.95,
+               min_votes: int = 2, verified_weight: float = 2.0) -> bool:
+    """Whether more samples cannot change (or are very unlikely to change) the winner.
+
+    True when the leader beats the runner-up even if all ``remaining`` samples went to the
+    runner-up at full weight (``verified_weight`` each), or when the leader holds at least
+    ``threshold`` of the weight with ``min_votes`` votes counted. A tie is never decided.
+    """
+    winner, share = decide(votes)
+    if winner is None:
+        return False
+    leader = votes[winner].weight
+    runner_up = max((v.weight for a, v in votes.items() if a != winner), default=0.0)
+    if leader > runner_up + max(0, remaining) * verified_weight:
+        return True
+    counted = sum(v.count for v in votes.values())
+    return counted >= min_votes and share >= threshold
+
+
+def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9) -> list[Branch]:
+    """Drop the least confident branches before voting (DeepConf's offline filter).
+
+    Of the branches that carry a confidence, the top ``keep_fraction`` (rounded to nearest,
+    at least one) are kept; branches without one cannot be ranked and are kept. Order is
+    preserved. Without any confidence, every branch is returned.
+    """
+    if not 0.0 < keep_fraction <= 1.0:
+        raise ConfigError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    scored = [i for i, b in enumerate(branches) if b.confidence is not None]
+    if not scored:
+        return list(branches)
+    keep = max(1, math.floor(keep_fraction * len(scored) + 0.5))
+    ranked = sorted(scored, key=lambda i: -branches[i].confidence)  # type: ignore[operator]
+    dropped = set(ranked[keep:])
+    return [b for i, b in enumerate(branches) if i not in dropped]
+
+
+def _window_confidences(logprobs: Sequence[float], window: int) -> list[float]:
+    """exp(mean log-prob) of every sliding window (one window if the input is shorter)."""
+    size = max(1, min(window, len(logprobs)))
+    total = sum(logprobs[:size])
+    means = [total / size]
+    for i in range(size, len(logprobs)):
+        total += logprobs[i] - logprobs[i - size]
+        means.append(total / size)
+    return [min(1.0, max(math.exp(m), math.ulp(0.0))) for m in means]
+
+
+def confidence_from_logprobs(logprobs: Sequence[float], window: int = 16) -> float | None:
+    """DeepConf's lowest group confidence: the minimum over sliding windows of exp(mean).
+
+    A trace that is confident on average can still guess in one stretch; that stretch is
+    what predicts a wrong answer, so the minimum window is taken, not the overall mean.
+    ``None`` for no log-probs; otherwise a value in (0, 1].
+    """
+    if not logprobs:
+        return None
+    return min(_window_confidences(logprobs, window))
+
+
+def is_collapsing(logprobs: Sequence[float], *, window: int = 16, floor: float = 0.05) -> bool:
+    """Whether the latest full window's group confidence fell below ``floor``.
+
+    Used to cut a branch off mid-generation; fewer than ``window`` tokens never collapse.
+    """
+    if window < 1 or len(logprobs) < window:
+        return False
+    mean = sum(logprobs[-window:]) / window
+    return math.exp(mean) < floor
+
+
+def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+    """Graph node: tally the current stage's branches, pick the leader, decide whether to stop."""
+    problem, options, started = state["problem"], deps.options, time.time()
+    branches = stage_branches(state)
+    kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
+    votes = tally(kept, problem.kind)
+    answer, confidence = decide(votes)
+    remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
+    decided = is_decided(votes, remaining, threshold=options.stop_threshold,
+                         min_votes=options.min_votes)
+    shown = {a: v.model_dump() for a, v in votes.items()}
+    outcome = {"votes": shown, "leader": answer, "confidence": confidence, "decided": decided}
+    deps.record(problem, "vote", started, parent=state.get("parent_event"),
+                inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},
+                outputs=outcome)
+    deps.progress({"event": "vote", **outcome})
+    return {"votes": votes, "answer": answer, "confidence": confidence, "decided": decided}

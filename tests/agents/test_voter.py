@@ -1,0 +1,131 @@
+"""Vote aggregation: weights, grouping, winners, early stopping and confidence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ponder.agents.voter import (branch_weight, confidence_from_logprobs, decide,
+                                 filter_by_confidence, is_collapsing, is_decided, tally)
+from ponder.errors import ConfigError
+from ponder.types import Branch, Vote
+
+
+def b(answer: str | None, verdict: str = "unverified", confidence: float | None = None) -> Branch:
+    return Branch(answer=answer, verdict=verdict if answer is not None else "no_answer",
+                  confidence=confidence)
+
+
+def test_branch_weight() -> None:
+    assert branch_weight(b("18")) == 1.0
+    assert branch_weight(b("18", "verified")) == 2.0
+    assert branch_weight(b("18", "refuted")) == 0.25
+    assert branch_weight(b("18", "verified", confidence=0.5)) == 1.0
+    assert branch_weight(b("18", "refuted", confidence=0.4)) == pytest.approx(0.1)
+    assert branch_weight(b(None)) == 0.0
+    assert branch_weight(Branch(answer="18", verdict="no_answer")) == 0.0
+    assert branch_weight(b("18", "verified"), verified_weight=3.0) == 3.0
+
+
+def test_tally_groups_surface_forms_under_the_first_seen() -> None:
+    votes = tally([b("18"), b("18.0", "verified"), b("$18"), b("20"), b(None)])
+    assert list(votes) == ["18", "20"]
+    assert votes["18"] == Vote(count=3, weight=4.0, verified=1)
+    assert votes["20"] == Vote(count=1, weight=1.0, verified=0)
+
+
+def test_tally_merges_equivalent_expressions_and_fractions() -> None:
+    votes = tally([b("x^2+2x+1"), b("(x+1)^2"), b(r"\frac{3}{4}"), b("0.75"), b("3/4")])
+    assert {a: v.count for a, v in votes.items()} == {"x^2+2x+1": 2, r"\frac{3}{4}": 3}
+
+
+def test_tally_by_kind() -> None:
+    choice = tally([b("B"), b("(b)"), b("C")], "choice")
+    assert {a: v.count for a, v in choice.items()} == {"B": 2, "C": 1}
+    text = tally([b("Paris"), b("paris."), b("Rome")], "text")
+    assert {a: v.count for a, v in text.items()} == {"Paris": 2, "Rome": 1}
+
+
+def test_tally_weights_verdicts() -> None:
+    votes = tally([b("5", "refuted"), b("5", "refuted"), b("5", "refuted"), b("7", "verified")])
+    assert votes["5"].weight == pytest.approx(0.75)
+    assert votes["7"].weight == 2.0
+    assert decide(votes) == ("7", pytest.approx(2.0 / 2.75))
+
+
+def test_decide() -> None:
+    assert decide({}) == (None, 0.0)
+    assert decide({"1": Vote(count=1, weight=1.0), "2": Vote(count=3, weight=3.0)}) == ("2", 0.75)
+    # equal weight: the higher count wins
+    tied = {"a": Vote(count=1, weight=2.0), "b": Vote(count=2, weight=2.0)}
+    assert decide(tied) == ("b", 0.5)
+    # equal weight and count: the answer seen first wins
+    assert decide({"x": Vote(count=2, weight=2.0), "y": Vote(count=2, weight=2.0)})[0] == "x"
+    assert decide({"y": Vote(count=2, weight=2.0), "x": Vote(count=2, weight=2.0)})[0] == "y"
+    assert decide({"z": Vote(count=2, weight=0.0)}) == ("z", 0.0)
+
+
+def test_is_decided_unanimous_with_samples_left() -> None:
+    votes = tally([b("18"), b("18"), b("18")])
+    assert is_decided(votes, remaining=5)  # share 1.0 >= 0.95 with 3 votes
+    assert not is_decided(tally([b("18")]), remaining=5)  # one vote is below min_votes
+    assert is_decided(tally([b("18")]), remaining=5, min_votes=1)
+
+
+def test_is_decided_split() -> None:
+    votes = tally([b("18"), b("18"), b("20")])
+    assert not is_decided(votes, remaining=5)
+    assert not is_decided(votes, remaining=1)  # 2 > 1 + 2 fails: one verified sample could tie
+    assert is_decided(votes, remaining=0)  # nothing left to overtake the leader
+    assert not is_decided(tally([b("18"), b("20")]), remaining=0)  # a tie is never decided
+    assert not is_decided({}, remaining=0)
+
+
+def test_is_decided_cannot_be_overtaken() -> None:
+    votes = tally([b("18", "verified")] * 4 + [b("20")])  # 8 vs 1
+    assert is_decided(votes, remaining=3, threshold=1.0)  # 8 > 1 + 3 * 2
+    assert not is_decided(votes, remaining=4, threshold=1.0)  # 8 > 1 + 4 * 2 fails
+    assert is_decided(votes, remaining=4, threshold=1.0, verified_weight=1.5)
+
+
+def test_filter_by_confidence() -> None:
+    branches = [b(str(i), confidence=c) for i, c in enumerate([0.9, 0.2, 0.8, 0.7, 0.95,
+                                                               0.6, 0.85, 0.75, 0.65, 0.5])]
+    kept = filter_by_confidence(branches, keep_fraction=0.9)
+    assert [x.answer for x in kept] == ["0", "2", "3", "4", "5", "6", "7", "8", "9"]
+    kept = filter_by_confidence(branches, keep_fraction=0.5)
+    assert [x.answer for x in kept] == ["0", "2", "4", "6", "7"]  # .9 .8 .95 .85 .75
+    assert [x.answer for x in filter_by_confidence(branches, 0.01)] == ["4"]
+
+
+def test_filter_by_confidence_without_confidences() -> None:
+    branches = [b("1"), b("2"), b("3")]
+    assert filter_by_confidence(branches) == branches
+    mixed = [b("1", confidence=0.9), b("2"), b("3", confidence=0.1)]
+    assert [x.answer for x in filter_by_confidence(mixed, 0.5)] == ["1", "2"]
+    with pytest.raises(ConfigError, match="keep_fraction"):
+        filter_by_confidence(branches, 0.0)
+
+
+def test_confidence_from_logprobs_hand_computed() -> None:
+    half, quarter = math.log(0.5), math.log(0.25)
+    # windows of 4 over [.5 .5 .5 .5 .25 .25 .25 .25]: the last window is all 0.25
+    assert confidence_from_logprobs([half] * 4 + [quarter] * 4, window=4) == pytest.approx(0.25)
+    # windows of 2 over [1, .25, 1, 1]: exp(mean) = .5, .5, 1 -> 0.5
+    assert confidence_from_logprobs([0.0, quarter, 0.0, 0.0], window=2) == pytest.approx(0.5)
+    # shorter than the window: one window over everything, exp((ln .5 + ln .125)/2) = 0.25
+    assert confidence_from_logprobs([half, math.log(0.125)], window=16) == pytest.approx(0.25)
+    assert confidence_from_logprobs([0.0] * 20) == 1.0
+    assert confidence_from_logprobs([]) is None
+    tiny = confidence_from_logprobs([-1e6] * 4, window=2)
+    assert tiny is not None and 0.0 < tiny < 1e-300
+
+
+def test_is_collapsing() -> None:
+    steady = [math.log(0.9)] * 20
+    assert not is_collapsing(steady)
+    assert is_collapsing(steady + [math.log(0.01)] * 16)
+    assert not is_collapsing([math.log(0.01)] * 15)  # not a full window yet
+    assert is_collapsing([math.log(0.2)] * 4, window=4, floor=0.25)
+    assert not is_collapsing([math.log(0.2)] * 4, window=4, floor=0.2)
