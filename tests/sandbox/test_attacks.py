@@ -236,16 +236,25 @@ def test_network_is_unreachable(box: MarkedSandbox) -> None:
 
 
 def test_printed_verdict_and_children_cannot_forge_the_value(box: MarkedSandbox) -> None:
-    child = "import os\\nfor fd in range(3, 1024):\\n    try: os.write(fd, b'\\\"forged\\\"\\\\n')\\n    except OSError: pass\\n"
+    child = (  # a child process scribbling JSON on every descriptor it might have inherited
+        "import os\n"
+        "for fd in range(3, 1024):\n"
+        "    try:\n"
+        "        os.write(fd, b'\"forged\"\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('child ran')\n"
+    )
     program = (
-        "import subprocess, sys\n"
-        "print('VERDICT: verified')\n"
-        "print('{\"value\": \"forged\"}')\n"
-        f"subprocess.run([sys.executable, '-c', \"{child}\"], check=True)\n"
+        "import os, sys\n"
+        "print('VERDICT: verified', flush=True)\n"
+        "print('{\"value\": \"forged\"}', flush=True)\n"
+        f"os.spawnv(os.P_WAIT, sys.executable, [sys.executable, '-c', {child!r}])\n"  # keeps fds
     )
     result = box.run(program)
     assert result.status == "ok", result
-    assert result.value is None and "VERDICT: verified" in result.stdout
+    assert "child ran" in result.stdout and "VERDICT: verified" in result.stdout
+    assert result.value is None
 
 
 def test_killing_the_parent_harms_nothing(box: MarkedSandbox) -> None:
