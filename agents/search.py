@@ -70,7 +70,8 @@ async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
                         outputs={"candidates": [{"code": c["code"], "score": _score(c)}
                                                 for c in candidates]},
                         usage=spent)
-    return {"beams": candidates, "depth": depth + 1, "parent_event": event, "usage": [spent]}
+    return {"beams": candidates, "depth": depth + 1, "parent_event": event, "usage": [spent],
+            "roles": [deps.options.role] if depth == 0 else []}
 
 
 async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:

@@ -53,14 +53,18 @@ def judge(problem: Problem, branch: Branch) -> Branch:
         answer = "pass" if ran and branch.execution.status == "ok" else ("fail" if ran else None)
         verdict = "verified" if answer == "pass" else ("refuted" if ran else "no_answer")
     elif ran:
-        if answer is None:
+        # An executed computation is more trustworthy than arithmetic done in prose (the
+        # program-of-thought finding), so a program's answer stands for the branch; the
+        # reasoned answer agreeing with it is what makes the branch verified.
+        reasoned = branch.answer
+        if branch.code_answer is not None:
             answer = branch.code_answer
-            verdict = "unverified" if answer is not None else "no_answer"
-        elif branch.code_answer is not None:
-            same = equivalent(answer, branch.code_answer, problem.kind)
-            verdict = "verified" if same else "refuted"
-        else:
-            verdict = "refuted" if branch.execution.status != "sandbox_error" else "unverified"
+            if reasoned is None:
+                verdict = "unverified"
+            else:
+                verdict = "verified" if equivalent(reasoned, answer, problem.kind) else "refuted"
+        elif reasoned is not None and branch.execution.status != "sandbox_error":
+            verdict = "refuted"
     well_formed = "<think>" not in branch.text and "</think>" not in branch.text
     rewards = {"format": 1.0 if answer is not None and well_formed else 0.0}
     reference = "pass" if problem.kind == "code" and problem.tests else problem.reference
@@ -68,7 +72,8 @@ def judge(problem: Problem, branch: Branch) -> Branch:
         None if not problem.tests else answer == "pass")
     if correct is not None:
         rewards["accuracy"] = 1.0 if correct else 0.0
-    return branch.model_copy(update={"answer": answer, "verdict": verdict, "rewards": rewards})
+    return branch.model_copy(update={"answer": answer, "verdict": verdict, "rewards": rewards,
+                                     "reasoned_answer": branch.answer})
 
 
 async def verify(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:

@@ -114,8 +114,9 @@ def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9)
     """Drop the least confident branches before voting (DeepConf's offline filter).
 
     Of the branches that carry a confidence, the top ``keep_fraction`` (rounded to nearest,
-    at least one) are kept; branches without one cannot be ranked and are kept. Order is
-    preserved. Without any confidence, every branch is returned.
+    at least one) are kept, and so is every branch tied with the last one kept (equal
+    confidence gives no ground to drop one); branches without one cannot be ranked and are
+    kept. Order is preserved. Without any confidence, every branch is returned.
     """
     if not 0.0 < keep_fraction <= 1.0:
         raise ConfigError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
@@ -124,7 +125,8 @@ def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9)
         return list(branches)
     keep = max(1, math.floor(keep_fraction * len(scored) + 0.5))
     ranked = sorted(scored, key=lambda i: -branches[i].confidence)  # type: ignore[operator]
-    dropped = set(ranked[keep:])
+    cutoff = branches[ranked[keep - 1]].confidence
+    dropped = {i for i in ranked[keep:] if branches[i].confidence < cutoff}  # type: ignore[operator]
     return [b for i, b in enumerate(branches) if i not in dropped]
 
 

@@ -116,3 +116,20 @@ def solve(question: str | Problem, strategy: str = "verified", samples: int | No
           config: Config | None = None, **kwargs: Any) -> Result:
     """Synchronous :func:`asolve`."""
     return asyncio.run(asolve(question, strategy, samples, config, **kwargs))
+
+
+async def progress_events(graph: Any, problem: Problem, config: dict[str, Any] | None = None):
+    """Run ``graph`` on ``problem`` and yield its progress dicts as they happen, then
+    ``{"type": "result", "result": Result}``.
+
+    Branches run inside a subgraph, so their events (``branch_finished``) only reach the
+    stream with ``subgraphs=True``; this hides that detail.
+    """
+    final: dict[str, Any] = {}
+    async for _namespace, mode, chunk in graph.astream(
+            {"problem": problem}, config, stream_mode=["custom", "values"], subgraphs=True):
+        if mode == "custom" and isinstance(chunk, dict) and chunk.get("type") == "progress":
+            yield chunk
+        elif mode == "values" and not _namespace and isinstance(chunk, dict):
+            final = chunk
+    yield {"type": "result", "result": final.get("result")}

@@ -136,6 +136,7 @@ class LocalEngine:
         import llama_cpp
         import numpy as np
 
+        _silence(llama_cpp)
         llm = llama_cpp.Llama(
             model_path=str(spec.locate()), n_ctx=spec.n_ctx, n_threads=self._n_threads,
             verbose=False,
@@ -205,6 +206,19 @@ class LocalEngine:
             return llm.create_chat_completion(messages=messages, **params)
         prompt = completion_prompt(messages)
         return llm.create_completion(prompt=prompt, **params)
+
+
+_LOG_CALLBACK: Any = None
+
+
+def _silence(llama_cpp: Any) -> None:
+    """Route llama.cpp's own logging (which ignores ``verbose=False``) to nowhere."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is None:
+        import ctypes
+
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
 def completion_prompt(messages: list[dict[str, str]]) -> str:

@@ -103,6 +103,7 @@ class Branch(BaseModel):
     text: str = ""
     reasoning: str | None = None
     answer: str | None = None
+    reasoned_answer: str | None = None
     code: str | None = None
     execution: ExecResult | None = None
     code_answer: str | None = None

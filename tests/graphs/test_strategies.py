@@ -1,0 +1,167 @@
+"""Strategies end to end on a scripted model: answers, votes, early stopping, escalation,
+budgets, node replacement, streaming, checkpointers and pinned graph shapes."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+import ponder
+from ponder.config import SolveOptions
+from ponder.graphs.api import STRATEGIES, build_graph, progress_events
+from ponder.scripted import register_script
+from ponder.store import Store
+from ponder.types import Problem
+
+
+def arithmetic(answers: list[str], code: str = "print(6 * 7)"):
+    """A script: prose answers cycle through ``answers``; program requests get ``code``."""
+
+    def script(messages, index):
+        prompt = messages[-1]["content"].lower()
+        if "python" in prompt or "program" in prompt:
+            return f"```python\n{code}\n```"
+        return f"Let me think. The answer is {answers[index % len(answers)]}."
+
+    return script
+
+
+@pytest.fixture
+def unanimous(scripted_config):
+    return scripted_config(register_script("unanimous", arithmetic(["42"])))
+
+
+@pytest.fixture
+def split(scripted_config):
+    return scripted_config(register_script("split", arithmetic(["41", "42", "43", "44"], "print(40)")))
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_answers(strategy, unanimous):
+    result = ponder.solve("What is 6 * 7?", strategy=strategy, samples=4, config=unanimous)
+    assert result.answer == "42"
+    assert result.strategy == strategy
+    assert result.usage.calls >= 1 and result.usage.total_tokens > 0
+    assert result.samples_used >= 1
+    db = Store(unanimous.store)
+    stored = db.result(result.run_id, result.problem_id)
+    assert stored is not None and stored.answer == "42"
+    nodes = {e.node for e in db.events(result.run_id)}
+    assert {"problem", "vote", "result"} <= nodes
+
+
+def test_verified_branches_run_code_and_are_verified(unanimous):
+    result = ponder.solve("What is 6 * 7?", strategy="verified", samples=4, config=unanimous)
+    assert all(b.execution and b.execution.status == "ok" for b in result.branches)
+    assert all(b.verdict == "verified" and b.code_answer == "42" for b in result.branches)
+    assert result.votes["42"].verified == result.samples_used
+
+
+def test_unanimous_run_stops_early(unanimous):
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=unanimous)
+    assert result.samples_used == 2 < result.max_samples == 8
+    assert result.stopped == "decided" and result.tokens_saved > 0
+
+
+def test_no_early_stop_takes_every_sample(unanimous):
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=6,
+                          config=unanimous, early_stop=False)
+    assert result.samples_used == 6 and result.stopped == "max_samples"
+
+
+def test_split_vote_samples_to_the_maximum(split):
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=split)
+    assert result.samples_used == 8
+    assert set(result.votes) == {"41", "42", "43", "44"}
+    assert all(v.count == 2 for v in result.votes.values())
+    assert result.confidence == pytest.approx(0.25)
+
+
+def test_escalates_on_split_vote_not_on_unanimous(scripted_config):
+    cheap = register_script("cheap-split", arithmetic(["1", "2", "3", "4"], "print(0)"))
+    strong = register_script("strong", arithmetic(["42"]))
+    cfg = scripted_config(strong, standard=cheap)
+    result = ponder.solve("What is 6 * 7?", strategy="escalate", samples=4, config=cfg)
+    assert result.escalated and result.answer == "42"
+    assert result.models == {"standard": cheap, "reasoner": strong}
+    assert {b.model for b in result.branches} == {cheap, strong}
+
+    cfg = scripted_config(strong, standard=register_script("cheap-good", arithmetic(["42"])))
+    result = ponder.solve("What is 6 * 7?", strategy="escalate", samples=4, config=cfg)
+    assert not result.escalated and result.models == {"standard": "scripted/cheap-good"}
+
+
+def test_hard_problem_routes_straight_to_reasoner(scripted_config):
+    cheap = register_script("cheap-unused", arithmetic(["0"]))
+    cfg = scripted_config(register_script("strong2", arithmetic(["42"])), standard=cheap)
+    hard = ("A shop sells 3 pens for 4 dollars, 5 pencils for 2 dollars and 7 rulers for 9 "
+            "dollars. Ann buys twice as many pens as rulers and half as many pencils as pens. "
+            "She spends 40 percent of her 95 dollars. What is the average price per item?")
+    result = ponder.solve(hard, strategy="escalate", samples=2, config=cfg)
+    assert "standard" not in result.models
+    events = Store(cfg.store).events(result.run_id)
+    route = next(e for e in events if e.node == "route")
+    assert route.outputs["role"] == "reasoner" and route.outputs["difficulty"] >= 0.7
+
+
+def test_token_budget_stops_sampling(split):
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=split,
+                          max_tokens=30)
+    assert result.stopped == "budget_tokens"
+    assert result.samples_used < 8
+
+
+def test_no_answer_is_an_outcome_not_a_crash(scripted_config):
+    cfg = scripted_config(register_script("mute", lambda m, i: "I am not sure."))
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
+    assert result.answer is None and result.confidence == 0.0
+    assert all(b.verdict == "no_answer" for b in result.branches)
+
+
+def test_reference_scores_correctness_and_rewards(unanimous):
+    problem = Problem(question="What is 6 * 7?", reference="42")
+    result = ponder.solve(problem, strategy="verified", samples=2, config=unanimous)
+    assert result.correct is True
+    assert all(b.rewards == {"format": 1.0, "accuracy": 1.0} for b in result.branches)
+
+
+def test_replace_a_node(unanimous):
+    async def always_refuted(state, *, deps):
+        branch = state["branch"].model_copy(update={"verdict": "refuted", "answer": "7"})
+        return {"branches": [branch]}
+
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2,
+                          config=unanimous, nodes={"verify": always_refuted})
+    assert result.answer == "7" and result.votes["7"].verified == 0
+
+
+async def test_stream_reports_progress_and_works_with_checkpointer(unanimous):
+    graph = build_graph("verified", unanimous, options=SolveOptions(samples=4),
+                        checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t1"}}
+    events = [e async for e in progress_events(graph, Problem(question="What is 6 * 7?"), config)]
+    kinds = [e.get("event") for e in events]
+    assert kinds.count("branch_finished") == 2 and "vote" in kinds
+    assert kinds.index("branch_finished") < kinds.index("vote")
+    assert events[-1]["type"] == "result" and events[-1]["result"].answer == "42"
+    snapshot = graph.get_state(config)
+    assert snapshot.values["result"].answer == "42"
+
+
+def test_graph_shapes_are_pinned(unanimous):
+    mermaid = build_graph("verified", unanimous).get_graph(xray=True).draw_mermaid()
+    for edge in ["__start__ --> start", "start --> dispatch", "branch\\3areason --> branch\\3acode",
+                 "branch\\3acode --> branch\\3aexecute", "branch\\3aexecute --> branch\\3averify",
+                 "vote -.-> finish", "vote -. &nbsp;sample_more&nbsp; .-> dispatch"]:
+        assert edge in mermaid, edge
+    escalate = build_graph("escalate", unanimous).get_graph().draw_mermaid()
+    assert "start --> route" in escalate and "escalate --> dispatch" in escalate
+    beam = build_graph("beam", unanimous).get_graph().draw_mermaid()
+    assert "expand --> prune" in beam and "prune -.-> collect" in beam
+    planned = build_graph("cot", unanimous, options=SolveOptions(plan=True)).get_graph().draw_mermaid()
+    assert "start --> plan" in planned and "plan --> dispatch" in planned
+
+
+def test_unknown_strategy_is_a_config_error(unanimous):
+    with pytest.raises(ponder.ConfigError, match="unknown strategy 'magic'"):
+        ponder.solve("What is 1 + 1?", strategy="magic", config=unanimous)
