@@ -14,7 +14,7 @@ from typing import Any
 
 from ponder.agents import prompts
 from ponder.agents.deps import Deps
-from ponder.answers import program_answer
+from ponder.answers import extract_answer, program_answer
 from ponder.types import Branch, Usage
 
 Beam = dict[str, Any]
@@ -81,7 +81,8 @@ async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     results = await asyncio.gather(*[deps.sandbox.arun(b["code"]) for b in fresh])
     for beam, result in zip(fresh, results):
         beam["execution"] = result
-        beam["answer"] = program_answer(result.stdout) if result.status == "ok" else None
+        printed = program_answer(result.stdout) if result.status == "ok" else None
+        beam["answer"] = extract_answer(printed, problem.kind, problem.choices) if printed else None
     kept = [b for b in state["beams"] if not b["done"] or b.get("answer") is not None]
     kept.sort(key=_score, reverse=True)
     kept = kept[: deps.options.beam_width]

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ponder.agents.deps import Deps
-from ponder.answers import equivalent, is_correct, program_answer
+from ponder.answers import equivalent, extract_answer, is_correct, program_answer
 from ponder.errors import SandboxUnavailable
 from ponder.types import Branch, ExecResult, Problem
 
@@ -35,7 +35,9 @@ async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     result: ExecResult = await deps.sandbox.arun(program)
     code_answer = None
     if problem.kind != "code" and result.status == "ok":
-        code_answer = program_answer(result.stdout)
+        printed = program_answer(result.stdout)
+        # A program may print a sentence ("Mia has 25 dollars."): read the answer out of it.
+        code_answer = extract_answer(printed, problem.kind, problem.choices) if printed else None
     updated = branch.model_copy(update={"execution": result, "code_answer": code_answer})
     event = deps.record(problem, "execute", started, parent=state.get("parent_event"),
                         branch_id=branch.id, inputs={"code": program},
