@@ -17,7 +17,7 @@ from ponder.errors import SandboxUnavailable
 from ponder.types import Branch, ExecResult, Problem
 
 
-def test_program(problem: Problem, solution: str) -> str:
+def program_with_tests(problem: Problem, solution: str) -> str:
     """A program that runs a code problem's tests against ``solution`` (HumanEval layout)."""
     check = f"\ncheck({problem.entry_point})\n" if problem.entry_point else "\n"
     return f"{solution}\n\n{problem.tests or ''}\n{check}"
@@ -31,7 +31,7 @@ async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     if deps.sandbox is None:
         raise SandboxUnavailable("this strategy runs code but no sandbox was given; "
                                  "build the graph with a sandbox (config.sandbox)")
-    program = test_program(problem, branch.code) if problem.kind == "code" else branch.code
+    program = program_with_tests(problem, branch.code) if problem.kind == "code" else branch.code
     result: ExecResult = await deps.sandbox.arun(program)
     code_answer = None
     if problem.kind != "code" and result.status == "ok":

@@ -1,0 +1,90 @@
+"""Verdicts, rewards, difficulty routing and escalation decisions."""
+
+from __future__ import annotations
+
+from ponder.agents.router import after_vote, budget_reached, estimate_difficulty, needs_escalation
+from ponder.agents.verifier import judge, program_with_tests
+from ponder.config import SolveOptions
+from ponder.types import Branch, ExecResult, Problem, Usage, Vote
+
+MATH = Problem(question="What is 6 * 7?", reference="42")
+
+
+def ran(stdout_answer: str | None, status: str = "ok") -> dict:
+    return {"execution": ExecResult(status=status, stdout=f"{stdout_answer}\n"),
+            "code": "print(42)", "code_answer": stdout_answer}
+
+
+def test_agreeing_code_verifies_and_scores():
+    branch = judge(MATH, Branch(text="so 42", answer="42", **ran("42")))
+    assert branch.verdict == "verified" and branch.answer == "42"
+    assert branch.rewards == {"format": 1.0, "accuracy": 1.0}
+
+
+def test_disagreeing_code_refutes_and_the_program_answer_stands():
+    branch = judge(MATH, Branch(text="so 41", answer="41", **ran("42")))
+    assert branch.verdict == "refuted" and branch.answer == "42" and branch.reasoned_answer == "41"
+
+
+def test_failed_program_refutes_reasoned_answer():
+    branch = judge(MATH, Branch(text="so 41", answer="41", **ran(None, status="error")))
+    assert branch.verdict == "refuted" and branch.answer == "41"
+    assert branch.rewards["accuracy"] == 0.0
+
+
+def test_no_answer_anywhere():
+    branch = judge(MATH, Branch(text="hmm", answer=None, verdict="no_answer"))
+    assert branch.verdict == "no_answer" and branch.rewards == {"format": 0.0, "accuracy": 0.0}
+
+
+def test_malformed_thinking_loses_the_format_reward():
+    branch = judge(MATH, Branch(text="<think>unfinished 42", answer="42"))
+    assert branch.rewards["format"] == 0.0
+
+
+def test_code_problem_verdict_from_tests():
+    problem = Problem(question="def f():\n", kind="code", tests="def check(c):\n    assert c() == 1\n",
+                      entry_point="f")
+    passed = judge(problem, Branch(code="def f(): return 1", execution=ExecResult(status="ok")))
+    failed = judge(problem, Branch(code="def f(): return 2", execution=ExecResult(status="error")))
+    assert (passed.verdict, passed.answer, passed.rewards["accuracy"]) == ("verified", "pass", 1.0)
+    assert (failed.verdict, failed.answer, failed.rewards["accuracy"]) == ("refuted", "fail", 0.0)
+    assert program_with_tests(problem, "def f(): return 1").rstrip().endswith("check(f)")
+
+
+def test_difficulty_grows_with_steps():
+    easy = estimate_difficulty(Problem(question="What is 2 + 3?"))
+    hard = estimate_difficulty(Problem(question=(
+        "A train travels 60 km in 1.5 hours, then 80 km in 2 hours. A second train is twice as "
+        "fast. What is the average speed, in percent of the second train's speed?")))
+    assert easy == 0.0 and hard >= 0.7
+
+
+def test_escalation_rules():
+    options = SolveOptions(samples=4, escalate_below=0.6)
+    split = {"answer": "1", "confidence": 0.5, "votes": {"1": Vote(count=2, weight=2.0)}}
+    unanimous = {"answer": "1", "confidence": 1.0, "votes": {"1": Vote(count=4, weight=4.0)}}
+    assert needs_escalation(split, options)
+    assert not needs_escalation(unanimous, options)
+    assert needs_escalation({"answer": None}, options)
+    unverified = {**unanimous, "branches": [Branch(index=0, answer="1", execution=ExecResult(status="ok"))]}
+    assert needs_escalation(unverified, options)
+
+
+def test_after_vote_routes():
+    options = SolveOptions(samples=4)
+    base = {"branches": [Branch(index=i, answer="1") for i in range(2)], "stage_samples": 4,
+            "answer": "1", "confidence": 0.5, "votes": {"1": Vote(count=2, weight=1.0)}}
+    assert after_vote({**base, "decided": False}, options=options, can_escalate=True) == "sample_more"
+    full = {**base, "branches": [Branch(index=i, answer="1") for i in range(4)], "decided": False}
+    assert after_vote(full, options=options, can_escalate=True) == "escalate"
+    assert after_vote(full, options=options, can_escalate=False) == "finish"
+    assert after_vote({**full, "escalated": True}, options=options, can_escalate=True) == "finish"
+    assert after_vote({**base, "stopped": "budget_cost"}, options=options, can_escalate=True) == "finish"
+
+
+def test_budgets():
+    state = {"branches": [Branch(usage=Usage(prompt_tokens=50, completion_tokens=60, cost_usd=0.02))]}
+    assert budget_reached(state, SolveOptions(max_tokens=100)) == "budget_tokens"
+    assert budget_reached(state, SolveOptions(max_cost_usd=0.01)) == "budget_cost"
+    assert budget_reached(state, SolveOptions(max_tokens=1000, max_cost_usd=1.0)) is None

@@ -1,0 +1,79 @@
+"""The SQLite store: idempotent results, resume bookkeeping, summaries, trace order."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ponder.errors import StoreError
+from ponder.store import Store
+from ponder.types import Problem, Result, TraceEvent, Usage
+
+
+def result(run: str, pid: str, strategy: str, answer: str | None, correct: bool | None, tokens: int = 10):
+    return Result(run_id=run, problem_id=pid, strategy=strategy, answer=answer, correct=correct,
+                  usage=Usage(prompt_tokens=tokens, completion_tokens=tokens, cost_usd=0.001))
+
+
+def test_results_are_stored_once(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch", name="exp", strategies=["cot"])
+    assert db.save_result(result(run.id, "p1", "cot", "4", True))
+    assert not db.save_result(result(run.id, "p1", "cot", "5", False))
+    assert db.result(run.id, "p1").answer == "4"
+    assert db.done(run.id) == {("p1", "cot")}
+
+
+def test_names_are_unique_and_runs_found_by_name(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch", name="exp")
+    assert db.get_run("exp").id == run.id
+    with pytest.raises(StoreError, match="already exists"):
+        db.create_run(kind="batch", name="exp")
+    with pytest.raises(StoreError, match="ponder runs"):
+        db.require_run("nope")
+
+
+def test_summary_counts(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch")
+    for i, (answer, correct) in enumerate([("1", True), ("2", False), (None, False), ("4", True)]):
+        db.save_result(result(run.id, f"p{i}", "cot", answer, correct))
+    db.save_result(result(run.id, "p0", "verified", "1", True, tokens=100))
+    [cot, verified] = db.summary(run.id)
+    assert (cot.strategy, cot.problems, cot.correct, cot.no_answer, cot.accuracy) == ("cot", 4, 2, 1, 0.5)
+    assert cot.total_tokens == 80 and verified.total_tokens == 200
+
+
+def test_incomplete_traces_are_discarded_before_resume(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch")
+    db.add_problem(run.id, Problem(id="p1", question="q"))
+    for pid in ("p1", "p2"):
+        db.add_event(TraceEvent(run_id=run.id, problem_id=pid, strategy="cot", node="reason"))
+    db.save_result(result(run.id, "p1", "cot", "1", True))
+    assert db.discard_incomplete(run.id) == 1
+    assert [e.problem_id for e in db.events(run.id)] == ["p1"]
+
+
+def test_concurrent_writers(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch")
+
+    def write(start: int) -> None:
+        for i in range(start, start + 50):
+            db.save_result(result(run.id, f"p{i}", "cot", str(i), True))
+            db.add_event(TraceEvent(run_id=run.id, problem_id=f"p{i}", node="vote"))
+
+    threads = [threading.Thread(target=write, args=(k * 50,)) for k in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(db.done(run.id)) == 200 and len(db.events(run.id)) == 200
+
+
+def test_unusable_path_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="--store"):
+        Store(blocker / "sub" / "s.db")
