@@ -10,13 +10,13 @@ test ``scripted/...`` models are LiteLLM custom providers registered here.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,9 +31,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 Style = Literal["chat", "completion", "reasoning"]
 Messages = list[dict[str, str]]
 
-_STOP_WHEN: contextvars.ContextVar[Callable[[list[float]], bool] | None] = contextvars.ContextVar(
-    "ponder_stop_when", default=None
-)
+# Mid-generation stop hooks for the local provider, keyed by a request id passed through
+# LiteLLM in ``extra_body`` (LiteLLM may run custom providers outside the caller's context).
+_STOP_HOOKS: dict[str, Callable[[list[float]], bool]] = {}
 _REASONING_MODELS = re.compile(r"(reasoner|\br1\b|-r1|/o[134](-|$)|o[134]-mini|qwq|thinking)", re.I)
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
 _LOCK = threading.Lock()
@@ -73,7 +73,7 @@ def _local_choice(model: str, messages: Messages, params: dict[str, Any], index:
         stop=params.get("stop"),
         seed=None if seed is None else int(seed) + index,
         logprobs=bool(params.get("logprobs")),
-        stop_when=_STOP_WHEN.get(),
+        stop_when=_STOP_HOOKS.get((params.get("extra_body") or {}).get("ponder_stop_id", "")),
     )
 
 
@@ -103,7 +103,9 @@ def _make_provider(litellm: Any, choose: Callable[..., dict]) -> Any:
             for i, out in enumerate(outs):
                 choice: dict[str, Any] = {
                     "index": i, "finish_reason": out["finish_reason"],
-                    "message": {"role": "assistant", "content": out["text"]},
+                    "message": {"role": "assistant", "content": out["text"],
+                                # LiteLLM maps unknown finish reasons to "stop"; keep ours.
+                                "provider_specific_fields": {"finish_reason": out["finish_reason"]}},
                 }
                 if out.get("logprobs") is not None:
                     choice["logprobs"] = {"content": [
@@ -216,11 +218,15 @@ class ModelClient:
                 if hit is not None:
                     results[i] = hit
         missing = [i for i in indices if i not in results]
-        token = _STOP_WHEN.set(stop_when)
+        hook = None
+        if stop_when is not None and spec.provider == "local":
+            hook = uuid.uuid4().hex
+            _STOP_HOOKS[hook] = stop_when
+            request = {**request, "extra_body": {**request.get("extra_body", {}), "ponder_stop_id": hook}}
         try:
             fresh = await self._sample(spec, request, missing, base_seed)
         finally:
-            _STOP_WHEN.reset(token)
+            _STOP_HOOKS.pop(hook or "", None)
         for i, completion in zip(missing, fresh):
             results[i] = completion
             if self.cache is not None:
@@ -346,7 +352,8 @@ def _to_completions(litellm: Any, model: str, response: Any, latency: float) -> 
             share.reasoning_tokens = 0
         out.append(Completion(
             model=model, text=text, reasoning=thinking, usage=share,
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=(getattr(message, "provider_specific_fields", None) or {}).get(
+                "finish_reason", getattr(choice, "finish_reason", None)),
             logprobs=_logprobs(choice),
         ))
     return out

@@ -304,6 +304,94 @@ class Store:
         return Usage(prompt_tokens=rows["p"], completion_tokens=rows["c"],
                      reasoning_tokens=rows["r"], cost_usd=rows["d"], latency_s=rows["l"])
 
+    # read-only pages for the UI ------------------------------------------------------------
+    def run_rows(self, *, kind: str | None = None, strategy: str | None = None,
+                 text: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of runs, newest first, each with its result totals and first question.
+
+        Aggregates only the runs of the page, so a store with huge batches stays fast.
+        """
+        where, args = _run_filter(kind, strategy, text)
+        return self._rows(
+            f"WITH page AS (SELECT * FROM runs {where} ORDER BY created_at DESC LIMIT ? OFFSET ?)"
+            " SELECT page.id, page.name, page.kind, page.status, page.created_at, page.strategies,"
+            " page.dataset, page.config, COUNT(res.problem_id) AS results,"
+            " COALESCE(SUM(res.correct = 1), 0) AS correct,"
+            " COALESCE(SUM(res.correct IS NOT NULL), 0) AS scored,"
+            " COALESCE(SUM(res.answer IS NULL AND res.problem_id IS NOT NULL), 0) AS no_answer,"
+            " COALESCE(SUM(res.prompt_tokens + res.completion_tokens), 0) AS tokens,"
+            " COALESCE(SUM(res.cost_usd), 0) AS cost_usd,"
+            " COALESCE(SUM(res.latency_s), 0) AS latency_s, MAX(res.created_at) AS finished_at,"
+            " (SELECT COUNT(*) FROM problems p WHERE p.run_id = page.id) AS problems,"
+            " (SELECT json_extract(p.body, '$.question') FROM problems p WHERE p.run_id = page.id"
+            "  ORDER BY p.position LIMIT 1) AS question,"
+            " (SELECT json_extract(x.body, '$.models') FROM results x WHERE x.run_id = page.id"
+            "  LIMIT 1) AS models"
+            " FROM page LEFT JOIN results res ON res.run_id = page.id"
+            " GROUP BY page.id ORDER BY page.created_at DESC", (*args, limit, offset))
+
+    def count_run_rows(self, *, kind: str | None = None, strategy: str | None = None,
+                       text: str | None = None) -> int:
+        """How many runs :meth:`run_rows` pages through with these filters."""
+        where, args = _run_filter(kind, strategy, text)
+        return int(self._exec(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0])
+
+    def result_table(self, run_id: str, *, strategy: str | None = None,
+                     status: str | None = None, limit: int = 50,
+                     offset: int = 0) -> list[dict[str, Any]]:
+        """One page of flat result rows with each problem's question, in problem order.
+
+        ``status`` is ``correct``, ``wrong`` or ``no_answer`` (as in :meth:`results`).
+        """
+        where, args = _result_filter(run_id, strategy, status)
+        return self._rows(
+            "SELECT r.problem_id, r.strategy, json_extract(p.body, '$.question') AS question,"
+            " r.answer, r.reference, r.correct, r.confidence,"
+            " r.prompt_tokens + r.completion_tokens AS tokens, r.cost_usd, r.latency_s,"
+            " r.samples_used, r.stopped FROM results r LEFT JOIN problems p"
+            f" ON p.run_id = r.run_id AND p.problem_id = r.problem_id {where}"
+            " ORDER BY p.position, r.problem_id, r.strategy LIMIT ? OFFSET ?",
+            (*args, limit, offset))
+
+    def count_results(self, run_id: str, *, strategy: str | None = None,
+                      status: str | None = None) -> int:
+        """How many results :meth:`result_table` pages through with these filters."""
+        where, args = _result_filter(run_id, strategy, status)
+        return int(self._exec(f"SELECT COUNT(*) FROM results r {where}", args).fetchone()[0])
+
+
+def _run_filter(kind: str | None, strategy: str | None,
+                text: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of the run pages: kind, a strategy it ran, text in names or questions."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if kind:
+        clauses.append("kind = ?")
+        args.append(kind)
+    if strategy:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(runs.strategies) WHERE value = ?)")
+        args.append(strategy)
+    if text:
+        like = f"%{text}%"
+        clauses.append("(id LIKE ? OR name LIKE ? OR dataset LIKE ? OR EXISTS (SELECT 1 FROM"
+                       " problems p WHERE p.run_id = runs.id AND"
+                       " json_extract(p.body, '$.question') LIKE ?))")
+        args += [like] * 4
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+
+def _result_filter(run_id: str, strategy: str | None,
+                   status: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of the result pages (table alias ``r``)."""
+    where, args = "WHERE r.run_id = ?", [run_id]
+    if strategy:
+        where += " AND r.strategy = ?"
+        args.append(strategy)
+    where += {"correct": " AND r.correct = 1",
+              "wrong": " AND r.correct = 0 AND r.answer IS NOT NULL",
+              "no_answer": " AND r.answer IS NULL"}.get(status or "", "")
+    return where, tuple(args)
+
 
 def _run(row: dict[str, Any]) -> RunInfo:
     return RunInfo(

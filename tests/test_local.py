@@ -79,3 +79,16 @@ async def test_concurrent_calls_are_serialised_safely(embedded_config):
         client.acomplete("standard", f"What is {i} + 1? Reply with the number.", temperature=0.0,
                          max_tokens=8) for i in range(3)])
     assert all(len(r) == 1 and r[0].usage.completion_tokens > 0 for r in results)
+
+
+def test_generation_is_cut_off_when_confidence_collapses(embedded_config):
+    from ponder.agents.voter import is_collapsing
+
+    client = ModelClient(embedded_config)
+    [full] = client.complete("standard", "Tell me a long story about a dragon.", temperature=1.0,
+                             max_tokens=48, logprobs=True)
+    [cut] = client.complete("standard", "Tell me a long story about a dragon.", temperature=1.0,
+                            max_tokens=48, logprobs=True,
+                            stop_when=lambda lps: is_collapsing(lps, window=4, floor=0.999))
+    assert cut.finish_reason == "low_confidence"
+    assert cut.usage.completion_tokens < full.usage.completion_tokens

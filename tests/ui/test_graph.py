@@ -1,0 +1,76 @@
+"""The trace graph's layout and ECharts spec, on hand-made traces of known shape."""
+
+from __future__ import annotations
+
+from ponder.types import TraceEvent
+from ponder.ui.graph import chart_height, echarts_spec, layout
+
+
+def step(node: str, at: float, parent: TraceEvent | None = None, branch: str | None = None,
+         **outputs: object) -> TraceEvent:
+    return TraceEvent(run_id="r", problem_id="p", strategy="verified", node=node,
+                      branch_id=branch, parent_id=parent.id if parent else None,
+                      started_at=at, ended_at=at + 0.5, outputs=dict(outputs))
+
+
+def two_rounds() -> list[TraceEvent]:
+    """problem → 2 branches → vote → 1 more branch → vote → result."""
+    root = step("problem", 0)
+    events = [root]
+    for name, t0 in (("b-a", 1), ("b-b", 1.1)):
+        r = step("reason", t0, root, name, answer="5")
+        v = step("verify", t0 + 1, r, name, verdict="verified", answer="5")
+        events += [r, v]
+    vote1 = step("vote", 3, root, leader="5")
+    r = step("reason", 4, root, "b-c", answer="6")
+    v = step("verify", 5, r, "b-c", verdict="refuted", answer="6")
+    vote2 = step("vote", 6, root, leader="5")
+    return events + [vote1, r, v, vote2, step("result", 7, root, answer="5", correct=True)]
+
+
+def test_columns_follow_what_each_step_waited_for() -> None:
+    events = two_rounds()
+    graph = layout(events, {"b-a": 0, "b-b": 1, "b-c": 2})
+    col = {n.event.id: n.x for n in graph.nodes}
+    by = {(n.event.node, n.event.branch_id): n for n in graph.nodes}
+    assert col[by["reason", "b-a"].event.id] == col[by["reason", "b-b"].event.id] > 0
+    first_vote, second_vote = [n for n in graph.nodes if n.event.node == "vote"]
+    assert first_vote.x > by["verify", "b-a"].x
+    assert by["reason", "b-c"].x > first_vote.x, "round two starts after the first vote"
+    assert second_vote.x > by["verify", "b-c"].x
+    assert by["result", None].x > second_vote.x
+    assert {by["reason", b].y for b in ("b-a", "b-b", "b-c")} == {0, 64, 128}
+    assert by["reason", "b-c"].branch == 2 and by["reason", "b-c"].title.endswith("branch 2")
+
+
+def test_edges_join_branches_to_the_vote_that_counted_them() -> None:
+    graph = layout(two_rounds())
+    name = {n.index: (n.event.node, n.event.branch_id) for n in graph.nodes}
+    flows = {(name[a], name[b][0]) for a, b in graph.flows}
+    assert flows == {(("verify", "b-a"), "vote"), (("verify", "b-b"), "vote"),
+                     (("verify", "b-c"), "vote")}
+    edges = {(name[a], name[b]) for a, b in graph.edges}
+    assert (("problem", None), ("reason", "b-a")) in edges
+    assert (("reason", "b-c"), ("verify", "b-c")) in edges
+    assert (("vote", None), ("result", None)) in edges
+
+
+def test_the_spec_colors_verdicts_and_marks_the_selection() -> None:
+    graph = layout(two_rounds())
+    spec = echarts_spec(graph, selected=3)
+    data = spec["series"][0]["data"]
+    assert len(data) == len(graph.nodes) and data[3]["selected"] and not data[0]["selected"]
+    colors = {n.event.outputs.get("verdict"): data[n.index]["itemStyle"]["color"]
+              for n in graph.nodes if n.event.node == "verify"}
+    assert colors["verified"] != colors["refuted"]
+    assert data[1]["label"]["formatter"] == "reason b0\n5"
+    assert len(spec["series"][0]["links"]) == len(graph.edges) + len(graph.flows)
+    assert 200 <= chart_height(graph) <= 1400
+
+
+def test_an_empty_or_parentless_trace_still_lays_out() -> None:
+    assert layout([]).nodes == []
+    orphan = step("reason", 1, None, "b-x", answer="1")
+    orphan.parent_id = "missing"
+    graph = layout([orphan])
+    assert len(graph.nodes) == 1 and graph.edges == []

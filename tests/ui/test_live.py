@@ -1,0 +1,51 @@
+"""The Solve page's engine: progress arrives branch by branch, then the stored result."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from ponder.config import RoleConfig, SolveOptions, load_config
+from ponder.scripted import register_script
+from ponder.store import Store
+from ponder.types import Vote
+from ponder.ui.live import LiveSolve, stream_solve
+
+
+async def test_progress_streams_branch_by_branch_and_the_run_is_stored(tmp_path: Path) -> None:
+    model = register_script("ui-live", lambda messages, i: f"The answer is {6 if i == 2 else 5}.")
+    config = load_config(None, store=tmp_path / "live.db",
+                         roles={"reasoner": RoleConfig(model=model),
+                                "standard": RoleConfig(model=model)})
+    store = Store(config.store)
+    seen: list[LiveSolve] = []
+    live = await stream_solve("What is 2 + 3?", "self-consistency", config,
+                              SolveOptions(samples=3, early_stop=False), store,
+                              lambda state: seen.append(copy.deepcopy(state)))
+
+    finished = [len(s.branches) for s in seen]
+    assert finished == sorted(finished) and {1, 2, 3} <= set(finished)
+    before_result = [s for s in seen if s.result is None]
+    assert before_result and before_result[-1].current_leader() == "5"
+    assert sorted(b["answer"] for b in live.branches) == ["5", "5", "6"]
+    assert live.result is not None and live.result.answer == "5"
+    assert live.tally()["5"].count == 2 and live.tally()["6"].count == 1
+
+    run = store.require_run(live.run_id)
+    assert run.status == "done" and run.kind == "solve" and run.meta == {"source": "ui"}
+    assert store.result(live.run_id, live.problem_id).answer == "5"
+    nodes = [e.node for e in store.events(live.run_id)]
+    assert nodes.count("reason") == 3 and "vote" in nodes and "result" in nodes
+
+
+def test_the_tally_before_any_vote_counts_finished_branches() -> None:
+    live = LiveSolve(run_id="r", problem_id="p", strategy="verified")
+    finished = [("7", "verified"), ("7", "refuted"), (None, "no_answer")]
+    for index, (answer, verdict) in enumerate(finished):
+        live.apply({"type": "progress", "event": "branch_finished", "branch": index,
+                    "answer": answer, "verdict": verdict})
+    assert live.tally() == {"7": Vote(count=2, weight=2.0, verified=1)}
+    assert live.current_leader() == "7"
+    live.apply({"type": "progress", "event": "vote", "leader": "8",
+                "votes": {"8": {"count": 1, "weight": 0.9, "verified": 1}}})
+    assert live.current_leader() == "8" and live.tally()["8"].weight == 0.9

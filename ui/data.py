@@ -1,0 +1,132 @@
+"""Store queries for the UI, cached so reruns stay fast and pages never load a whole run.
+
+Every page asks for one page of rows (``limit``/``offset``) or one problem's trace; the
+store aggregates in SQL. Short TTLs keep runs that are still being written up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import streamlit as st
+
+from ponder.errors import PonderError
+from ponder.store import RunInfo, Store, StrategySummary
+from ponder.types import Problem, Result, TraceEvent
+
+LIVE_TTL = 5  # seconds: run lists and totals change while a batch runs
+TRACE_TTL = 30  # a problem's trace only grows until its result is stored
+
+StoreState = Literal["missing", "empty", "ok"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the UI reads from: the store file and the ponder.toml that configures solving."""
+
+    store: Path
+    config_path: Path | None = None
+    error: str | None = None
+
+
+def _script_args() -> argparse.Namespace:
+    """``--store``/``--config`` given after ``--`` to ``streamlit run app.py``."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--store", type=Path)
+    parser.add_argument("--config", type=Path)
+    return parser.parse_known_args(sys.argv[1:])[0]
+
+
+def settings() -> Settings:
+    """The store path: ``--store``, else ``PONDER_STORE``, else the one the CLI writes."""
+    from ponder.config import default_store_path, load_config
+
+    args = _script_args()
+    try:
+        config = load_config(args.config, store=args.store)
+    except PonderError as exc:
+        return Settings(store=args.store or default_store_path(), config_path=args.config,
+                        error=str(exc))
+    return Settings(store=config.store, config_path=args.config)
+
+
+def store_state(path: Path) -> StoreState:
+    """Whether the store exists and holds runs, without creating the file."""
+    if not path.is_file():
+        return "missing"
+    return "ok" if open_store(str(path)).count_runs() else "empty"
+
+
+@st.cache_resource(show_spinner=False)
+def open_store(path: str) -> Store:
+    """One shared connection per store file (the Store is thread-safe)."""
+    return Store(path)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def runs_page(path: str, kind: str | None, strategy: str | None, text: str | None,
+              limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """The number of matching runs and one page of them with their totals."""
+    db = open_store(path)
+    total = db.count_run_rows(kind=kind, strategy=strategy, text=text)
+    return total, db.run_rows(kind=kind, strategy=strategy, text=text, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def recent_runs(path: str, limit: int = 100) -> list[RunInfo]:
+    """The newest runs, for pickers."""
+    return open_store(path).list_runs(limit=limit)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def run_info(path: str, ref: str) -> RunInfo | None:
+    return open_store(path).get_run(ref)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def summaries(path: str, run_id: str) -> list[StrategySummary]:
+    """Per-strategy accuracy, tokens, cost and time of a run."""
+    return open_store(path).summary(run_id)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def results_page(path: str, run_id: str, strategy: str | None, status: str | None,
+                 limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """The number of matching results and one page of flat rows (no branches)."""
+    db = open_store(path)
+    total = db.count_results(run_id, strategy=strategy, status=status)
+    return total, db.result_table(run_id, strategy=strategy, status=status, limit=limit,
+                                  offset=offset)
+
+
+@dataclass
+class Trace:
+    """Everything the trace page shows for one problem under one strategy."""
+
+    problem: Problem | None
+    result: Result | None
+    events: list[TraceEvent]
+
+
+@st.cache_data(ttl=TRACE_TTL, show_spinner=False)
+def trace(path: str, run_id: str, problem_id: str, strategy: str | None) -> Trace:
+    """One problem's question, stored result and trace events (nothing else of the run)."""
+    db = open_store(path)
+    return Trace(problem=db.problem(run_id, problem_id),
+                 result=db.result(run_id, problem_id, strategy),
+                 events=db.events(run_id, problem_id, strategy))
+
+
+def first_traced_problem(path: str, run_id: str) -> str | None:
+    """A problem of a run that has trace events but no stored result (a failed solve)."""
+    events = open_store(path).events(run_id)
+    return events[0].problem_id if events else None
+
+
+def clear() -> None:
+    """Forget cached query results (after this session wrote a new run)."""
+    st.cache_data.clear()

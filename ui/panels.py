@@ -1,0 +1,169 @@
+"""Renderers for the trace page: one step's details, a branch card and the vote tally."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ponder.types import Branch, Result, TraceEvent, Vote
+from ponder.ui import widgets
+from ponder.ui.graph import TraceGraph, TraceNode
+
+VERDICT_MARK = {"verified": "green", "refuted": "red", "unverified": "gray", "no_answer": "gray"}
+SHOWN_ELSEWHERE = {"text", "reasoning", "code", "stdout", "stderr", "votes"}
+
+
+def text_block(text: str) -> None:
+    """Model text shown verbatim (never as markdown: it is untrusted and often half-formatted)."""
+    st.code(text or "(empty)", language="text", wrap_lines=True)
+
+
+def prompt(messages: list[dict[str, Any]]) -> None:
+    """The messages sent to the model, collapsed: few-shot prompts are long."""
+    with st.expander(f"Prompt · {len(messages)} message(s)"):
+        for message in messages:
+            st.markdown(f"**{message.get('role', '?')}**")
+            text_block(str(message.get("content") or ""))
+
+
+def reasoning(text: str | None) -> None:
+    """Separated reasoning (``reasoning_content`` or ``<think>``), collapsed by default."""
+    if text:
+        with st.expander(f"Reasoning · {len(text):,} characters", expanded=False):
+            text_block(text)
+
+
+def execution(outputs: dict[str, Any]) -> None:
+    """A sandbox run: status, duration, stdout, stderr and the returned value."""
+    status = outputs.get("status") or "?"
+    color = "green" if status == "ok" else "red"
+    took = outputs.get("duration_s")
+    st.markdown(f"**Execution** :{color}-badge[{status}]"
+                + (f" · {took:.2f}s" if isinstance(took, (int, float)) else ""))
+    if outputs.get("stdout"):
+        st.caption("stdout")
+        st.code(outputs["stdout"], language="text")
+    if outputs.get("stderr"):
+        st.caption("stderr")
+        st.code(outputs["stderr"], language="text")
+    if outputs.get("value") is not None:
+        st.caption(f"value: `{outputs['value']!r}`")
+
+
+def _execution_of(node: TraceNode, graph: TraceGraph) -> TraceEvent | None:
+    """The ``execute`` step that ran a ``code`` step's program."""
+    for parent, child in graph.edges:
+        if parent == node.index and graph.nodes[child].event.node == "execute":
+            return graph.nodes[child].event
+    return None
+
+
+def step(node: TraceNode, graph: TraceGraph) -> None:
+    """Everything about one trace event: prompt, output, reasoning, code, run, usage."""
+    event = node.event
+    took = max(0.0, event.ended_at - event.started_at)
+    st.markdown(f"#### {node.title}")
+    when = time.strftime("%H:%M:%S", time.localtime(event.started_at))
+    role = event.inputs.get("role")
+    st.caption(f"started {when} · {took:.2f}s" + (f" · role {role}" if role else "")
+               + (f" · branch `{event.branch_id}`" if event.branch_id else ""))
+    widgets.usage_metrics(event.usage, latency=event.usage.latency_s or took)
+    if event.inputs.get("messages"):
+        prompt(event.inputs["messages"])
+    if event.inputs.get("question"):
+        st.markdown("**Question**")
+        text_block(str(event.inputs["question"]))
+    out = event.outputs
+    if out.get("text"):
+        st.markdown("**Output**")
+        text_block(str(out["text"]))
+    reasoning(out.get("reasoning"))
+    code = out.get("code") or event.inputs.get("code")
+    if code:
+        st.markdown("**Code**")
+        st.code(code, language="python")
+    if event.node == "execute":
+        execution(out)
+    elif event.node == "code" and (ran := _execution_of(node, graph)) is not None:
+        execution(ran.outputs)
+    if isinstance(out.get("votes"), dict) and out["votes"]:
+        vote_chart(out["votes"], out.get("leader"))
+    facts = {k: v for k, v in out.items() if k not in SHOWN_ELSEWHERE and v is not None}
+    if facts:
+        st.json(facts, expanded=True)
+
+
+def _tally(votes: dict[str, Any]) -> pd.DataFrame:
+    """Votes as rows, whether they are Vote objects, dicts or plain counts."""
+    rows = []
+    for answer, vote in votes.items():
+        if isinstance(vote, Vote):
+            vote = vote.model_dump()
+        if not isinstance(vote, dict):
+            vote = {"count": vote, "weight": vote}
+        rows.append({"answer": str(answer), "count": int(vote.get("count") or 0),
+                     "weight": float(vote.get("weight") or 0.0),
+                     "verified": int(vote.get("verified") or 0)})
+    return pd.DataFrame(rows, columns=["answer", "count", "weight", "verified"])
+
+
+def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
+    """The tally as bars: weight per answer, the leader highlighted, counts in the tooltip."""
+    frame = _tally(votes)
+    if frame.empty:
+        st.caption("No votes were cast (no branch produced an answer).")
+        return
+    top = str(leader) if leader is not None else frame.sort_values("weight").iloc[-1]["answer"]
+    frame["role"] = ["leader" if a == top else "other" for a in frame["answer"]]
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("weight:Q", title="vote weight"),
+        y=alt.Y("answer:N", sort="-x", title="answer"),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["leader", "other"],
+                                                  range=["#f9a825", "#90a4ae"]), legend=None),
+        tooltip=["answer", "count", "verified", alt.Tooltip("weight:Q", format=".2f")],
+    )
+    st.altair_chart(chart, width="stretch", height=70 + 36 * len(frame))
+
+
+def branch_card(branch: Branch) -> None:
+    """One branch: model, answer, verdict, text, reasoning, code and its execution."""
+    mark = VERDICT_MARK.get(branch.verdict, "gray")
+    st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{branch.verdict}] · `{branch.model}`")
+    cols = st.columns(3)
+    cols[0].metric("Answer", branch.answer if branch.answer is not None else "–")
+    cols[1].metric("Code answer", branch.code_answer if branch.code_answer is not None else "–")
+    confidence = branch.confidence
+    cols[2].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
+    if branch.text:
+        st.caption("output")
+        text_block(branch.text)
+    reasoning(branch.reasoning)
+    if branch.code:
+        st.caption("code")
+        st.code(branch.code, language="python")
+    if branch.execution is not None:
+        execution(branch.execution.model_dump())
+    u = branch.usage
+    st.caption(f"{u.total_tokens:,} tokens · {widgets.dollars(u.cost_usd)} · {u.latency_s:.2f}s"
+               + (f" · rewards {branch.rewards}" if branch.rewards else ""))
+
+
+def compare(result: Result, *, key: str) -> None:
+    """Two branches side by side, picked by the user."""
+    branches = sorted(result.branches, key=lambda b: b.index)
+    if not branches:
+        st.caption("This result has no branches.")
+        return
+    labels = {i: f"branch {b.index} · {b.answer} · {b.verdict}" for i, b in enumerate(branches)}
+    cols = st.columns(2)
+    for side, col in enumerate(cols):
+        with col:
+            default = min(side, len(branches) - 1)
+            pick = st.selectbox("Branch", list(labels), index=default, format_func=labels.get,
+                                key=f"{key}_{side}", label_visibility="collapsed")
+            with st.container(border=True):
+                branch_card(branches[pick])

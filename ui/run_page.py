@@ -1,0 +1,151 @@
+"""Run page: accuracy per strategy, accuracy against tokens and cost, and the problems."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ponder.store import RunInfo, StrategySummary
+from ponder.ui import data, widgets
+
+OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "no_answer"}
+PROBLEM_COLUMNS = {
+    "confidence": st.column_config.NumberColumn(format="%.2f"),
+    "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
+    "latency (s)": st.column_config.NumberColumn(format="%.1f"),
+}
+
+
+def header(run: RunInfo) -> None:
+    """What the run was: kind, status, when, dataset, strategies and models."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
+    st.markdown(f"**{run.name or run.id}** · {run.kind} · status **{run.status}** · {when}"
+                + (f" · dataset `{run.dataset}`" if run.dataset else ""))
+    models = widgets.models_of(run)
+    st.caption(f"strategies: {', '.join(run.strategies) or '–'}"
+               + (f" · models: {models}" if models else ""))
+
+
+def summary_frame(rows: list[StrategySummary]) -> pd.DataFrame:
+    """One row per strategy, with per-problem tokens and cost for the charts."""
+    return pd.DataFrame([{
+        "strategy": s.strategy, "problems": s.problems, "correct": s.correct,
+        "no answer": s.no_answer, "accuracy": s.accuracy if s.scored else None,
+        "tokens": s.total_tokens, "tokens / problem": s.total_tokens / max(1, s.problems),
+        "cost ($)": s.cost_usd, "cost / problem ($)": s.cost_usd / max(1, s.problems),
+        "model time (s)": s.latency_s, "time / problem (s)": s.latency_s / max(1, s.problems),
+    } for s in rows])
+
+
+def tradeoff_chart(frame: pd.DataFrame, x: str) -> alt.LayerChart:
+    """Accuracy against ``x``, one labelled point per strategy."""
+    base = alt.Chart(frame).encode(
+        x=alt.X(x, type="quantitative", scale=alt.Scale(zero=True)),
+        y=alt.Y("accuracy", type="quantitative", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        tooltip=["strategy", "accuracy", x],
+    )
+    points = base.mark_circle(size=140).encode(color="strategy:N")
+    labels = base.mark_text(align="left", dx=9, dy=-6).encode(text="strategy:N")
+    return points + labels
+
+
+def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
+    """Accuracy metrics, the summary table and the trade-off charts."""
+    if not rows:
+        st.info("No results stored for this run yet.")
+        return
+    cols = st.columns(min(len(rows), 6))
+    for col, s in zip(cols, rows, strict=False):
+        value = widgets.percent(s.correct, s.scored) if s.scored else "unscored"
+        col.metric(s.strategy, value, help=f"{s.correct}/{s.scored} correct, "
+                   f"{s.no_answer} without an answer, {s.total_tokens:,} tokens")
+    frame = summary_frame(rows)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+        "tokens / problem": st.column_config.NumberColumn(format="%.0f"),
+        "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
+        "cost / problem ($)": st.column_config.NumberColumn(format="$%.5f"),
+        "model time (s)": st.column_config.NumberColumn(format="%.1f"),
+        "time / problem (s)": None,
+    })
+    scored = frame[frame["accuracy"].notna()]
+    if scored.empty:
+        st.caption("No problem had a reference answer, so there is no accuracy to chart.")
+        return
+    left, right = st.columns(2)
+    left.subheader("Accuracy against tokens")
+    left.altair_chart(tradeoff_chart(scored, "tokens / problem"), width="stretch", height=300)
+    if scored["cost ($)"].sum() > 0:
+        right.subheader("Accuracy against cost")
+        right.altair_chart(tradeoff_chart(scored, "cost / problem ($)"), width="stretch",
+                           height=300)
+    else:
+        right.subheader("Accuracy against time")
+        right.altair_chart(tradeoff_chart(scored, "time / problem (s)"), width="stretch",
+                           height=300)
+        right.caption("Every model in this run was free (embedded), so cost is $0; "
+                      "model time is charted instead.")
+
+
+def problem_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Display rows for the problem table."""
+    def outcome(r: dict[str, Any]) -> str:
+        if r["answer"] is None:
+            return "no answer"
+        return {1: "correct", 0: "wrong"}.get(r["correct"], "unscored")
+
+    return pd.DataFrame([{
+        "problem": r["problem_id"], "strategy": r["strategy"], "outcome": outcome(r),
+        "question": (r["question"] or "")[:160], "answer": r["answer"],
+        "reference": r["reference"], "confidence": r["confidence"], "tokens": r["tokens"],
+        "cost ($)": r["cost_usd"], "latency (s)": r["latency_s"], "samples": r["samples_used"],
+        "stopped": r["stopped"],
+    } for r in rows])
+
+
+def problems(path: str, run: RunInfo) -> None:
+    """A filterable, paginated table of problems; selecting one opens its trace."""
+    st.subheader("Problems")
+    cols = st.columns([2, 1])
+    outcome = cols[0].segmented_control("Outcome", list(OUTCOMES), default="all",
+                                        key="run_outcome") or "all"
+    strategy = None
+    if len(run.strategies) > 1:
+        choice = cols[1].selectbox("Strategy", ["all", *run.strategies], key="run_strategy")
+        strategy = None if choice == "all" else choice
+    status = OUTCOMES[outcome]
+    total, _ = data.results_page(path, run.id, strategy, status, 1, 0)
+    if not total:
+        st.caption("No problem matches.")
+        return
+    limit, offset = widgets.pager(total, key="run_page")
+    total, rows = data.results_page(path, run.id, strategy, status, limit, offset)
+    st.caption(f"{total} result(s). Select a row to open its trace.")
+    picked = st.dataframe(problem_frame(rows), hide_index=True, on_select="rerun",
+                          selection_mode="single-row", key="run_problems", width="stretch",
+                          column_config=PROBLEM_COLUMNS)
+    if picked and picked.selection.rows:
+        row = rows[picked.selection.rows[0]]
+        st.switch_page("trace_page.py", query_params={
+            "run": run.id, "problem": row["problem_id"], "strategy": row["strategy"]})
+
+
+def main() -> None:
+    st.title("Run")
+    path = widgets.store_or_stop()
+    run = widgets.pick_run(path, key="run_pick")
+    if run is None:
+        st.info("No runs yet.")
+        return
+    header(run)
+    strategies(run, data.summaries(path, run.id))
+    problems(path, run)
+
+
+if __name__ == "__main__":  # Streamlit runs page files as __main__
+    main()

@@ -1,0 +1,94 @@
+"""Runs page: every solve and batch run, filterable, one page of rows at a time."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ponder.ui import data, widgets
+
+BUILT_IN = ["direct", "cot", "self-consistency", "pot", "verified", "beam", "escalate"]
+
+
+def filters(path: str) -> tuple[str | None, str | None, str | None]:
+    """Kind, strategy and free text to filter runs by."""
+    seen = {s for run in data.recent_runs(path) for s in run.strategies}
+    strategies = BUILT_IN + sorted(seen - set(BUILT_IN))
+    cols = st.columns([1, 1, 2])
+    kind = cols[0].selectbox("Kind", ["all", "solve", "batch"], key="runs_kind")
+    strategy = cols[1].selectbox("Strategy", ["all", *strategies], key="runs_strategy")
+    text = cols[2].text_input("Search", placeholder="run id, name, dataset or question text",
+                              key="runs_text")
+    return (None if kind == "all" else kind, None if strategy == "all" else strategy,
+            text.strip() or None)
+
+
+def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One display row per run."""
+    out = []
+    for r in rows:
+        models = json.loads(r["models"]) if r.get("models") else None
+        roles = models or (json.loads(r["config"] or "{}").get("roles") or {})
+        scored = r["scored"]
+        out.append({
+            "created": datetime.fromtimestamp(r["created_at"]),
+            "run": r["name"] or r["id"],
+            "kind": r["kind"],
+            "status": r["status"],
+            "strategies": ", ".join(json.loads(r["strategies"] or "[]")),
+            "what": r["dataset"] or r["question"] or "",
+            "models": ", ".join(sorted({str(m) for m in roles.values()})),
+            "problems": r["problems"],
+            "accuracy": (r["correct"] / scored) if scored else None,
+            "no answer": r["no_answer"],
+            "tokens": r["tokens"],
+            "cost ($)": r["cost_usd"],
+            "model time (s)": r["latency_s"],
+            "wall (s)": (r["finished_at"] - r["created_at"]) if r["finished_at"] else None,
+        })
+    return pd.DataFrame(out)
+
+
+COLUMNS = {
+    "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+    "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
+    "model time (s)": st.column_config.NumberColumn(format="%.1f"),
+    "wall (s)": st.column_config.NumberColumn(format="%.1f"),
+}
+
+
+def open_selected(rows: list[dict[str, Any]], selection: Any) -> None:
+    """Go to the picked run: the Run page for a batch, the Trace page for a single solve."""
+    picked = selection.selection.rows if selection else []
+    if not picked:
+        return
+    row = rows[picked[0]]
+    if row["kind"] == "batch" or row["problems"] > 1:
+        st.switch_page("run_page.py", query_params={"run": row["id"]})
+    st.switch_page("trace_page.py", query_params={"run": row["id"]})
+
+
+def main() -> None:
+    st.title("Runs")
+    path = widgets.store_or_stop()
+    kind, strategy, text = filters(path)
+    total, _ = data.runs_page(path, kind, strategy, text, 1, 0)
+    if not total:
+        st.info("No run matches these filters.")
+        return
+    limit, offset = widgets.pager(total, key="runs_page", page_size=25)
+    total, rows = data.runs_page(path, kind, strategy, text, limit, offset)
+    st.caption(f"{total} run(s). Select a row to open it.")
+    selection = st.dataframe(table(rows), column_config=COLUMNS, hide_index=True,
+                             on_select="rerun", selection_mode="single-row", key="runs_table",
+                             width="stretch")
+    open_selected(rows, selection)
+
+
+if __name__ == "__main__":  # Streamlit runs page files as __main__
+    main()

@@ -1,0 +1,151 @@
+"""Trace page: one problem as a graph of its steps; click a node to read it; votes; branches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ponder.store import RunInfo
+from ponder.ui import data, panels, widgets
+from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
+
+
+def pick_strategy(run: RunInfo) -> str | None:
+    """The strategy to show when a run compared several (``?strategy=`` or a picker)."""
+    wanted = st.query_params.get("strategy")
+    if len(run.strategies) <= 1:
+        return wanted or (run.strategies[0] if run.strategies else None)
+    index = run.strategies.index(wanted) if wanted in run.strategies else 0
+    chosen = st.selectbox("Strategy", run.strategies, index=index, key="trace_strategy")
+    st.query_params["strategy"] = chosen
+    return chosen
+
+
+def pick_problem(path: str, run: RunInfo, strategy: str | None) -> str | None:
+    """The problem named by ``?problem=``, else the one at a position the user picks."""
+    wanted = st.query_params.get("problem")
+    if wanted:
+        if st.button("Browse the run's problems", key="trace_browse"):
+            del st.query_params["problem"]
+            st.rerun()
+        return wanted
+    total, _ = data.results_page(path, run.id, strategy, None, 1, 0)
+    if not total:
+        return data.first_traced_problem(path, run.id)
+    position = 1
+    if total > 1:
+        # No max_value: the range would change (and reset the input) as a batch grows.
+        position = min(total, int(st.number_input(f"Problem (1–{total})", min_value=1, value=1,
+                                                  step=1, key="trace_position")))
+    _, rows = data.results_page(path, run.id, strategy, None, 1, position - 1)
+    return rows[0]["problem_id"] if rows else None
+
+
+def overview(trace: data.Trace) -> None:
+    """The question, the answer and what it cost."""
+    problem, result = trace.problem, trace.result
+    if problem is not None:
+        st.markdown("**Question**")
+        panels.text_block(problem.question)
+    if result is None:
+        st.warning("No result is stored for this problem (still running, or the run failed); "
+                   "showing the steps recorded so far.")
+        return
+    verdict = {True: ":green-badge[correct]", False: ":red-badge[wrong]"}.get(
+        result.correct, ":gray-badge[unscored]")
+    answer = result.answer if result.answer is not None else "no answer"
+    st.markdown(f"### Answer: `{answer}` {verdict}")
+    bits = [f"problem `{result.problem_id}`", result.strategy,
+            f"confidence {result.confidence:.2f}",
+            f"{result.samples_used}/{result.max_samples} samples", f"stopped: {result.stopped}"]
+    if result.reference is not None:
+        bits.append(f"reference `{result.reference}`")
+    if result.escalated:
+        bits.append("escalated")
+    if result.models:
+        bits.append(f"models {', '.join(sorted(set(result.models.values())))}")
+    st.caption(" · ".join(bits))
+    widgets.usage_metrics(result.usage)
+
+
+def _on_graph_select(chart_key: str, node_key: str) -> None:
+    """Copy a click on a graph node into the node picker."""
+    state: Any = st.session_state.get(chart_key)
+    selected = state.selection.selected if state else []
+    indices = [i for group in selected if group.get("data_type") in ("node", "main")
+               for i in group.get("data_indices", [])]
+    if indices:
+        st.session_state[node_key] = indices[0]
+
+
+def default_node(graph: TraceGraph) -> int:
+    """Open on the first code step (the thing a reader checks), else the first step."""
+    for wanted in ("code", "reason", "vote"):
+        for node in graph.nodes:
+            if node.event.node == wanted:
+                return node.index
+    return 0
+
+
+def graph_section(graph: TraceGraph, key: str) -> None:
+    """The trace graph, clickable, above the chosen step's details."""
+    node_key, chart_key = f"{key}_node", f"{key}_graph"
+    if st.session_state.get(node_key) not in range(len(graph.nodes)):
+        st.session_state[node_key] = default_node(graph)
+    st.subheader("Steps")
+    st.echarts_chart(echarts_spec(graph, st.session_state[node_key]), key=chart_key,
+                     on_select=lambda: _on_graph_select(chart_key, node_key),
+                     height=chart_height(graph))
+    st.caption("Click a step to read it (or pick it below); scroll to zoom, drag to pan. "
+               "Dashed lines join branches to the vote that counted them.")
+    st.selectbox("Step", list(range(len(graph.nodes))), key=node_key,
+                 format_func=lambda i: graph.nodes[i].title)
+    with st.container(border=True):
+        panels.step(graph.nodes[st.session_state[node_key]], graph)
+
+
+def votes_section(trace: data.Trace) -> None:
+    """The final vote tally (or the latest vote recorded, while a problem runs)."""
+    votes: dict[str, Any] = {}
+    leader = None
+    if trace.result is not None and trace.result.votes:
+        votes, leader = dict(trace.result.votes), trace.result.answer
+    else:
+        for event in reversed(trace.events):
+            if event.node == "vote" and isinstance(event.outputs.get("votes"), dict):
+                votes, leader = event.outputs["votes"], event.outputs.get("leader")
+                break
+    if votes:
+        st.subheader("Votes")
+        panels.vote_chart(votes, leader)
+
+
+def main() -> None:
+    st.title("Trace")
+    path = widgets.store_or_stop()
+    run = widgets.pick_run(path, key="trace_run")
+    if run is None:
+        st.info("No runs yet.")
+        return
+    strategy = pick_strategy(run)
+    problem_id = pick_problem(path, run, strategy)
+    if problem_id is None:
+        st.info("This run has no traced problems yet.")
+        return
+    trace = data.trace(path, run.id, problem_id, strategy)
+    overview(trace)
+    if not trace.events:
+        st.info("No trace events were recorded for this problem.")
+        return
+    known = {b.id: b.index for b in trace.result.branches} if trace.result else None
+    graph = layout(trace.events, known)
+    graph_section(graph, key=f"trace_{run.id}_{problem_id}_{strategy}")
+    votes_section(trace)
+    if trace.result is not None and trace.result.branches:
+        st.subheader("Branches side by side")
+        panels.compare(trace.result, key=f"trace_cmp_{run.id}_{problem_id}")
+
+
+if __name__ == "__main__":  # Streamlit runs page files as __main__
+    main()
