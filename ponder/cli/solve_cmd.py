@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -45,6 +46,7 @@ def solve(
     max_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="Token budget.")] = None,
     max_cost: Annotated[float | None, typer.Option("--budget-usd", help="Cost budget in USD.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
@@ -52,7 +54,7 @@ def solve(
     from ponder.graphs.api import RUNS_CODE, solve as run_solve, strategy_builder
     from ponder.models import validate_roles
 
-    cfg = config_for(config, store)
+    cfg = config_for(config, store, cache=cache)
     cfg = cfg.with_models(reasoner=reasoner, standard=standard)
     if sandbox:
         cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})

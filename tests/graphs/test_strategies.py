@@ -165,3 +165,28 @@ def test_graph_shapes_are_pinned(unanimous):
 def test_unknown_strategy_is_a_config_error(unanimous):
     with pytest.raises(ponder.ConfigError, match="unknown strategy 'magic'"):
         ponder.solve("What is 1 + 1?", strategy="magic", config=unanimous)
+
+
+def test_plan_reaches_the_reasoner(scripted_config):
+    seen = []
+
+    def script(messages, index):
+        prompt = messages[-1]["content"]
+        if "plan" in prompt.lower() and "Plan:" not in prompt:
+            return "1. Multiply six by seven."
+        seen.append(prompt)
+        return "The answer is 42."
+
+    cfg = scripted_config(register_script("planned", script))
+    result = ponder.solve("What is 6 * 7?", strategy="cot", config=cfg, plan=True)
+    assert result.answer == "42" and "standard" in result.models
+    assert any("Plan:\n1. Multiply six by seven." in p for p in seen)
+    nodes = [e.node for e in Store(cfg.store).events(result.run_id)]
+    assert nodes.index("plan") < nodes.index("reason")
+
+
+def test_response_cache_makes_reruns_free(scripted_config, tmp_path):
+    cfg = scripted_config(register_script("cache-me", arithmetic(["42"])), cache=tmp_path / "c.db")
+    first = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
+    again = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
+    assert first.usage.calls == 2 and again.usage.calls == 0 and again.answer == "42"
