@@ -348,8 +348,10 @@ def _to_completions(litellm: Any, model: str, response: Any, latency: float) -> 
             reasoning_tokens=reasoning // k + (reasoning % k if i == 0 else 0),
             cost_usd=cost / k, latency_s=latency if i == 0 else 0.0, calls=1 if i == 0 else 0,
         )
-        if share.reasoning_tokens == 0 and thinking and i == 0 and reasoning == 0:
-            share.reasoning_tokens = 0
+        if reasoning == 0 and thinking:
+            # Inline <think> text with no provider count: estimate by character share.
+            share.reasoning_tokens = round(
+                share.completion_tokens * len(thinking) / (len(thinking) + len(text) or 1))
         out.append(Completion(
             model=model, text=text, reasoning=thinking, usage=share,
             finish_reason=(getattr(message, "provider_specific_fields", None) or {}).get(

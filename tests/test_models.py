@@ -182,3 +182,11 @@ def test_style_detection(tmp_path):
     assert client.style("openai/gpt-4o-mini") == "chat"
     assert client.style("local/gemma-3-270m") == "completion"
     assert client.style("local/smollm2-135m") == "chat"
+
+
+async def test_inline_think_tokens_are_estimated(tmp_path):
+    model = register_script("thinker", cycle("<think>" + "step " * 30 + "</think>Answer: 9"))
+    client, _ = client_for(model, tmp_path)
+    [c] = await client.acomplete("reasoner", "q")
+    assert c.reasoning.startswith("step") and c.text == "Answer: 9"
+    assert 0 < c.usage.reasoning_tokens < c.usage.completion_tokens
