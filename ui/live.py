@@ -1,7 +1,7 @@
 """Solve one question while reporting progress: the engine behind the Solve page.
 
 It records the run exactly as ``ponder.solve`` does (run, problem, trace events, result), but
-streams the graph (``stream_mode=["custom", "values"]``, ``subgraphs=True``) and hands a
+streams the graph's progress (``ponder.graphs.api.progress_events``) and hands a
 :class:`LiveSolve` snapshot to a callback after every progress event, so a page can redraw
 as branches finish and the vote leader changes. No Streamlit here: the page owns the drawing.
 """
@@ -28,16 +28,12 @@ class LiveSolve:
     branches: list[dict[str, Any]] = field(default_factory=list)
     votes: dict[str, Any] = field(default_factory=dict)
     leader: str | None = None
-    rounds: int = 0
-    steps: int = 0
+    dispatched: int = 0
     escalated_to: str | None = None
     result: Result | None = None
 
     def apply(self, item: dict[str, Any]) -> bool:
-        """Fold one custom stream item in; True when the picture changed."""
-        if item.get("type") == "trace":
-            self.steps += 1
-            return True
+        """Fold one progress item in; True when the picture changed."""
         if item.get("type") != "progress":
             return False
         event = item.get("event")
@@ -48,7 +44,7 @@ class LiveSolve:
             self.votes = dict(item.get("votes") or {})
             self.leader = item.get("leader")
         elif event == "round":
-            self.rounds += 1 if item.get("size") else 0
+            self.dispatched += int(item.get("size") or 0)
         elif event == "escalated":
             self.escalated_to = item.get("to")
         return True
@@ -78,7 +74,7 @@ class LiveSolve:
 async def stream_solve(question: str, strategy: str, config: Config, options: SolveOptions,
                        store: Store, on_update: Callable[[LiveSolve], None]) -> LiveSolve:
     """Solve ``question`` with ``strategy``, store everything, call ``on_update`` as it goes."""
-    from ponder.graphs.api import as_problem, build_graph
+    from ponder.graphs.api import as_problem, build_graph, progress_events
 
     problem = as_problem(question)
     run_id = new_id("run-")
@@ -89,14 +85,11 @@ async def stream_solve(question: str, strategy: str, config: Config, options: So
     live = LiveSolve(run_id=run_id, problem_id=problem.id, strategy=strategy)
     try:
         graph = build_graph(strategy, config, options=options, store=store, run_id=run_id)
-        # Branches run in a subgraph: without ``subgraphs=True`` their progress stays inside.
-        async for namespace, mode, chunk in graph.astream(
-                {"problem": problem}, stream_mode=["custom", "values"], subgraphs=True):
-            if mode == "custom" and isinstance(chunk, dict) and live.apply(chunk):
+        async for item in progress_events(graph, problem):
+            if item.get("type") == "result":
+                live.result = item.get("result")
+            elif live.apply(item):
                 on_update(live)
-            elif mode == "values" and not namespace and isinstance(chunk, dict) \
-                    and chunk.get("result"):
-                live.result = chunk["result"]
         if live.result is None:
             raise PonderError(f"the {strategy} graph finished without a result; "
                               "a custom graph must end by setting state['result']")

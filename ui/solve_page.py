@@ -91,7 +91,7 @@ class LiveView:
 
     def __init__(self) -> None:
         top = st.columns(3)
-        self.leader, self.count, self.steps = top[0].empty(), top[1].empty(), top[2].empty()
+        self.leader, self.count, self.started = top[0].empty(), top[1].empty(), top[2].empty()
         left, right = st.columns(2)
         left.markdown("**Branches as they finish**")
         self.branches = left.empty()
@@ -102,7 +102,7 @@ class LiveView:
         leader = live.current_leader()
         self.leader.metric("Vote leader", leader if leader is not None else "–")
         self.count.metric("Branches finished", len(live.branches))
-        self.steps.metric("Steps traced", live.steps)
+        self.started.metric("Branches started", live.dispatched)
         if live.branches:
             self.branches.dataframe(pd.DataFrame(live.branches), hide_index=True, width="stretch")
         tally = live.tally()

@@ -170,7 +170,7 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     assert not at.exception, [e.value for e in at.exception]
     assert "Answer:" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Branches finished"] == "2"
+    assert metrics["Branches finished"] == "2" and metrics["Branches started"] == "2"
     db = Store(store)
     [run] = db.list_runs()
     assert run.kind == "solve" and run.status == "done" and run.meta == {"source": "ui"}
