@@ -19,6 +19,7 @@ X_STEP = 140
 Y_STEP = 64
 NODE_W, NODE_H = 100, 40
 MARGIN = 40
+ASSUMED_WIDTH = 1000
 SIDE = NODE_W // 2 + 12  # room for the outermost nodes' boxes
 
 NODE_COLORS = {
@@ -89,8 +90,9 @@ def layout(events: list[TraceEvent], branches: dict[str, int] | None = None) -> 
 
     A branch's first step starts after the latest shared step (plan, or the previous vote);
     a shared step (vote, escalate, result) starts after every branch that ended before it.
-    Edges: a branch step hangs from its parent; a shared step follows the branches it
-    waited for (dashed) or else the shared step before it.
+    Edges: a branch's first step hangs from the shared step that started its round (the
+    plan, or the vote that asked for more samples), later steps from the step before; a
+    shared step follows the branches it waited for (dashed) or else the shared step before.
     """
     numbers = branch_numbers(events, branches)
     ordered = _ordered(events)
@@ -121,8 +123,11 @@ def layout(events: list[TraceEvent], branches: dict[str, int] | None = None) -> 
         row = rows[event.branch_id] if event.branch_id else spine_y
         graph.nodes.append(TraceNode(i, event, col * X_STEP, row * Y_STEP,
                                      numbers.get(event.branch_id or "")))
-        if event.branch_id is not None and parent is not None:
-            graph.edges.append((position[parent.id], i))
+        if event.branch_id is not None and parent is not None \
+                and parent.branch_id == event.branch_id:
+            graph.edges.append((position[parent.id], i))  # the next step of a branch
+        elif event.branch_id is not None and previous is not None:
+            graph.edges.append((position[previous.id], i))  # a branch of the latest round
         elif event.branch_id is None and not done and previous is not None:
             graph.edges.append((position[previous.id], i))  # the shared steps, in order
         previous = event if event.branch_id is None else previous
@@ -162,41 +167,56 @@ def tooltip(event: TraceEvent) -> str:
     return " · ".join(bits)
 
 
-def _fit(graph: TraceGraph, height: int, width: int = 1200) -> float:
-    """Roughly how ECharts will scale the layout into a ``width`` × ``height`` box."""
-    xs = [n.x for n in graph.nodes] or [0.0]
-    ys = [n.y for n in graph.nodes] or [0.0]
-    x_span, y_span = max(xs) - min(xs), max(ys) - min(ys)
-    fits = [(width - 2 * SIDE) / x_span if x_span else 2.0,
-            (height - 2 * MARGIN) / y_span if y_span else 2.0]
-    return min(fits)
+def node_size(graph: TraceGraph, height: int) -> list[int]:
+    """Box size in pixels: full size when there is room, smaller so neighbours never touch.
+
+    The chart's width is the page's, unknown here; ``ASSUMED_WIDTH`` is a typical one.
+    """
+    columns = len({n.x for n in graph.nodes}) or 1
+    rows = len({n.y for n in graph.nodes}) or 1
+    per_column = (ASSUMED_WIDTH - 2 * SIDE) / max(1, columns - 1)
+    per_row = (height - 2 * MARGIN) / max(1, rows - 1) if rows > 1 else float(NODE_H)
+    return [round(min(NODE_W, 0.82 * per_column)), round(min(NODE_H, 0.72 * per_row))]
+
+
+def _axis(values: list[float], pad: float) -> dict[str, Any]:
+    """A hidden value axis spanning ``values`` (padded when they are all equal)."""
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    if high == low:
+        low, high = low - pad, high + pad
+    return {"type": "value", "show": False, "min": low, "max": high, "scale": True}
 
 
 def echarts_spec(graph: TraceGraph, selected: int | None = None) -> dict[str, Any]:
     """An ECharts option drawing ``graph``; nodes are selectable one at a time.
 
-    Node boxes shrink when a big trace has to be squeezed into the chart, so they never
-    overlap; the chart can be zoomed and dragged (``roam``) to read them.
+    Nodes sit on hidden cartesian axes, so boxes keep their pixel size whatever the
+    chart's width (a free "view" layout stretches them). Shift+wheel zooms, dragging pans.
     """
-    scale = min(1.0, _fit(graph, chart_height(graph)))
-    size = [round(min(NODE_W, 0.75 * X_STEP * scale)), round(min(NODE_H, 0.7 * Y_STEP * scale))]
-    show_labels = size[0] >= 60
+    height = chart_height(graph)
+    size = node_size(graph, height)
     data = [{
-        "name": f"n{n.index}", "x": n.x, "y": n.y, "symbol": "roundRect", "symbolSize": size,
+        "name": f"n{n.index}", "value": [n.x, n.y], "symbol": "roundRect", "symbolSize": size,
         "itemStyle": {"color": node_color(n.event)}, "selected": n.index == selected,
-        "label": {"formatter": node_text(n), "show": show_labels,
+        "label": {"formatter": node_text(n) if size[0] >= 64 else n.event.node[:4],
+                  "show": size[0] >= 30,
                   "color": "#212121" if n.event.node == "vote" else "#ffffff"},
         "tooltip": {"formatter": f"{node_text(n)}<br/>{tooltip(n.event)}"},
     } for n in graph.nodes]
     links = [{"source": a, "target": b} for a, b in graph.edges]
     links += [{"source": a, "target": b, "lineStyle": {"type": "dashed", "opacity": 0.45}}
               for a, b in graph.flows]
+    zoom = {"type": "inside", "zoomOnMouseWheel": "shift", "moveOnMouseWheel": False,
+            "moveOnMouseMove": True, "filterMode": "none"}
     return {
         "animation": False,  # redraws on every rerun; fading in each time only distracts
         "tooltip": {"trigger": "item"},
+        "grid": {"left": SIDE, "right": SIDE, "top": MARGIN, "bottom": MARGIN},
+        "xAxis": _axis([n.x for n in graph.nodes], X_STEP),
+        "yAxis": {**_axis([n.y for n in graph.nodes], Y_STEP), "inverse": True},
+        "dataZoom": [{**zoom, "xAxisIndex": 0}, {**zoom, "yAxisIndex": 0}],
         "series": [{
-            "type": "graph", "id": "trace", "layout": "none", "roam": True,
-            "left": SIDE, "right": SIDE, "top": MARGIN, "bottom": MARGIN,
+            "type": "graph", "id": "trace", "coordinateSystem": "cartesian2d",
             "selectedMode": "single", "data": data, "links": links,
             "edgeSymbol": ["none", "arrow"], "edgeSymbolSize": 7,
             "label": {"show": True, "fontSize": 11, "lineHeight": 14},
@@ -210,4 +230,4 @@ def echarts_spec(graph: TraceGraph, selected: int | None = None) -> dict[str, An
 def chart_height(graph: TraceGraph) -> int:
     """Pixels enough for every branch row at full size, within reason."""
     ys = [n.y for n in graph.nodes] or [0.0]
-    return int(max(200, min(1400, max(ys) - min(ys) + Y_STEP + 2 * MARGIN)))
+    return int(max(160, min(1400, max(ys) - min(ys) + Y_STEP + 2 * MARGIN)))

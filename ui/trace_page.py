@@ -82,9 +82,9 @@ def _on_graph_select(chart_key: str, node_key: str) -> None:
 def default_node(graph: TraceGraph) -> int:
     """Open on the first code step (the thing a reader checks), else the first step."""
     for wanted in ("code", "reason", "vote"):
-        for node in graph.nodes:
-            if node.event.node == wanted:
-                return node.index
+        found = [n for n in graph.nodes if n.event.node == wanted]
+        if found:
+            return min(found, key=lambda n: (n.branch or 0, n.index)).index
     return 0
 
 
@@ -97,7 +97,7 @@ def graph_section(graph: TraceGraph, key: str) -> None:
     st.echarts_chart(echarts_spec(graph, st.session_state[node_key]), key=chart_key,
                      on_select=lambda: _on_graph_select(chart_key, node_key),
                      height=chart_height(graph))
-    st.caption("Click a step to read it (or pick it below); scroll to zoom, drag to pan. "
+    st.caption("Click a step to read it (or pick it below); shift+scroll zooms, drag pans. "
                "Dashed lines join branches to the vote that counted them.")
     st.selectbox("Step", list(range(len(graph.nodes))), key=node_key,
                  format_func=lambda i: graph.nodes[i].title)

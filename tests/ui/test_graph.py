@@ -52,6 +52,8 @@ def test_edges_join_branches_to_the_vote_that_counted_them() -> None:
     edges = {(name[a], name[b]) for a, b in graph.edges}
     assert (("problem", None), ("reason", "b-a")) in edges
     assert (("reason", "b-c"), ("verify", "b-c")) in edges
+    assert (("vote", None), ("reason", "b-c")) in edges, "round two hangs from the first vote"
+    assert (("problem", None), ("reason", "b-c")) not in edges
     assert (("vote", None), ("result", None)) in edges
 
 
