@@ -56,7 +56,8 @@ def build_graph(strategy: str = "verified", config: Config | None = None, *,
 
     ``nodes`` replaces nodes by name (``{"verify": my_verify}``) with functions of the same
     ``(state, *, deps) -> update`` contract. Works with LangGraph checkpointers and
-    ``stream``/``astream`` (``stream_mode="custom"`` yields progress events).
+    ``stream``/``astream``: ``stream_mode="custom"`` yields progress events, those from inside
+    branches only with ``subgraphs=True`` (:func:`progress_events` does that for you).
     """
     builder = strategy_builder(strategy)
     if deps is None:
