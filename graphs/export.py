@@ -1,0 +1,117 @@
+"""Exports of a run, streamed from the store one page at a time.
+
+- ``sft``: verified-correct branches as chat training data, reasoning kept in ``<think>``
+  tags — rejection sampling, as DeepSeek distilled R1 into small models;
+- ``rewards``: every branch with its ``accuracy`` and ``format`` rewards (for RL or
+  reward-model data);
+- ``jsonl`` / ``csv``: the plain results, one row per problem and strategy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any, Literal, TextIO
+
+from ponder.answers import strip_think
+from ponder.store import Store
+from ponder.types import Branch, Problem, Result
+
+ExportFormat = Literal["sft", "rewards", "jsonl", "csv"]
+EXPORT_FORMATS: tuple[str, ...] = ("sft", "rewards", "jsonl", "csv")
+RESULT_FIELDS = ("problem_id", "strategy", "answer", "reference", "correct", "confidence",
+                 "tokens", "cost_usd", "latency_s", "samples_used", "stopped")
+PAGE = 500
+
+
+def _with_problems(store: Store, run_id: str,
+                   strategy: str | None) -> Iterator[tuple[Problem | None, Result]]:
+    """Results in problem order with their problem (looked up once per problem)."""
+    problem: Problem | None = None
+    for result in store.iter_results(run_id, strategy=strategy):
+        if problem is None or problem.id != result.problem_id:
+            problem = store.problem(run_id, result.problem_id)
+        yield problem, result
+
+
+def is_verified_correct(branch: Branch, *, any_correct: bool = False) -> bool:
+    """Whether a branch may become training data: right answer, and (unless
+    ``any_correct``) cross-checked by code or tests."""
+    correct = branch.rewards.get("accuracy") == 1.0
+    return correct and (any_correct or branch.verdict == "verified")
+
+
+def sft_message(problem: Problem, branch: Branch) -> str:
+    """The assistant turn: ``<think>`` reasoning, then the final answer."""
+    if branch.reasoning:
+        thinking, final = branch.reasoning, strip_think(branch.text).strip() or branch.answer
+    else:
+        thinking, final = strip_think(branch.text) or branch.text, branch.answer
+    if problem.kind == "code" and branch.code:
+        final = f"```python\n{branch.code.strip()}\n```"
+    return f"<think>\n{thinking.strip()}\n</think>\n\n{(final or '').strip()}"
+
+
+def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
+                any_correct: bool = False) -> Iterator[dict[str, Any]]:
+    """One chat record per verified-correct branch."""
+    for problem, result in _with_problems(store, run_id, strategy):
+        if problem is None:
+            continue
+        for branch in result.branches:
+            if is_verified_correct(branch, any_correct=any_correct):
+                yield {"messages": [{"role": "user", "content": problem.question},
+                                    {"role": "assistant", "content": sft_message(problem, branch)}],
+                       "problem_id": result.problem_id, "strategy": result.strategy,
+                       "branch_id": branch.id, "model": branch.model}
+
+
+def reward_records(store: Store, run_id: str, *,
+                   strategy: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every branch with its prompt, completion, verdict and rewards."""
+    for problem, result in _with_problems(store, run_id, strategy):
+        for branch in result.branches:
+            yield {"problem_id": result.problem_id, "strategy": result.strategy,
+                   "branch_id": branch.id, "index": branch.index, "model": branch.model,
+                   "prompt": problem.question if problem else None, "completion": branch.text,
+                   "reasoning": branch.reasoning, "code": branch.code, "answer": branch.answer,
+                   "reference": result.reference, "verdict": branch.verdict,
+                   "accuracy": branch.rewards.get("accuracy"),
+                   "format": branch.rewards.get("format"), "rewards": branch.rewards}
+
+
+def result_records(store: Store, run_id: str, *,
+                   strategy: str | None = None) -> Iterator[dict[str, Any]]:
+    """Flat result rows (no branches), ``PAGE`` rows per query."""
+    offset = 0
+    while True:
+        rows = store.result_rows(run_id, strategy=strategy, limit=PAGE, offset=offset)
+        for row in rows:
+            row["correct"] = None if row["correct"] is None else bool(row["correct"])
+            yield {key: row.get(key) for key in RESULT_FIELDS}
+        if len(rows) < PAGE:
+            return
+        offset += PAGE
+
+
+def export_run(store: Store, run_ref: str, fmt: ExportFormat, out: TextIO, *,
+               strategy: str | None = None, any_correct: bool = False) -> int:
+    """Write run ``run_ref`` to ``out`` in ``fmt``; returns the number of records written."""
+    run = store.require_run(run_ref)
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(RESULT_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        count = 0
+        for count, row in enumerate(result_records(store, run.id, strategy=strategy), 1):
+            writer.writerow(row)
+        return count
+    records = {
+        "sft": lambda: sft_records(store, run.id, strategy=strategy, any_correct=any_correct),
+        "rewards": lambda: reward_records(store, run.id, strategy=strategy),
+        "jsonl": lambda: result_records(store, run.id, strategy=strategy),
+    }[fmt]()
+    count = 0
+    for count, record in enumerate(records, 1):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return count
