@@ -99,7 +99,7 @@ def _pass_ks(run: RunInfo) -> tuple[int, ...]:
 def _strategy_report(store: Store, run: RunInfo, row: StrategySummary,
                      ks: tuple[int, ...]) -> StrategyReport:
     tokens = store.column_stats(run.id, "tokens", strategy=row.strategy)
-    latency = store.column_stats(run.id, "latency_s", strategy=row.strategy)
+    latency = store.column_stats(run.id, "wall_s", strategy=row.strategy)
     samples = store.column_stats(run.id, "samples_used", strategy=row.strategy, quantiles=())
     return StrategyReport(
         strategy=row.strategy, problems=row.problems, correct=row.correct,
@@ -167,7 +167,7 @@ def _markdown(report: RunReport) -> str:
 def _table(report: RunReport) -> list[str]:
     ks = sorted({k for s in report.strategies for k in s.pass_at_k})
     head = ["strategy", "problems", "accuracy", "no answer", "tokens mean", "tokens median",
-            "tokens total", "cost $", "latency p50 s", "latency p95 s", "samples mean", *ks]
+            "tokens total", "cost $", "wall p50 s", "wall p95 s", "samples mean", *ks]
     rows = [[s.strategy, str(s.problems), f"{s.accuracy:.1%} ({s.correct}/{s.scored})",
              f"{s.no_answer_rate:.1%}", f"{s.mean_tokens:.0f}", f"{s.median_tokens:.0f}",
              str(s.total_tokens), f"{s.cost_usd:.4f}", f"{s.latency_p50_s:.2f}",

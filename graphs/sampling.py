@@ -51,7 +51,7 @@ def start(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     event = deps.record(problem, "problem", began, inputs={"question": problem.question,
                                                            "kind": problem.kind},
                         outputs={"strategy": deps.strategy})
-    return {"parent_event": event, "role": state.get("role") or deps.options.role,
+    return {"parent_event": event, "started_at": began, "role": state.get("role") or deps.options.role,
             "stage_start": 0, "stage_samples": state.get("stage_samples") or deps.options.samples,
             "dispatched": 0, "escalated": False, "decided": False, "stopped": None}
 
@@ -110,6 +110,7 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         else (answer == "pass" if problem.tests else None),
         escalated=bool(state.get("escalated")),
         tokens_saved=int(max(0, planned - used) * per_sample),
+        wall_s=round(time.time() - state.get("started_at", began), 3),
     )
     deps.record(problem, "result", began, parent=state.get("parent_event"),
                 outputs={"answer": answer, "confidence": result.confidence,

@@ -20,6 +20,7 @@ class SolveState(TypedDict, total=False):
     usage: Annotated[list[Usage], operator.add]
     roles: Annotated[list[str], operator.add]
     stage_start: int
+    started_at: float
     stage_samples: int
     dispatched: int
     round_size: int

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL, problem_id TEXT NOT NULL, strategy TEXT NOT NULL,
     answer TEXT, reference TEXT, correct INTEGER, confidence REAL,
     prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,
-    cost_usd REAL, latency_s REAL, samples_used INTEGER, stopped TEXT,
+    cost_usd REAL, latency_s REAL, wall_s REAL, samples_used INTEGER, stopped TEXT,
     created_at REAL NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (run_id, problem_id, strategy)
 );
@@ -49,6 +49,7 @@ CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id, strategy);
 
 
 STAT_COLUMNS = {"tokens": "prompt_tokens + completion_tokens", "latency_s": "latency_s",
+                "wall_s": "wall_s",
                 "cost_usd": "cost_usd", "samples_used": "samples_used"}
 """Result columns :meth:`Store.column_stats` summarises (name -> SQL expression)."""
 
@@ -106,10 +107,17 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}; "
                              "pass another path with --store or PONDER_STORE") from None
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an earlier version up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
+        if "wall_s" not in columns:
+            self._db.execute("ALTER TABLE results ADD COLUMN wall_s REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -222,12 +230,12 @@ class Store:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO results (run_id, problem_id, strategy, answer, reference,"
                 " correct, confidence, prompt_tokens, completion_tokens, reasoning_tokens,"
-                " cost_usd, latency_s, samples_used, stopped, created_at, body)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " cost_usd, latency_s, wall_s, samples_used, stopped, created_at, body)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (result.run_id, result.problem_id, result.strategy, result.answer,
                  result.reference, None if result.correct is None else int(result.correct),
                  result.confidence, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
-                 u.cost_usd, u.latency_s, result.samples_used, result.stopped, time.time(),
+                 u.cost_usd, u.latency_s, result.wall_s, result.samples_used, result.stopped, time.time(),
                  result.model_dump_json()),
             )
             return cur.rowcount == 1
@@ -278,8 +286,8 @@ class Store:
     def result_rows(self, run_id: str, **filters: Any) -> list[dict[str, Any]]:
         """Flat result rows (no branches) for tables."""
         sql = ("SELECT problem_id, strategy, answer, reference, correct, confidence,"
-               " prompt_tokens + completion_tokens AS tokens, cost_usd, latency_s, samples_used,"
-               " stopped FROM results WHERE run_id = ?")
+               " prompt_tokens + completion_tokens AS tokens, cost_usd, latency_s, wall_s,"
+               " samples_used, stopped FROM results WHERE run_id = ?")
         args: list[Any] = [run_id]
         for key in ("strategy",):
             if filters.get(key):

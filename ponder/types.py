@@ -157,3 +157,4 @@ class Result(BaseModel):
     correct: bool | None = None
     escalated: bool = False
     tokens_saved: int = 0
+    wall_s: float = 0.0

@@ -21,7 +21,7 @@ def _result_json(result: Any) -> dict[str, Any]:
                   "latency_s": round(usage.latency_s, 3), "calls": usage.calls},
         "votes": {a: v.model_dump() for a, v in result.votes.items()},
         "samples_used": result.samples_used, "max_samples": result.max_samples,
-        "tokens_saved": result.tokens_saved, "stopped": result.stopped,
+        "tokens_saved": result.tokens_saved, "stopped": result.stopped, "wall_s": result.wall_s,
         "escalated": result.escalated,
         "branches": [{
             "index": b.index, "model": b.model, "answer": b.answer, "verdict": b.verdict,
@@ -89,7 +89,8 @@ def _print_result(result: Any) -> None:
         f"{result.strategy} · {result.samples_used}/{result.max_samples} samples · "
         f"{u.prompt_tokens}+{u.completion_tokens} tokens"
         + (f" ({u.reasoning_tokens} reasoning)" if u.reasoning_tokens else "")
-        + f" · ${u.cost_usd:.4f} · {u.latency_s:.1f}s model time · {u.calls} calls · run {result.run_id}",
+        + f" · ${u.cost_usd:.4f} · {result.wall_s:.1f}s ({u.latency_s:.1f}s model time) · "
+        f"{u.calls} calls · run {result.run_id}",
         style="dim")
 
 
