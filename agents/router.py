@@ -99,7 +99,7 @@ def escalate(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Switch sampling to the reasoning role; its branches vote afresh."""
     problem, started = state["problem"], time.time()
     start = max((b.index for b in state.get("branches", [])), default=-1) + 1
-    samples = deps.options.escalate_samples or max(1, deps.options.samples // 2)
+    samples = deps.options.escalation_samples
     event = deps.record(problem, "escalate", started, parent=state.get("parent_event"),
                         inputs={"from": state.get("role"), "answer": state.get("answer"),
                                 "confidence": state.get("confidence")},

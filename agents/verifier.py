@@ -47,6 +47,16 @@ async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     return {"branch": updated, "parent_event": event}
 
 
+def score(problem: Problem, answer: str | None) -> bool | None:
+    """Whether ``answer`` is right: against the reference, or for code, that the tests passed.
+
+    ``None`` when there is nothing to check against.
+    """
+    if problem.kind == "code":
+        return answer == "pass" if problem.tests else None
+    return is_correct(answer, problem.reference, problem.kind)
+
+
 def judge(problem: Problem, branch: Branch) -> Branch:
     """Give ``branch`` its final answer, verdict and rewards."""
     answer, verdict = branch.answer, branch.verdict
@@ -69,9 +79,7 @@ def judge(problem: Problem, branch: Branch) -> Branch:
             verdict = "refuted"
     well_formed = "<think>" not in branch.text and "</think>" not in branch.text
     rewards = {"format": 1.0 if answer is not None and well_formed else 0.0}
-    reference = "pass" if problem.kind == "code" and problem.tests else problem.reference
-    correct = is_correct(answer, reference, problem.kind) if problem.kind != "code" else (
-        None if not problem.tests else answer == "pass")
+    correct = score(problem, answer)
     if correct is not None:
         rewards["accuracy"] = 1.0 if correct else 0.0
     return branch.model_copy(update={"answer": answer, "verdict": verdict, "rewards": rewards,

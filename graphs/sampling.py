@@ -17,10 +17,9 @@ from langgraph.types import Send
 
 from ponder.agents import coder, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
-from ponder.answers import is_correct
 from ponder.graphs.runtime import Node, bind
 from ponder.graphs.state import BranchOutput, BranchState, SolveState
-from ponder.types import Result, Usage, new_id
+from ponder.types import Result, new_id
 
 BRANCH_STEPS: dict[str, Node] = {
     "reason": reasoner.reason,
@@ -96,8 +95,7 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     usage = router.spent(state)
     answer = state.get("answer")
     used = len(branches)
-    planned = deps.options.samples + ((deps.options.escalate_samples or max(1, deps.options.samples // 2))
-                                      if state.get("escalated") else 0)
+    planned = deps.options.samples + (deps.options.escalation_samples if state.get("escalated") else 0)
     per_sample = (usage.total_tokens / used) if used else 0
     stopped = state.get("stopped") or ("decided" if used < planned else "max_samples")
     result = Result(
@@ -106,8 +104,7 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         branches=branches, usage=usage, samples_used=used, max_samples=max(planned, used),
         models={r: deps.models.role(r).model for r in dict.fromkeys(state.get("roles", []))},
         stopped=stopped, reference=problem.reference,
-        correct=is_correct(answer, problem.reference, problem.kind) if problem.kind != "code"
-        else (answer == "pass" if problem.tests else None),
+        correct=verifier.score(problem, answer),
         escalated=bool(state.get("escalated")),
         tokens_saved=int(max(0, planned - used) * per_sample),
         wall_s=round(time.time() - state.get("started_at", began), 3),

@@ -243,3 +243,8 @@ class SolveOptions(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     max_cost_usd: float | None = Field(None, gt=0)
     seed: int | None = None
+
+    @property
+    def escalation_samples(self) -> int:
+        """Samples the reasoning role gets after an escalation (half of ``samples`` by default)."""
+        return self.escalate_samples or max(1, self.samples // 2)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
-from ponder.types import Branch, Problem, Result, TraceEvent, Usage, new_id
+from ponder.types import Problem, Result, TraceEvent, Usage, new_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -14,7 +14,6 @@ import os
 import signal
 import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
