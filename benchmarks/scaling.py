@@ -1,0 +1,339 @@
+"""Accuracy against tokens for every strategy, on graded arithmetic and a GSM8K subset.
+
+Each strategy configuration solves the same problems with the same models; configurations
+take turns on each problem (the order rotates), so machine noise lands on all of them alike.
+Writes a table per dataset to stdout and ``<out>/<name>.md``, one row per solve to
+``<out>/<name>.jsonl`` and accuracy against mean tokens to ``<out>/<name>.png``.
+
+    python benchmarks/scaling.py                        # default set (~20 min on 2 cores)
+    python benchmarks/scaling.py --arith 20 --gsm8k 20  # larger
+    python benchmarks/scaling.py --levels 1 --arith 24 --gsm8k 0 --only sc-8,early-8,pot-8
+    python benchmarks/scaling.py --replot benchmarks/results/scaling.jsonl   # tables + plot again
+    python benchmarks/scaling.py --smoke                # 2 problems, 2 strategies (<1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from arith import generate  # noqa: E402
+
+from ponder.answers import reference_from_gsm8k  # noqa: E402
+from ponder.config import Config, SolveOptions, load_config  # noqa: E402
+from ponder.types import Problem  # noqa: E402
+
+GSM8K = Path("/work/shared/data/gsm8k_test.jsonl")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One point on the plot: a strategy with its sample budget and options."""
+
+    key: str
+    strategy: str
+    n: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.strategy + (" (early stop)" if self.options.get("early_stop") else "")
+
+
+SETUPS = [
+    Setup("direct", "direct", "1"),
+    Setup("cot", "cot", "1"),
+    Setup("sc-4", "self-consistency", "4", {"samples": 4, "early_stop": False}),
+    Setup("sc-8", "self-consistency", "8", {"samples": 8, "early_stop": False}),
+    Setup("sc-16", "self-consistency", "16", {"samples": 16, "early_stop": False}),
+    Setup("early-8", "self-consistency", "≤8", {"samples": 8, "early_stop": True}),
+    Setup("early-16", "self-consistency", "≤16", {"samples": 16, "early_stop": True}),
+    Setup("pot", "pot", "1", {"samples": 1, "early_stop": False}),
+    Setup("pot-8", "pot", "8", {"samples": 8, "early_stop": False}),
+    Setup("verified-8", "verified", "8", {"samples": 8, "early_stop": False}),
+    Setup("beam", "beam", "3×2", {"beam_width": 3, "beam_expand": 2, "beam_depth": 6}),
+    Setup("escalate", "escalate", "≤4+2", {"samples": 4}),
+    Setup("escalate-8", "escalate", "≤8+4", {"samples": 8}),
+]
+MARKERS = {"direct": "v", "cot": "^", "self-consistency": "o", "pot": "s", "verified": "D",
+           "beam": "P", "escalate": "X"}
+# sc-16, early-16 and escalate-8 are left out of the default run for time (add them with --only).
+DEFAULT = ["direct", "cot", "sc-4", "sc-8", "early-8", "pot", "pot-8", "verified-8", "beam",
+           "escalate"]
+SMOKE = ["direct", "pot"]
+
+
+def gsm8k_problems(path: Path, n: int) -> list[Problem]:
+    """The first ``n`` GSM8K test problems, with their references."""
+    problems = []
+    with path.open() as fh:
+        for i, line in zip(range(n), fh):
+            row = json.loads(line)
+            problems.append(Problem(id=f"gsm8k-{i}", question=row["question"],
+                                    reference=reference_from_gsm8k(row["answer"]),
+                                    meta={"dataset": "gsm8k"}))
+    return problems
+
+
+def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
+    sets = {f"arith-{s}step": generate(s, args.arith, args.seed) for s in args.levels}
+    if args.gsm8k:
+        sets["gsm8k"] = gsm8k_problems(args.data, args.gsm8k)
+    return {name: probs for name, probs in sets.items() if probs}
+
+
+async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
+              log: Path, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Solve every problem with every setup, rotating the order per problem."""
+    from ponder.graphs.api import RUNS_CODE, build_graph
+    from ponder.models import ModelClient
+    from ponder.sandbox import make_sandbox
+
+    models = ModelClient(config)
+    needs_box = any(s.strategy in RUNS_CODE for s in setups)
+    sandbox = make_sandbox(config.sandbox) if needs_box else None
+    graphs = {s.key: build_graph(s.strategy, config, options=SolveOptions(**s.options),
+                                 models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
+              for s in setups}
+    await warm_up(models, setups)
+    rows: list[dict[str, Any]] = []
+    todo = [(name, p) for name, probs in sets.items() for p in probs]
+    with log.open("w") as out:
+        out.write(json.dumps({"meta": meta}) + "\n")
+        for i, (name, problem) in enumerate(todo):
+            order = setups[i % len(setups):] + setups[: i % len(setups)]
+            for setup in order:
+                row = await solve_one(graphs[setup.key], setup, name, problem)
+                rows.append(row)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+            done = sum(r["correct"] for r in rows[-len(setups):])
+            print(f"[{i + 1}/{len(todo)}] {problem.id}: {done}/{len(setups)} setups right",
+                  file=sys.stderr, flush=True)
+    return rows
+
+
+async def warm_up(models: Any, setups: list[Setup]) -> None:
+    """Load the models before the clock starts (the first call pays for reading the weights)."""
+    roles = {"reasoner"} | ({"standard"} if any(s.strategy == "escalate" for s in setups) else set())
+    for role in sorted(roles):
+        await models.acomplete(role, "Question: 1 + 1?\nAnswer:", max_tokens=1)
+
+
+async def solve_one(graph: Any, setup: Setup, dataset: str, problem: Problem) -> dict[str, Any]:
+    started = time.perf_counter()
+    row: dict[str, Any] = {"setup": setup.key, "dataset": dataset, "problem": problem.id,
+                           "reference": problem.reference}
+    try:
+        result = (await graph.ainvoke({"problem": problem}))["result"]
+    except Exception as exc:  # noqa: BLE001 - a benchmark counts failures, it doesn't stop
+        return {**row, "correct": False, "answer": None, "tokens": 0, "samples": 0,
+                "latency_s": time.perf_counter() - started, "error": f"{type(exc).__name__}: {exc}"}
+    return {**row, "correct": bool(result.correct), "answer": result.answer,
+            "tokens": result.usage.total_tokens, "samples": result.samples_used,
+            "calls": result.usage.calls, "latency_s": time.perf_counter() - started,
+            "stopped": result.stopped, "error": None}
+
+
+def summarise(rows: list[dict[str, Any]], setups: list[Setup]) -> dict[str, list[dict[str, Any]]]:
+    """Per dataset (and over all), one summary per setup."""
+    names = list(dict.fromkeys(r["dataset"] for r in rows))
+    groups = {name: [r for r in rows if r["dataset"] == name] for name in names}
+    if len(names) > 1:
+        groups["all"] = rows
+    out = {}
+    for name, group in groups.items():
+        out[name] = []
+        for s in setups:
+            mine = [r for r in group if r["setup"] == s.key]
+            if not mine:
+                continue
+            out[name].append({
+                "setup": s.key, "strategy": s.label, "n": s.n, "problems": len(mine),
+                "right": sum(r["correct"] for r in mine),
+                "accuracy": sum(r["correct"] for r in mine) / len(mine),
+                "tokens": statistics.fmean(r["tokens"] for r in mine),
+                "latency_s": statistics.fmean(r["latency_s"] for r in mine),
+                "samples": statistics.fmean(r["samples"] for r in mine),
+                "errors": sum(r["error"] is not None for r in mine),
+            })
+    return out
+
+
+def table(summary: list[dict[str, Any]]) -> str:
+    lines = ["| strategy | N | accuracy | mean tokens/problem | mean latency (s) | samples used | errors |",
+             "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['strategy']} | {s['n']} | {s['accuracy']:.0%} ({s['right']}/{s['problems']}) "
+                     f"| {s['tokens']:.0f} | {s['latency_s']:.2f} | {s['samples']:.1f} | {s['errors']} |")
+    return "\n".join(lines)
+
+
+def claims(summary: list[dict[str, Any]]) -> list[str]:
+    """The two headline claims, checked on the numbers just measured."""
+    by = {s["setup"]: s for s in summary}
+    out = []
+    for fixed, early in (("sc-8", "early-8"), ("sc-16", "early-16")):
+        if fixed in by and early in by:
+            f, e = by[fixed], by[early]
+            ratio = e["tokens"] / f["tokens"] if f["tokens"] else float("nan")
+            out.append(f"early stopping vs fixed N={fixed.split('-')[1]}: accuracy "
+                       f"{e['accuracy']:.0%} vs {f['accuracy']:.0%}, tokens {ratio:.2f}x "
+                       f"({e['samples']:.1f} vs {f['samples']:.1f} samples)")
+    if "pot-8" in by and "sc-8" in by:
+        p, c = by["pot-8"], by["sc-8"]
+        out.append(f"pot N=8 vs self-consistency N=8 (code vs prose, both voted): accuracy "
+                   f"{p['accuracy']:.0%} vs {c['accuracy']:.0%}, "
+                   f"tokens {p['tokens'] / max(c['tokens'], 1):.2f}x")
+    for voted in ("sc-8", "pot-8"):
+        if "verified-8" in by and voted in by:
+            v, p = by["verified-8"], by[voted]
+            out.append(f"verified N=8 vs {p['strategy']} N=8: accuracy {v['accuracy']:.0%} vs "
+                       f"{p['accuracy']:.0%} ({(v['accuracy'] - p['accuracy']) * 100:+.0f} points), "
+                       f"tokens {v['tokens'] / max(p['tokens'], 1):.2f}x")
+    return out
+
+
+def plot(summaries: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Accuracy against mean tokens per problem, one panel per dataset, one legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    names = [n for n in summaries if n != "all"] or list(summaries)
+    cols = min(len(names), 2)
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    colours = plt.get_cmap("tab20")
+    style = {s.key: (colours(i % 20), MARKERS.get(s.strategy, "o")) for i, s in enumerate(SETUPS)}
+    handles: dict[str, Any] = {}
+    for ax, name in zip(axes.flat, names):
+        for keys in (["sc-4", "sc-8", "sc-16"], ["early-8", "early-16"], ["pot", "pot-8"]):
+            pts = sorted((s["tokens"], s["accuracy"] * 100) for s in summaries[name] if s["setup"] in keys)
+            if len(pts) > 1:
+                ax.plot(*zip(*pts), "-", color="lightgrey", linewidth=1, zorder=1)
+        for s in summaries[name]:
+            colour, marker = style.get(s["setup"], ("black", "o"))
+            handles[s["setup"]] = ax.scatter(max(s["tokens"], 1), s["accuracy"] * 100, s=45,
+                                             color=colour, marker=marker, zorder=2,
+                                             label=f"{s['strategy']} N={s['n']}")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"{name} (n={summaries[name][0]['problems']} problems)")
+        ax.set_xlabel("mean tokens per problem (log scale)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.legend(list(handles.values()), [h.get_label() for h in handles.values()],
+               loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> str:
+    took = f", {meta['minutes']} min" if meta.get("minutes") is not None else ""
+    parts = [f"# scaling — {meta.get('date')}, {meta.get('cores')} cores{took}\n",
+             f"command: `{meta.get('command')}`\n"]
+    for name, summary in summaries.items():
+        parts.append(f"## {name}\n\n{table(summary)}\n")
+        found = claims(summary)
+        if found:
+            parts.append("\n".join(f"- {c}" for c in found) + "\n")
+    return "\n".join(parts)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gsm8k", type=int, default=4, help="first N GSM8K test problems")
+    parser.add_argument("--arith", type=int, default=4, help="generated problems per level")
+    parser.add_argument("--levels", default="1,2,3", help="arithmetic levels (steps) to include")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the arithmetic set")
+    parser.add_argument("--only", help=f"comma-separated setups (default: all of {','.join(DEFAULT)})")
+    parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
+    parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
+                        "a temporary folder with --smoke)")
+    parser.add_argument("--name", default="scaling", help="file stem of what is written in --out")
+    parser.add_argument("--smoke", action="store_true", help="2 problems, 2 strategies")
+    parser.add_argument("--replot", type=Path, metavar="JSONL",
+                        help="redo the tables and plot from a scaling.jsonl, solving nothing")
+    args = parser.parse_args(argv)
+    args.levels = [int(x) for x in str(args.levels).split(",") if x]
+    if args.smoke:
+        args.arith, args.gsm8k, args.levels = 1, 1, [1]
+        args.only = args.only or ",".join(SMOKE)
+    known = {s.key: s for s in SETUPS}
+    keys = args.only.split(",") if args.only else DEFAULT
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        parser.error(f"unknown setups {unknown}; choose from {', '.join(known)}")
+    args.setups = [s for s in SETUPS if s.key in keys]  # tables in one order, however asked
+    if args.gsm8k and not args.replot and not args.data.is_file():
+        if not args.smoke:
+            parser.error(f"no GSM8K file at {args.data}; pass --data PATH or --gsm8k 0")
+        print(f"note: no GSM8K file at {args.data}; smoke run without it", file=sys.stderr)
+        args.gsm8k = 0
+    args.discard = args.out is None and args.smoke
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="ponder-scaling-")) if args.smoke else RESULTS
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {"command": " ".join(["python", "benchmarks/scaling.py", *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count()}
+    if args.replot:
+        lines = [json.loads(line) for line in args.replot.read_text().splitlines() if line.strip()]
+        meta = next((line["meta"] for line in reversed(lines) if "meta" in line), meta)
+        rows = [line for line in lines if "meta" not in line]
+        seen = {r["setup"] for r in rows}
+        args.setups = [s for s in SETUPS if s.key in seen]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = load_config(None, store=Path(tmp) / "ponder.db")
+            started = time.perf_counter()
+            log = args.out / f"{args.name}.jsonl"
+            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta))
+            meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
+            with log.open("a") as out:  # the finished run's meta, with its duration
+                out.write(json.dumps({"meta": meta}) + "\n")
+    summaries = summarise(rows, args.setups)
+    text = report(summaries, meta)
+    print(text)
+    stem = args.out / args.name
+    stem.with_suffix(".md").write_text(text)
+    plot(summaries, stem.with_suffix(".png"))
+    if args.discard:
+        shutil.rmtree(args.out)
+        print("smoke run: outputs discarded (pass --out to keep them)")
+    else:
+        print(f"wrote {stem}.md, {stem}.png" + ("" if args.replot else f", {stem}.jsonl"))
+    errors = [r for r in rows if r["error"]]
+    if errors:
+        print(f"{len(errors)} solves failed; first: {errors[0]['error']}", file=sys.stderr)
+    return 1 if errors and len(errors) == len(rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
