@@ -172,8 +172,10 @@ def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     votes = tally(kept, problem.kind)
     answer, confidence = decide(votes)
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
+    # A remaining sample can weigh at most 2 where code can verify it, else at most 1.
+    can_verify = deps.sandbox is not None and any(b.code is not None for b in branches)
     decided = is_decided(votes, remaining, threshold=options.stop_threshold,
-                         min_votes=options.min_votes)
+                         min_votes=options.min_votes, verified_weight=2.0 if can_verify else 1.0)
     shown = {a: v.model_dump() for a, v in votes.items()}
     outcome = {"votes": shown, "leader": answer, "confidence": confidence, "decided": decided}
     deps.record(problem, "vote", started, parent=state.get("parent_event"),

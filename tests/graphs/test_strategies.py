@@ -190,3 +190,12 @@ def test_response_cache_makes_reruns_free(scripted_config, tmp_path):
     first = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
     again = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
     assert first.usage.calls == 2 and again.usage.calls == 0 and again.answer == "42"
+
+
+def test_plain_voting_stops_once_the_leader_cannot_be_caught(scripted_config):
+    # 6 of the first 8 say 42; 4 samples remain, each worth at most 1 without code checks.
+    answers = ["42", "42", "42", "41", "42", "42", "43", "42"]
+    cfg = scripted_config(register_script("mostly", arithmetic(answers)))
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=12, config=cfg,
+                          round_size=4, min_votes=2)
+    assert result.answer == "42" and result.samples_used == 8 and result.stopped == "decided"
