@@ -11,7 +11,7 @@ import io
 import json
 import math
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -193,7 +193,3 @@ def _frontier(strategies: list[StrategyReport], width: int = 30) -> list[str]:
 def report_text(store: Store, run_ref: str, fmt: ReportFormat = "md") -> str:
     """Build and render in one call (what ``ponder report`` prints)."""
     return render(build_report(store, run_ref), fmt)
-
-
-def report_dict(store: Store, run_ref: str) -> dict[str, Any]:
-    return build_report(store, run_ref).model_dump()

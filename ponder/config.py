@@ -7,7 +7,6 @@ the environment.
 from __future__ import annotations
 
 import contextvars
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -208,11 +207,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         raise ConfigError(_explain(exc) + source) from None
     finally:
         _TOML_DATA.reset(token)
-
-
-def env_key_present(name: str) -> bool:
-    """Whether an API key variable is set (the edge may call this; nodes never do)."""
-    return bool(os.environ.get(name))
 
 
 class SolveOptions(BaseModel):

@@ -222,13 +222,13 @@ def _silence(llama_cpp: Any) -> None:
 
 
 def completion_prompt(messages: list[dict[str, str]]) -> str:
-    """Render chat messages for a base model: contents joined, the last one continued.
+    """Render chat messages for a base model: the non-empty contents, blank-line separated.
 
-    Base models continue text, so a few-shot prompt arrives as one user message and an
-    optional assistant message is a prefix the model goes on from.
+    Base models continue text, so a few-shot prompt arrives as one user message whose end
+    the model goes on from.
     """
     parts = [m.get("content") or "" for m in messages]
-    return "\n\n".join(p for p in parts[:-1] if p) + ("\n\n" if len(parts) > 1 else "") + parts[-1]
+    return "\n\n".join([p for p in parts[:-1] if p] + parts[-1:])
 
 
 _ENGINE: LocalEngine | None = None
