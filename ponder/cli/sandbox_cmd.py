@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _CONFIG_KEY = "ponder.sandbox.config"
+_FIX_ENCODING = "save it as UTF-8, or declare its encoding in a first-line comment: # -*- coding: latin-1 -*-"
 
 
 @app.callback()
@@ -83,12 +84,40 @@ def run(
 ) -> None:
     """Run FILE in a sandbox; exit 0 when it finished with status ok, 1 otherwise."""
     cfg = _sandbox_config(ctx, backend=sandbox, timeout_s=timeout)
-    result = _execute(cfg, file.read_text(encoding="utf-8"))
+    result = _execute(cfg, _read_source(file))
     if as_json:
         typer.echo(result.model_dump_json())
     else:
         _print_human(result)
     raise typer.Exit(0 if result.status == "ok" else 1)
+
+
+def _read_source(path: Path) -> str:
+    """The text of a Python file, decoded as Python would (UTF-8 unless a coding line says
+    otherwise); an undecodable file exits 2 with what to do instead of a traceback."""
+    import io
+    import tokenize
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror or exc}")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if not str(exc.msg).startswith("invalid or missing"):  # unknown encoding, bad BOM
+            _fail(f"{path}: {exc.msg}; {_FIX_ENCODING}")
+        encoding = "utf-8"  # the first lines are not UTF-8: the decode below says where
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        _fail(f"{path} is not valid {exc.encoding} text (byte 0x{data[exc.start]:02x} at offset "
+              f"{exc.start}); {_FIX_ENCODING}")  # fmt: skip
+
+
+def _fail(problem: str) -> NoReturn:
+    typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(2)
 
 
 def _execute(cfg: SandboxConfig, code: str) -> ExecResult:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -109,7 +111,8 @@ def _ponder_main(src_fd, val_fd, cap, nproc, *paths):
         del env[name]
     env["answer"] = answer
     try:
-        exec(compile(source, "<program>", "exec"), env)
+        # compiled as text, as Sandbox.run received it: a coding line in it has no say
+        exec(compile(source.decode("utf-8", "surrogatepass"), "<program>", "exec"), env)
     except SystemExit:
         raise
     except BaseException as exc:
@@ -151,9 +154,32 @@ def parse_value(raw: Captured, cap: int) -> tuple[Any, str]:
         return None, f"answer() value exceeded {cap} bytes and was dropped"
     line = raw.data.split(b"\n", 1)[0]
     try:
-        return json.loads(line), ""
+        return plain_json(json.loads(line)), ""
     except ValueError:
         return None, "the answer() channel held malformed data; value dropped"
+    except RecursionError:
+        return None, "answer() value was nested too deeply; value dropped"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_json(value: Any) -> Any:
+    """``value`` (as ``json.loads`` gives it) made storable anywhere: strict JSON, valid UTF-8.
+
+    A program can send escapes JSON accepts but UTF-8 and strict JSON do not: lone surrogates
+    (``answer("\\udc80")``) become U+FFFD, and NaN and the infinities become the strings
+    ``str()`` gives them, so every later ``model_dump_json`` or store write succeeds.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    if isinstance(value, dict):
+        return {plain_json(key): plain_json(item) for key, item in value.items()}
+    return value
 
 
 @dataclass

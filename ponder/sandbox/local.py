@@ -3,23 +3,28 @@
 Inside: no network, its own PID/IPC/UTS/user namespaces (uid 65534, no capabilities), a
 read-only view of ``/usr``, the interpreter and the allow-listed packages, a size-capped tmpfs
 at ``/tmp`` as the only writable place, and an environment that holds nothing of the
-launcher's. Limits: rlimits set on bwrap (CPU, address space, file size, open files) and a
-process cap — RLIMIT_NPROC set by the runner where it binds (a non-root launcher), a
-throwaway pids/memory cgroup as root, where RLIMIT_NPROC does not bind.
+launcher's. The kernel is narrowed too: a seccomp filter denies the keyring, ptrace, BPF,
+mount and namespace calls (``syscall_filter``), each run has its own empty session keyring,
+and ``/proc/keys`` reads empty. Limits: rlimits set on bwrap (CPU, address space, file size,
+open files) and a process cap — RLIMIT_NPROC set by the runner where it binds (a non-root
+launcher), a throwaway pids/memory cgroup as root, where RLIMIT_NPROC does not bind.
+
+Known and accepted: ``/proc/self/mountinfo`` names the host directories the interpreter and
+packages are bound from (e.g. ``/home/me/proj/.venv/lib/python3.11/site-packages/numpy``).
+Its fourth field is the bind source's path within its filesystem, which no choice of mount
+point changes; hiding it would take copying the interpreter and packages onto a filesystem of
+their own for every launcher (hundreds of MB) or running without ``/proc``. It reveals those
+path names only; the directories are the ones already visible, read-only, in the sandbox.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +32,10 @@ from typing import Any
 
 from ponder.config import SandboxConfig
 from ponder.errors import SandboxUnavailable
-from ponder.sandbox.base import BoundedSandbox, runner_args
+from ponder.sandbox.base import BoundedSandbox, data_fd, runner_args
+from ponder.sandbox.cgroups import CgroupParents, RunCgroup, find_cgroup_parents, sweep_stale
 from ponder.sandbox.subprocess import ProcessSpec, limiter, rlimits, run_process
+from ponder.sandbox.syscall_filter import build_filter, keyring_joiner
 from ponder.types import ExecResult
 
 PYTHON_DIR = "/opt/python"
@@ -126,6 +133,13 @@ def _system_binds() -> list[str]:
     return args
 
 
+def _masked_proc() -> list[str]:
+    """Binds that empty the /proc files listing the uid's kernel keys (names, counts): the
+    sandbox uid maps to the launcher's, so the launcher's keys would show there."""
+    return [arg for name in ("/proc/keys", "/proc/key-users") if os.path.exists(name)
+            for arg in ("--ro-bind", os.devnull, name)]  # fmt: skip
+
+
 def build_layout(cfg: SandboxConfig) -> Layout:
     """Every bwrap argument up to the command, plus the in-sandbox interpreter path."""
     info = describe_python(cfg.python, cfg.packages)
@@ -135,7 +149,7 @@ def build_layout(cfg: SandboxConfig) -> Layout:
     args = [
         "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY),
         "--gid", str(NOBODY), "--hostname", "sandbox", "--die-with-parent", "--new-session",
-        "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+        "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", *_masked_proc(), "--dev", "/dev",
         "--remount-ro", "/dev",
         "--perms", "1777", "--size", str(cfg.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
         "--ro-bind", prefix, PYTHON_DIR,
@@ -154,120 +168,6 @@ def build_layout(cfg: SandboxConfig) -> Layout:
     missing = [p for p in cfg.packages if p not in info["packages"]]
     python = f"{PYTHON_DIR}/{os.path.relpath(exe, prefix)}"
     return Layout(args, python, sources, missing)
-
-
-@dataclass
-class CgroupParents:
-    """Where run cgroups go: this process's pids (and memory) cgroup directories."""
-
-    pids: Path
-    memory: Path | None
-    v2: bool
-
-
-def find_cgroup_parents(root: Path = Path("/sys/fs/cgroup")) -> CgroupParents | None:
-    """Our own cgroup dirs with a pids controller we may create children in, if any."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    v1: dict[str, Path] = {}
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "" and (root / "cgroup.controllers").exists():
-            return _v2_parents(root / path.lstrip("/"))
-        for name in set(controllers.split(",")) & {"pids", "memory"}:
-            if os.access(root / name / path.lstrip("/"), os.W_OK):
-                v1[name] = root / name / path.lstrip("/")
-    return CgroupParents(v1["pids"], v1.get("memory"), v2=False) if "pids" in v1 else None
-
-
-def _v2_parents(here: Path) -> CgroupParents | None:
-    try:
-        enabled = (here / "cgroup.subtree_control").read_text().split()
-    except OSError:
-        return None
-    if "pids" not in enabled or not os.access(here, os.W_OK):
-        return None
-    return CgroupParents(here, here if "memory" in enabled else None, v2=True)
-
-
-class RunCgroup:
-    """A throwaway cgroup holding one run: caps its tasks and memory, kills them, goes away."""
-
-    def __init__(self, dirs: list[Path], memory: Path | None, v2: bool):
-        self.dirs, self.memory, self.v2 = dirs, memory, v2
-
-    @classmethod
-    def create(cls, parents: CgroupParents, *, tasks: int, memory_bytes: int) -> RunCgroup:
-        name = f"ponder-{uuid.uuid4().hex[:12]}"
-        memory = parents.memory / name if parents.memory else None
-        dirs = [parents.pids / name] + ([memory] if memory and memory != parents.pids / name else [])
-        group = cls(dirs, memory, parents.v2)
-        try:
-            for path in dirs:
-                path.mkdir()
-            (dirs[0] / "pids.max").write_text(str(tasks))
-            if memory is not None:
-                limit_file = "memory.max" if parents.v2 else "memory.limit_in_bytes"
-                (memory / limit_file).write_text(str(memory_bytes))
-        except OSError:
-            group.remove_sync()
-            raise
-        return group
-
-    def join(self) -> None:
-        """Move the calling process in (called in the child before exec)."""
-        for path in self.dirs:
-            (path / "cgroup.procs").write_text(str(os.getpid()))
-
-    def kill(self) -> None:
-        """SIGKILL every task left in the group."""
-        for _ in range(3):
-            if not self.dirs:
-                return
-            try:
-                pids = [int(p) for p in (self.dirs[0] / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-    def oom_killed(self) -> bool:
-        """Whether the kernel killed a task of this group for exceeding its memory."""
-        if self.memory is None:
-            return False
-        events = "memory.events" if self.v2 else "memory.oom_control"
-        try:
-            lines = (self.memory / events).read_text().splitlines()
-        except OSError:
-            return False
-        return any(line.startswith("oom_kill ") and line.split()[1] != "0" for line in lines)
-
-    def _try_remove(self) -> bool:
-        for path in list(self.dirs):
-            try:
-                path.rmdir()
-                self.dirs.remove(path)
-            except FileNotFoundError:
-                self.dirs.remove(path)
-            except OSError:
-                self.kill()
-        return not self.dirs
-
-    async def remove(self) -> None:
-        """Remove the group once its (killed) tasks have gone; gives up after 2 s."""
-        deadline = time.monotonic() + 2
-        while not self._try_remove() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-
-    def remove_sync(self) -> None:
-        deadline = time.monotonic() + 2
-        while not self._try_remove() and time.monotonic() < deadline:
-            time.sleep(0.01)
 
 
 def _reachable_by_others(path: str) -> bool:
@@ -321,7 +221,11 @@ class LocalSandbox(BoundedSandbox):
         self.bwrap = find_bwrap(cfg.bwrap)
         self.layout = build_layout(cfg)
         self.cap = choose_process_cap(self.layout)
+        if self.cap.parents is not None:
+            sweep_stale(self.cap.parents)  # groups a launcher killed with SIGKILL left behind
         self._limits = rlimits(cfg)
+        self._filter = build_filter()
+        self._join_keyring = keyring_joiner()
         self._probe()
 
     def version(self) -> str:
@@ -329,16 +233,21 @@ class LocalSandbox(BoundedSandbox):
         done = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
         return done.stdout.strip() or "bwrap"
 
-    def _command(self, src: int, val: int) -> list[str]:
+    def _python(self, seccomp: int) -> list[str]:
+        """bwrap, loading the filter from descriptor ``seccomp``, starting the interpreter."""
+        return [self.bwrap, *self.layout.args, "--seccomp", str(seccomp), self.layout.python, "-I", "-S", "-B"]
+
+    def _command(self, src: int, val: int, seccomp: int) -> list[str]:
         nproc = self.cfg.max_processes + 1  # + bwrap's init, which shares the sandbox uid
-        runner = runner_args(src, val, self.cfg.max_output_bytes, nproc, [SITE_DIR])
-        return [self.bwrap, *self.layout.args, self.layout.python, "-I", "-S", "-B", *runner]
+        return [*self._python(seccomp), *runner_args(src, val, self.cfg.max_output_bytes, nproc, [SITE_DIR])]
 
     def _preexec(self, group: RunCgroup | None) -> Callable[[], None]:
         apply_limits = limiter(self._limits)
         drop = self.cap.mode == "drop"
+        join_keyring = self._join_keyring
 
         def preexec() -> None:
+            join_keyring()
             if group is not None:
                 group.join()
             apply_limits()
@@ -354,10 +263,11 @@ class LocalSandbox(BoundedSandbox):
         memory = (self.cfg.memory_mb + self.cfg.tmpfs_mb) * 1024 * 1024
         return RunCgroup.create(self.cap.parents, tasks=tasks, memory_bytes=memory)
 
-    def _spec(self, group: RunCgroup | None) -> ProcessSpec:
+    def _spec(self, group: RunCgroup | None, seccomp: int) -> ProcessSpec:
         return ProcessSpec(
-            command=self._command,
+            command=lambda src, val: self._command(src, val, seccomp),
             env={},  # bwrap's own environment shows at /proc/1/environ inside: keep it empty
+            pass_fds=(seccomp,),
             preexec_fn=self._preexec(group),
             kill_extra=group.kill if group else None,
             oom_killed=group.oom_killed if group else None,
@@ -368,10 +278,12 @@ class LocalSandbox(BoundedSandbox):
             group = self._new_cgroup()
         except OSError as exc:
             return ExecResult(status="sandbox_error", message=f"could not create a cgroup: {exc}")
+        seccomp = data_fd(self._filter)  # bwrap reads it to the end: one per run
         try:
-            cap = self.cfg.max_output_bytes
-            return await run_process(self._spec(group), code, stdin=stdin, timeout_s=timeout_s, cap=cap)
+            spec = self._spec(group, seccomp)
+            return await run_process(spec, code, stdin=stdin, timeout_s=timeout_s, cap=self.cfg.max_output_bytes)
         finally:
+            os.close(seccomp)
             if group is not None:
                 await group.remove()
 
@@ -382,13 +294,15 @@ class LocalSandbox(BoundedSandbox):
         if key in _PROBED:
             return
         group = self._new_cgroup()
-        argv = [self.bwrap, *self.layout.args, self.layout.python, "-I", "-S", "-c", "pass"]
+        seccomp = data_fd(self._filter)
+        argv = [*self._python(seccomp), "-c", "pass"]
         try:
             done = subprocess.run(argv, env={}, capture_output=True, text=True, timeout=30,
-                                  preexec_fn=self._preexec(group))  # fmt: skip
+                                  pass_fds=(seccomp,), preexec_fn=self._preexec(group))  # fmt: skip
         except (OSError, subprocess.SubprocessError) as exc:
             raise SandboxUnavailable(f"bubblewrap failed to start: {exc}. Fix: {FIX_INSTALL}") from exc
         finally:
+            os.close(seccomp)
             if group is not None:
                 group.remove_sync()
         if done.returncode != 0:

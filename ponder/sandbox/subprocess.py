@@ -46,7 +46,7 @@ class ProcessSpec:
     """How a process backend starts one program.
 
     ``command`` gets the source and value-channel descriptors and returns the argv;
-    ``kill_extra`` and ``oom_killed`` let a backend reach processes outside the process group
+    ``pass_fds`` are further descriptors the child inherits; ``kill_extra`` and ``oom_killed`` let a backend reach processes outside the process group
     (a cgroup) and report a kernel OOM kill.
     """
 
@@ -54,6 +54,7 @@ class ProcessSpec:
     env: dict[str, str]
     preexec_fn: Callable[[], None] | None = None
     cwd: str | None = None
+    pass_fds: tuple[int, ...] = ()
     kill_extra: Callable[[], None] | None = None
     oom_killed: Callable[[], bool] | None = None
 
@@ -74,7 +75,7 @@ async def run_process(
             stderr=err_w,
             env=spec.env,
             cwd=spec.cwd,
-            pass_fds=(src, val_w),
+            pass_fds=(src, val_w, *spec.pass_fds),
             preexec_fn=spec.preexec_fn,
             start_new_session=True,
         )

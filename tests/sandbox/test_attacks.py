@@ -35,8 +35,8 @@ class MarkedSandbox(LocalSandbox):
         self.marker = marker
         super().__init__(cfg)
 
-    def _command(self, src: int, val: int) -> list[str]:
-        return [*super()._command(src, val), f"/nonexistent/{self.marker}"]
+    def _command(self, src: int, val: int, seccomp: int) -> list[str]:
+        return [*super()._command(src, val, seccomp), f"/nonexistent/{self.marker}"]
 
 
 def marked_pids(marker: str) -> list[int]:
