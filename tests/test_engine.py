@@ -1,0 +1,175 @@
+"""The embedded engine's worker processes, for real: crash isolation, restarts, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ponder.engine import LocalEngine
+from ponder.errors import BackendError
+from ponder.local import LOCAL_MODELS, LocalModel, register_local_model
+
+pytestmark = pytest.mark.slow
+
+SEA = [{"role": "user", "content": "Write a short sentence about the sea."}]
+SAMPLE = dict(temperature=1.0, max_tokens=20, seed=11)
+
+
+@pytest.fixture
+def engine():
+    engine = LocalEngine()
+    yield engine
+    engine.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_seeded_samples_repeat_in_one_process(engine):
+    first = [engine.complete("smollm2-135m", SEA, **{**SAMPLE, "seed": s})["text"] for s in (1, 2)]
+    again = [engine.complete("smollm2-135m", SEA, **{**SAMPLE, "seed": s})["text"] for s in (1, 2)]
+    assert first == again
+    assert first[0] != first[1]
+
+
+def test_seeded_samples_repeat_across_processes(engine, tmp_path):
+    code = ("import json, sys; from ponder.engine import LocalEngine; e = LocalEngine();"
+            f"print(json.dumps(e.complete('gemma-3-270m', {SEA!r}, **{SAMPLE!r})['text'])); e.close()")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=300, check=True)
+    here = engine.complete("gemma-3-270m", SEA, **SAMPLE)["text"]
+    assert json.loads(other.stdout.strip().splitlines()[-1]) == here
+    assert here.strip()
+
+
+def test_worker_gives_what_the_in_process_engine_gives(engine):
+    inline = LocalEngine(isolation="none")
+    try:
+        assert engine.complete("smollm2-135m", SEA, **SAMPLE) == inline.complete(
+            "smollm2-135m", SEA, **SAMPLE)
+    finally:
+        inline.close()
+
+
+def test_killed_worker_is_a_backend_error_and_the_next_call_works(engine):
+    engine.complete("smollm2-135m", SEA, max_tokens=1)
+    pid = engine.worker_pid("smollm2-135m")
+    assert pid is not None
+    errors: list[BaseException] = []
+
+    def long_call() -> None:
+        try:
+            engine.complete("smollm2-135m", [{"role": "user", "content": "Tell a long story."}],
+                            max_tokens=2000, temperature=1.0, seed=3)
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            errors.append(exc)
+
+    caller = threading.Thread(target=long_call)
+    caller.start()
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    caller.join(timeout=60)
+    [error] = errors
+    assert isinstance(error, BackendError) and error.retryable
+    assert error.model == "local/smollm2-135m" and "SIGKILL" in str(error)
+    out = engine.complete("smollm2-135m", SEA, **SAMPLE)
+    assert out["usage"]["completion_tokens"] > 0
+    assert engine.worker_pid("smollm2-135m") not in (None, pid)
+
+
+def test_weights_that_do_not_load_are_reported(engine, tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a gguf file" * 100)
+    register_local_model(LocalModel("broken-test", "chat", lambda: bad, "none"))
+    try:
+        with pytest.raises(BackendError, match="could not load the model") as caught:
+            engine.complete("broken-test", SEA, max_tokens=1)
+        assert caught.value.model == "local/broken-test"
+        from ponder.engine_check import check
+
+        [(name, ok, detail)] = check(["broken-test"])
+        assert not ok and "could not load" in detail
+    finally:
+        LOCAL_MODELS.pop("broken-test")
+
+
+def test_engine_check_runs_every_model_in_a_child_process():
+    out = subprocess.run([sys.executable, "-m", "ponder.engine_check"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(": ok") == len(LOCAL_MODELS)
+    assert "CPU features" in out.stdout and "AVX512" not in out.stdout.split("features:")[-1]
+
+
+def test_no_worker_outlives_a_killed_parent(tmp_path):
+    code = ("from ponder.engine import LocalEngine; e = LocalEngine();"
+            "e.complete('smollm2-135m', [{'role': 'user', 'content': 'Hi'}], max_tokens=1);"
+            "print(e.worker_pid('smollm2-135m'), flush=True); import time; time.sleep(600)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker)
+
+
+def test_a_batch_survives_a_killed_engine(tmp_path):
+    """kill -9 of the engine worker mid-batch: the call is retried on a new worker."""
+    data = tmp_path / "q.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 3?",
+                                        "answer": f"#### {i + 3}"}) + "\n" for i in range(3)))
+    store = tmp_path / "ponder.db"
+    batch = subprocess.Popen(
+        [sys.executable, "-m", "ponder", "--store", str(store), "batch", str(data),
+         "--strategy", "cot", "--run", "killed-engine"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and batch.poll() is None:
+        for pid in _children(batch.pid):
+            if "ponder.engine_worker" in Path(f"/proc/{pid}/cmdline").read_text():
+                time.sleep(0.3)
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
+        time.sleep(0.05)
+    output, _ = batch.communicate(timeout=600)
+    assert killed is not None, output
+    assert batch.returncode == 0, output
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT problem_id, COUNT(*) FROM results GROUP BY problem_id").fetchall()
+    assert sorted(rows) == [("q0", 1), ("q1", 1), ("q2", 1)]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.split(")")[-1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
