@@ -139,7 +139,7 @@ def test_a_batch_survives_a_killed_engine(tmp_path):
                                         "answer": f"#### {i + 3}"}) + "\n" for i in range(3)))
     store = tmp_path / "ponder.db"
     batch = subprocess.Popen(
-        [sys.executable, "-m", "ponder", "--store", str(store), "batch", str(data),
+        [sys.executable, "-m", "ponder", "batch", str(data), "--store", str(store),
          "--strategy", "cot", "--run", "killed-engine"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed = None
