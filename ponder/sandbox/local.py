@@ -117,6 +117,7 @@ class Layout:
     python: str
     sources: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    masked: list[str] = field(default_factory=list)
 
 
 def _system_binds() -> list[str]:
@@ -133,11 +134,9 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _masked_proc() -> list[str]:
-    """Binds that empty the /proc files listing the uid's kernel keys (names, counts): the
-    sandbox uid maps to the launcher's, so the launcher's keys would show there."""
-    return [arg for name in ("/proc/keys", "/proc/key-users") if os.path.exists(name)
-            for arg in ("--ro-bind", os.devnull, name)]  # fmt: skip
+MASKED_PROC = ("/proc/keys", "/proc/key-users")
+"""/proc files that list the uid's kernel keys (names, counts): the sandbox uid maps to the
+launcher's, so the launcher's keys would show there. Each run sees them empty."""
 
 
 def build_layout(cfg: SandboxConfig) -> Layout:
@@ -149,7 +148,7 @@ def build_layout(cfg: SandboxConfig) -> Layout:
     args = [
         "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY),
         "--gid", str(NOBODY), "--hostname", "sandbox", "--die-with-parent", "--new-session",
-        "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", *_masked_proc(), "--dev", "/dev",
+        "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
         "--remount-ro", "/dev",
         "--perms", "1777", "--size", str(cfg.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
         "--ro-bind", prefix, PYTHON_DIR,
@@ -167,7 +166,8 @@ def build_layout(cfg: SandboxConfig) -> Layout:
         args += ["--setenv", key, value]
     missing = [p for p in cfg.packages if p not in info["packages"]]
     python = f"{PYTHON_DIR}/{os.path.relpath(exe, prefix)}"
-    return Layout(args, python, sources, missing)
+    masked = [name for name in MASKED_PROC if os.path.exists(name)]
+    return Layout(args, python, sources, missing, masked)
 
 
 def _reachable_by_others(path: str) -> bool:
@@ -233,13 +233,19 @@ class LocalSandbox(BoundedSandbox):
         done = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10)
         return done.stdout.strip() or "bwrap"
 
-    def _python(self, seccomp: int) -> list[str]:
-        """bwrap, loading the filter from descriptor ``seccomp``, starting the interpreter."""
-        return [self.bwrap, *self.layout.args, "--seccomp", str(seccomp), self.layout.python, "-I", "-S", "-B"]
+    def _run_fds(self) -> list[int]:
+        """Descriptors bwrap reads to the end, so each run needs its own: the seccomp filter,
+        then an empty file for each masked /proc entry (a file, as /proc is mounted nodev)."""
+        return [data_fd(self._filter)] + [data_fd(b"") for _ in self.layout.masked]
 
-    def _command(self, src: int, val: int, seccomp: int) -> list[str]:
+    def _python(self, fds: list[int]) -> list[str]:
+        """bwrap with this run's descriptors (``_run_fds``), starting the interpreter."""
+        masks = [arg for fd, name in zip(fds[1:], self.layout.masked) for arg in ("--ro-bind-data", str(fd), name)]
+        return [self.bwrap, *self.layout.args, *masks, "--seccomp", str(fds[0]), self.layout.python, "-I", "-S", "-B"]
+
+    def _command(self, src: int, val: int, fds: list[int]) -> list[str]:
         nproc = self.cfg.max_processes + 1  # + bwrap's init, which shares the sandbox uid
-        return [*self._python(seccomp), *runner_args(src, val, self.cfg.max_output_bytes, nproc, [SITE_DIR])]
+        return [*self._python(fds), *runner_args(src, val, self.cfg.max_output_bytes, nproc, [SITE_DIR])]
 
     def _preexec(self, group: RunCgroup | None) -> Callable[[], None]:
         apply_limits = limiter(self._limits)
@@ -263,11 +269,11 @@ class LocalSandbox(BoundedSandbox):
         memory = (self.cfg.memory_mb + self.cfg.tmpfs_mb) * 1024 * 1024
         return RunCgroup.create(self.cap.parents, tasks=tasks, memory_bytes=memory)
 
-    def _spec(self, group: RunCgroup | None, seccomp: int) -> ProcessSpec:
+    def _spec(self, group: RunCgroup | None, fds: list[int]) -> ProcessSpec:
         return ProcessSpec(
-            command=lambda src, val: self._command(src, val, seccomp),
+            command=lambda src, val: self._command(src, val, fds),
             env={},  # bwrap's own environment shows at /proc/1/environ inside: keep it empty
-            pass_fds=(seccomp,),
+            pass_fds=tuple(fds),
             preexec_fn=self._preexec(group),
             kill_extra=group.kill if group else None,
             oom_killed=group.oom_killed if group else None,
@@ -278,12 +284,13 @@ class LocalSandbox(BoundedSandbox):
             group = self._new_cgroup()
         except OSError as exc:
             return ExecResult(status="sandbox_error", message=f"could not create a cgroup: {exc}")
-        seccomp = data_fd(self._filter)  # bwrap reads it to the end: one per run
+        fds = self._run_fds()
         try:
-            spec = self._spec(group, seccomp)
+            spec = self._spec(group, fds)
             return await run_process(spec, code, stdin=stdin, timeout_s=timeout_s, cap=self.cfg.max_output_bytes)
         finally:
-            os.close(seccomp)
+            for fd in fds:
+                os.close(fd)
             if group is not None:
                 await group.remove()
 
@@ -294,15 +301,16 @@ class LocalSandbox(BoundedSandbox):
         if key in _PROBED:
             return
         group = self._new_cgroup()
-        seccomp = data_fd(self._filter)
-        argv = [*self._python(seccomp), "-c", "pass"]
+        fds = self._run_fds()
+        argv = [*self._python(fds), "-c", "pass"]
         try:
             done = subprocess.run(argv, env={}, capture_output=True, text=True, timeout=30,
-                                  pass_fds=(seccomp,), preexec_fn=self._preexec(group))  # fmt: skip
+                                  pass_fds=fds, preexec_fn=self._preexec(group))  # fmt: skip
         except (OSError, subprocess.SubprocessError) as exc:
             raise SandboxUnavailable(f"bubblewrap failed to start: {exc}. Fix: {FIX_INSTALL}") from exc
         finally:
-            os.close(seccomp)
+            for fd in fds:
+                os.close(fd)
             if group is not None:
                 group.remove_sync()
         if done.returncode != 0:

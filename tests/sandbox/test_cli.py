@@ -92,3 +92,22 @@ def test_check_fails_when_the_configured_backend_cannot_run(tmp_path: Path) -> N
     done = cli("check", cwd=tmp_path)
     assert done.returncode == 1
     assert "FAIL local (configured)" in done.stdout and "apt-get install -y bubblewrap" in done.stdout
+
+
+@pytest.mark.parametrize("source", [b"print('\xff')\n", b"x = 1\nprint('caf\xe9')\n"])
+def test_undecodable_file_is_a_clear_error(tmp_path: Path, source: bytes) -> None:
+    path = tmp_path / "latin.py"
+    path.write_bytes(source)
+    done = cli("run", str(path), "--sandbox", "subprocess", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{path} is not valid utf-8 text (byte 0x" in done.stderr and "coding: latin-1" in done.stderr
+
+
+@needs_bwrap
+def test_file_with_a_coding_line_runs_in_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nprint('caf\xe9')\nanswer('caf\xe9')\n")
+    done = cli("run", str(path), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["stdout"] == "caf\u00e9\n" and result["value"] == "caf\u00e9"

@@ -14,6 +14,7 @@ from ponder.config import SandboxConfig
 from ponder.errors import SandboxUnavailable
 from ponder.sandbox import BACKENDS, Sandbox, make_sandbox
 from ponder.sandbox.e2b import E2BSandbox
+from ponder.types import ExecResult
 
 CAP = 2000
 HAS_BWRAP = shutil.which("bwrap") is not None
@@ -63,6 +64,19 @@ def test_value_channel_round_trips_json(sandbox: Sandbox) -> None:
 def test_oversized_value_is_refused_by_answer(sandbox: Sandbox) -> None:
     result = sandbox.run(f"answer('x' * {2 * CAP})")
     assert result.status == "error" and "the limit is" in result.stderr and result.value is None
+
+
+def test_values_json_cannot_store_are_made_storable(sandbox: Sandbox) -> None:
+    result = sandbox.run("answer(['\\udc80', float('nan'), float('inf'), {'\\udfff': 1}])")
+    assert result.status == "ok", result
+    assert result.value == ["\ufffd", "nan", "inf", {"\ufffd": 1}]
+    assert ExecResult.model_validate_json(result.model_dump_json()).value == result.value
+
+
+def test_a_coding_line_does_not_reinterpret_the_text(sandbox: Sandbox) -> None:
+    result = sandbox.run("# -*- coding: latin-1 -*-\nanswer('café ✓')")
+    assert result.status == "ok", result
+    assert result.value == "café ✓"
 
 
 def test_value_stays_none_when_only_printed(sandbox: Sandbox) -> None:
