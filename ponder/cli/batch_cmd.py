@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from ponder.cli.common import ConfigOpt, JsonOpt, StoreOpt, config_for, print_json
+from ponder.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    StoreOpt,
+    config_for,
+    console,
+    print_json,
+    printable,
+    text,
+)
 
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
@@ -150,7 +159,8 @@ class _ProgressBar:
 
 
 def _print_outcome(outcome: Any) -> None:
-    run = outcome.run.name or outcome.run.id
+    """Counts, failures and what to run next; names and error details printed as text."""
+    run = printable(outcome.run.name or outcome.run.id)
     done = outcome.solved + outcome.resumed
     typer.echo(f"run {run}: {done} of {outcome.total} items stored "
                f"({outcome.solved} solved now, {outcome.resumed} from before)")
@@ -158,7 +168,7 @@ def _print_outcome(outcome: Any) -> None:
         typer.secho(f"{outcome.failed} items failed and were not stored; rerun the same command "
                     "to retry them:", fg="yellow", err=True)
         for line in outcome.errors[:5]:
-            typer.secho(f"  {line}", fg="yellow", err=True)
+            typer.secho(f"  {printable(line)}", fg="yellow", err=True)
     if outcome.stopped in ("budget_usd", "budget_tokens"):
         typer.secho(f"stopped: {outcome.stopped} reached; raise it and rerun to continue",
                     fg="yellow", err=True)
@@ -169,9 +179,14 @@ def _print_outcome(outcome: Any) -> None:
 
 def runs(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 20,
+    wide: Annotated[bool, typer.Option("--wide", help="Also show kind, dataset and results.")] = False,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
-    """List the runs in the store, newest first."""
+    """List the runs in the store, newest first, with accuracy per strategy.
+
+    Ids and names are never cut (they are what `ponder report` and `ponder trace` take):
+    where the table does not fit the terminal, each run is printed as a few lines instead.
+    """
     from ponder.store import Store
 
     db = Store(config_for(config, store).store)
@@ -179,16 +194,59 @@ def runs(
     if as_json:
         print_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
+    out = console()
+    if not rows:
+        out.print("no runs yet; start one with `ponder batch FILE`")
+        return
+    table = _runs_table(rows, wide=wide, width=out.width)
+    if table is not None:
+        out.print(table)
+        return
+    from rich.padding import Padding
 
-    table = Table("name", "id", "kind", "status", "strategies", "results", "accuracy", "created")
-    for r in rows:
-        status = r["status"] + (f" ({r['stopped']})" if r["stopped"] else "")
-        table.add_row(r["name"] or "-", r["id"], r["kind"], status, ",".join(r["strategies"]),
-                      str(r["results"]), f"{r['accuracy']:.1%}" if r["scored"] else "-",
-                      r["created"])
-    Console().print(table if rows else "no runs yet; start one with `ponder batch FILE`")
+    for r in rows:  # too narrow for the table: one block per run, nothing cut
+        out.print(text(r["id"], "bold"), text(f"  {r['name']}" if r["name"] else ""), sep="")
+        facts = [r["created"], r["kind"], _status(r), f"{r['results']} results"]
+        facts += [r["dataset"]] if r["dataset"] else []
+        for line in [" · ".join(facts), *_accuracy_lines(r)]:
+            out.print(Padding(text(line), (0, 0, 0, 2)))
+
+
+def _status(row: dict[str, Any]) -> str:
+    return row["status"] + (f" ({row['stopped']})" if row["stopped"] else "")
+
+
+def _accuracy_lines(row: dict[str, Any]) -> list[str]:
+    """``cot 40% (4/10)`` per strategy; a run that compared strategies is never blended."""
+    return [f"{s['strategy']} {s['accuracy']:.0%} ({s['correct']}/{s['scored']})" if s["scored"]
+            else f"{s['strategy']} unscored" for s in row["by_strategy"]] or ["-"]
+
+
+def _runs_table(rows: list[dict[str, Any]], *, wide: bool, width: int) -> Any:
+    """The runs as a table, or None where it cannot fit ``width`` without cutting a run's
+    name, id or date (those never wrap; other cells wrap between words, never inside one)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim")),
+              text(r["created"])]
+             + ([text(r["kind"]), text(r["dataset"] or "-"), text(r["results"])] if wide else [])
+             + [text(_status(r)), text("\n".join(_accuracy_lines(r)))] for r in rows]
+    names = ["run", "created", *(["kind", "dataset", "results"] if wide else []),
+             "status", "accuracy"]
+    mins = [max(len(part) for row in cells for part in
+                (row[i].plain.splitlines() if i < 2 else row[i].plain.split())) for i in range(2)]
+    mins += [max(len(w) for w in [name, *(w for row in cells for w in row[i].plain.split())])
+             for i, name in enumerate(names) if i >= 2]
+    if sum(mins) + 2 * len(names) > width:
+        return None
+    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, header_style="bold")
+    for i, name in enumerate(names):
+        table.add_column(name, no_wrap=i < 2, min_width=mins[i],
+                         justify="right" if name == "results" else "left")
+    for row in cells:
+        table.add_row(*row)
+    return table
 
 
 def _run_row(db: Any, run: Any) -> dict[str, Any]:
@@ -201,7 +259,9 @@ def _run_row(db: Any, run: Any) -> dict[str, Any]:
     return {"name": run.name, "id": run.id, "kind": run.kind, "status": run.status,
             "stopped": run.meta.get("stopped"), "strategies": run.strategies,
             "dataset": run.dataset, "results": sum(s.problems for s in summary),
-            "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created}
+            "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created,
+            "by_strategy": [{"strategy": s.strategy, "results": s.problems, "scored": s.scored,
+                             "correct": s.correct, "accuracy": s.accuracy} for s in summary]}
 
 
 def report(
@@ -216,11 +276,11 @@ def report(
     if fmt not in REPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(REPORT_FORMATS)}",
                                  param_hint="--format")
-    text = report_text(Store(config_for(config, store).store), run, fmt)  # type: ignore[arg-type]
+    body = report_text(Store(config_for(config, store).store), run, fmt)  # type: ignore[arg-type]
     if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        typer.echo(text, nl=False)
+        output.write_text(body, encoding="utf-8")
+    else:  # md is read in a terminal; json and csv are data (json escapes controls itself)
+        typer.echo(printable(body) if fmt == "md" else body, nl=False)
 
 
 def export(

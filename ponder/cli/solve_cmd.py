@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ponder.cli.common import ConfigOpt, JsonOpt, StoreOpt, config_for, print_json
+from ponder.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    StoreOpt,
+    config_for,
+    console,
+    print_json,
+    printable,
+    text,
+)
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
+
+    from ponder.types import TraceEvent
 
 
 def _result_json(result: Any) -> dict[str, Any]:
@@ -76,22 +91,23 @@ def solve(
 
 
 def _print_result(result: Any) -> None:
-    from rich.console import Console
+    """The answer, the vote and what it cost; model text printed as text, never as markup."""
+    from rich.text import Text
 
-    console = Console()
+    out = console()
     u = result.usage
-    answer = result.answer if result.answer is not None else "[no answer]"
-    console.print(f"[bold]Answer:[/bold] {answer}  (confidence {result.confidence:.2f})")
+    answer = text(result.answer) if result.answer is not None else text("[no answer]", "italic")
+    out.print(Text.assemble(("Answer:", "bold"), " ", answer,
+                            f"  (confidence {result.confidence:.2f})"))
     if result.votes:
         tally = ", ".join(f"{a}: {v.count}×/{v.weight:.2f}" for a, v in result.votes.items())
-        console.print(f"votes: {tally}")
-    console.print(
+        out.print(text(f"votes: {tally}"))
+    out.print(text(
         f"{result.strategy} · {result.samples_used}/{result.max_samples} samples · "
         f"{u.prompt_tokens}+{u.completion_tokens} tokens"
         + (f" ({u.reasoning_tokens} reasoning)" if u.reasoning_tokens else "")
         + f" · ${u.cost_usd:.4f} · {result.wall_s:.1f}s ({u.latency_s:.1f}s model time) · "
-        f"{u.calls} calls · run {result.run_id}",
-        style="dim")
+        f"{u.calls} calls · run {result.run_id}", "dim"))
 
 
 def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
@@ -103,13 +119,13 @@ def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([s.__dict__ for s in statuses])
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("role", "model", "usable", "detail")
     for s in statuses:
-        table.add_row(s.role, s.model, "[green]yes[/green]" if s.usable else "[red]no[/red]", s.detail)
-    Console().print(table)
+        table.add_row(text(s.role), text(s.model),
+                      text("yes", "green") if s.usable else text("no", "red"), text(s.detail))
+    console().print(table)
 
 
 def trace(
@@ -118,15 +134,49 @@ def trace(
     store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Draw a problem's reasoning tree in the terminal."""
-    from rich.console import Console
-
     from ponder.store import Store
-    from ponder.tracetree import render_tree
 
     db = Store(config_for(config, store).store)
     info = db.require_run(run)
     events = db.events(info.id, problem)
     if not events:
-        typer.echo(f"run {info.id} has no trace events yet")
+        typer.echo(f"run {printable(info.id)} has no trace events yet")
         raise typer.Exit(1)
-    Console().print(render_tree(events))
+    console().print(render_tree(events))
+
+
+def event_label(event: TraceEvent) -> Text:
+    """One event on one line: step, branch, the outputs that matter, tokens and time."""
+    from rich.text import Text
+
+    out: dict[str, Any] = event.outputs
+    line = Text.assemble(text(event.node, "bold"))
+    if event.branch_id:
+        line.append_text(Text.assemble(" ", text(event.branch_id, "dim")))
+    for key in ("answer", "verdict", "status", "difficulty", "role", "to", "leader", "confidence",
+                "samples_used", "stopped"):
+        value = out.get(key)
+        if value is not None:
+            line.append_text(text(f" {key}={value:.2f}" if isinstance(value, float)
+                                  else f" {key}={value}"))
+    if event.usage.total_tokens:
+        took = event.ended_at - event.started_at
+        line.append_text(text(f" {event.usage.total_tokens} tok, {took:.2f}s", "dim"))
+    return line
+
+
+def render_tree(events: list[TraceEvent]) -> Tree:
+    """A Rich ``Tree`` of the events of one problem (or several), children under parents."""
+    from rich.tree import Tree
+
+    from ponder.tracetree import children
+
+    tree = children(events)
+    root = Tree(text("trace", "bold"))
+
+    def add(node: Tree, parent: str | None) -> None:
+        for event in tree.get(parent, []):
+            add(node.add(event_label(event)), event.id)
+
+    add(root, None)
+    return root
