@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -9,16 +10,43 @@ import typer
 
 from ponder.cli.common import ConfigOpt, StoreOpt, config_for
 
+LOOPBACK = "127.0.0.1"
 
-def streamlit_command(app: Path, *, port: int, headless: bool,
+
+def is_loopback(address: str) -> bool:
+    """Whether only this machine can reach ``address`` (``localhost``, 127.x, ``::1``)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def exposure_warning(address: str, port: int) -> str | None:
+    """What to tell a user who serves the UI beyond this machine, or None on loopback."""
+    if is_loopback(address):
+        return None
+    return (f"warning: the UI listens on {address}:{port}, reachable from other machines, and "
+            "has no login: anyone who reaches it can read every run and, on the Solve page, "
+            "run models and model-written code. Bind to 127.0.0.1 (the default) and use an "
+            "SSH tunnel or an authenticating proxy to reach it from elsewhere.")
+
+
+def streamlit_command(app: Path, *, port: int, headless: bool, address: str = LOOPBACK,
                       config: Path | None = None) -> list[str]:
-    """The ``python -m streamlit run`` command line for the UI."""
+    """The ``python -m streamlit run`` command line for the UI.
+
+    The toolbar is in viewer mode: Streamlit's developer options (Deploy, rerun on save,
+    clear cache) are for an app's author, not for the people reading the runs.
+    """
     import sys
 
     command = [sys.executable, "-m", "streamlit", "run", str(app),
-               "--server.port", str(port), "--server.headless", "true" if headless else "false",
+               "--server.address", address, "--server.port", str(port),
+               "--server.headless", "true" if headless else "false",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--server.runOnSave", "false"]
+               "--server.runOnSave", "false", "--client.toolbarMode", "viewer"]
     return command + (["--", "--config", str(config)] if config else [])
 
 
@@ -26,6 +54,10 @@ def ui(
     store: StoreOpt = None,
     port: Annotated[int, typer.Option("--port", min=1, max=65535,
                                       help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option("--address", help=(
+        "Interface to listen on. The UI has no login and its Solve page runs models and code: "
+        "keep the default unless the network is yours; 0.0.0.0 serves every interface."))
+    ] = LOOPBACK,
     config: ConfigOpt = None,
     headless: Annotated[bool | None, typer.Option(
         "--headless/--open-browser",
@@ -41,13 +73,21 @@ def ui(
     app = Path(ponder.ui.__file__).with_name("app.py")
     if headless is None:
         headless = not sys.stdout.isatty()
-    command = streamlit_command(app, port=port, headless=headless, config=config)
+    command = streamlit_command(app, port=port, headless=headless, address=address,
+                                config=config)
     env = {**os.environ, "PONDER_STORE": str(cfg.store)}
     where = "" if cfg.store.is_file() else " (not created yet: solve something first)"
-    typer.echo(f"ponder ui on http://localhost:{port} · store {cfg.store}{where}", err=True)
+    host = "localhost" if is_loopback(address) else address
+    if ":" in host:
+        host = f"[{host.strip('[]')}]"
+    typer.echo(f"ponder ui on http://{host}:{port} · store {cfg.store}{where}", err=True)
+    warning = exposure_warning(address, port)
+    if warning:
+        typer.secho(warning, fg="yellow", err=True)
     if os.name == "posix":
         # Become Streamlit: signals (Ctrl-C, a supervisor's SIGTERM) reach the server directly.
         sys.stdout.flush()
+        sys.stderr.flush()
         os.execve(sys.executable, command, env)
     import subprocess
 

@@ -1,15 +1,23 @@
-"""``ponder ui``: the command line it hands to Streamlit."""
+"""``ponder ui``: the command line it hands to Streamlit, where it listens, what it warns."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from ponder.cli.ui_cmd import streamlit_command
+import pytest
+
+from ponder.cli.ui_cmd import exposure_warning, is_loopback, streamlit_command
+
+PONDER = [sys.executable, "-c", "from ponder.cli import main; main()"]
 
 
-def test_the_streamlit_command_runs_the_packaged_app_headless() -> None:
+def test_the_streamlit_command_runs_the_packaged_app_headless_on_loopback() -> None:
     import ponder.ui
 
     app = Path(ponder.ui.__file__).with_name("app.py")
@@ -17,14 +25,93 @@ def test_the_streamlit_command_runs_the_packaged_app_headless() -> None:
     assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(app)] and app.is_file()
     flags = dict(zip(command[5:-3:2], command[6:-3:2], strict=True))
     assert flags["--server.port"] == "8765" and flags["--server.headless"] == "true"
+    assert flags["--server.address"] == "127.0.0.1"
+    assert flags["--client.toolbarMode"] == "viewer"  # no Deploy button, no developer menu
     assert flags["--browser.gatherUsageStats"] == "false"
     assert command[-3:] == ["--", "--config", "my.toml"]
     assert "--" not in streamlit_command(app, port=1, headless=False)
+    chosen = streamlit_command(app, port=1, headless=True, address="0.0.0.0")
+    assert chosen[chosen.index("--server.address") + 1] == "0.0.0.0"
 
 
 def test_ui_help_names_its_options() -> None:
-    done = subprocess.run([sys.executable, "-c", "from ponder.cli import main; main()", "ui",
-                           "--help"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*PONDER, "ui", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    for option in ("--store", "--port", "--config", "--headless"):
+    for option in ("--store", "--port", "--address", "--config", "--headless"):
         assert option in done.stdout
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_loopback_addresses_need_no_warning(address: str) -> None:
+    assert is_loopback(address) and exposure_warning(address, 8501) is None
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "192.168.1.20", "myhost.example"])
+def test_other_addresses_are_warned_about(address: str) -> None:
+    warning = exposure_warning(address, 8501)
+    assert warning is not None and "no login" in warning and "127.0.0.1" in warning
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses with a TCP socket listening on ``port``, read from /proc/net."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.append(ipaddress.ip_address(raw))
+    return found
+
+
+def start_ui(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PONDER_STORE"}
+    server = subprocess.Popen([*PONDER, "ui", "--store", str(tmp_path / "s.db"), "--port",
+                               str(port), "--headless", *extra], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, env=env,
+                              start_new_session=True)
+    return server, port
+
+
+def stop(server: subprocess.Popen[str]) -> str:
+    server.terminate()
+    try:
+        _, err = server.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        _, err = server.communicate()
+    return err
+
+
+def test_the_ui_listens_on_loopback_only_by_default(tmp_path: Path) -> None:
+    server, port = start_ui(tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port) and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.3)
+        addresses = listening(port)
+    finally:
+        err = stop(server)
+    assert addresses and all(a.is_loopback for a in addresses), (addresses, err)
+    assert "warning" not in err and f"http://localhost:{port}" in err
+
+
+def test_binding_beyond_loopback_prints_a_warning_first(tmp_path: Path) -> None:
+    server, port = start_ui(tmp_path, "--address", "0.0.0.0")
+    assert server.stderr is not None
+    lines = [server.stderr.readline(), server.stderr.readline()]  # written before Streamlit runs
+    stop(server)
+    assert f"http://0.0.0.0:{port}" in lines[0]
+    assert lines[1].startswith("warning: the UI listens on 0.0.0.0") and "no login" in lines[1]
