@@ -18,7 +18,7 @@ from typing import Any
 
 from ponder.config import SandboxConfig
 from ponder.errors import SandboxUnavailable
-from ponder.sandbox.base import OUTPUT_KILL_FACTOR, BoundedSandbox, Captured, parse_value
+from ponder.sandbox.base import OUTPUT_KILL_FACTOR, BoundedSandbox, Captured, parse_value, plain_json
 from ponder.types import ExecResult
 
 INSTALL_HINT = "the 'e2b' sandbox needs e2b-code-interpreter: pip install 'ponder[e2b]'"
@@ -74,6 +74,11 @@ def import_e2b() -> Any:
 def _error(message: str, start: float | None = None) -> ExecResult:
     took = time.monotonic() - start if start is not None else 0.0
     return ExecResult(status="sandbox_error", message=message, duration_s=round(took, 4))
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as bytes, lone surrogates included (they decode to U+FFFD later, not raise)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 class E2BSandbox(BoundedSandbox):
@@ -169,17 +174,18 @@ class E2BSandbox(BoundedSandbox):
     def _result(self, execution: Any, raw_value: str, duration: float) -> ExecResult:
         """Map an E2B ``Execution`` onto ``ExecResult`` (caps applied after the fact)."""
         cap = self.cfg.max_output_bytes
-        out = "".join(execution.logs.stdout).encode()
-        err = "".join(execution.logs.stderr).encode()
+        out = _utf8("".join(execution.logs.stdout))
+        err = _utf8("".join(execution.logs.stderr))
         status, exit_code, message = "ok", 0, ""
         error = execution.error
         if error is not None and not (error.name == "SystemExit" and error.value in ("", "0", "None")):
-            err += f"{error.traceback}\n".encode()
+            err += _utf8(f"{error.traceback}\n")
             status = "oom" if error.name == "MemoryError" else "error"
-            exit_code, message = 1, f"{error.name}: {error.value}"
+            exit_code, message = 1, plain_json(f"{error.name}: {error.value}")
         if max(len(out), len(err)) > OUTPUT_KILL_FACTOR * cap:
             status, message = "output_limit", f"output exceeded {OUTPUT_KILL_FACTOR * cap} bytes"
-        value, note = parse_value(Captured(raw_value.encode()[: cap + 1], len(raw_value.encode())), cap)
+        raw = _utf8(raw_value)
+        value, note = parse_value(Captured(raw[: cap + 1], len(raw)), cap)
         return ExecResult(
             status=status,  # type: ignore[arg-type]
             stdout=out[:cap].decode("utf-8", "replace"),

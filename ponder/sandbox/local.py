@@ -240,8 +240,10 @@ class LocalSandbox(BoundedSandbox):
 
     def _python(self, fds: list[int]) -> list[str]:
         """bwrap with this run's descriptors (``_run_fds``), starting the interpreter."""
-        masks = [arg for fd, name in zip(fds[1:], self.layout.masked) for arg in ("--ro-bind-data", str(fd), name)]
-        return [self.bwrap, *self.layout.args, *masks, "--seccomp", str(fds[0]), self.layout.python, "-I", "-S", "-B"]
+        masks = [arg for fd, name in zip(fds[1:], self.layout.masked)
+                 for arg in ("--ro-bind-data", str(fd), name)]  # fmt: skip
+        return [self.bwrap, *self.layout.args, *masks, "--seccomp", str(fds[0]),
+                self.layout.python, "-I", "-S", "-B"]  # fmt: skip
 
     def _command(self, src: int, val: int, fds: list[int]) -> list[str]:
         nproc = self.cfg.max_processes + 1  # + bwrap's init, which shares the sandbox uid

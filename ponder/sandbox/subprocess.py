@@ -46,8 +46,9 @@ class ProcessSpec:
     """How a process backend starts one program.
 
     ``command`` gets the source and value-channel descriptors and returns the argv;
-    ``pass_fds`` are further descriptors the child inherits; ``kill_extra`` and ``oom_killed`` let a backend reach processes outside the process group
-    (a cgroup) and report a kernel OOM kill.
+    ``pass_fds`` are further descriptors the child inherits; ``kill_extra`` and ``oom_killed``
+    let a backend reach processes outside the process group (a cgroup) and report a kernel
+    OOM kill.
     """
 
     command: Callable[[int, int], list[str]]

@@ -272,3 +272,11 @@ def test_e2b_glue_maps_output_values_and_errors(fake_e2b: E2BSandbox) -> None:
     assert flood.status == "output_limit" and flood.truncated and len(flood.stdout) == CAP
     asyncio.run(fake_e2b.aclose())
     assert len(KILLED) == 6  # each sync run had its own loop, so its own remote sandbox: all killed
+
+
+def test_e2b_output_and_errors_with_lone_surrogates_stay_storable(fake_e2b: E2BSandbox) -> None:
+    result = fake_e2b.run("print('out \\udc80'); answer('\\ud800'); raise ValueError('bad \\udfff')")
+    assert result.status == "error" and result.value == "\ufffd"
+    assert "out \ufffd" in result.stdout and "bad \ufffd" in result.message
+    assert ExecResult.model_validate_json(result.model_dump_json()).stdout == result.stdout
+    asyncio.run(fake_e2b.aclose())
