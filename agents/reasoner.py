@@ -35,17 +35,19 @@ async def reason(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         logprobs=deps.options.use_logprobs, stop_when=_stop_when(deps),
     )
     answer = extract_answer(completion.text, problem.kind, problem.choices)
+    # Out of tokens before any answer (typically while thinking): say so, never a blank.
+    truncated = answer is None and completion.finish_reason == "length"
     branch = Branch(
         id=state["branch_id"], index=state["index"], model=completion.model,
         text=completion.text, reasoning=completion.reasoning, answer=answer,
         confidence=confidence_from_logprobs(completion.logprobs or []),
         usage=completion.usage,
-        verdict="unverified" if answer is not None else "no_answer",
+        verdict="unverified" if answer is not None else "no_answer", truncated=truncated,
     )
     event = deps.record(problem, "reason", started, parent=state.get("parent_event"),
                         branch_id=branch.id, inputs={"messages": messages, "role": role},
                         outputs={"text": completion.text, "reasoning": completion.reasoning,
                                  "answer": answer, "finish_reason": completion.finish_reason,
-                                 "confidence": branch.confidence},
+                                 "confidence": branch.confidence, "truncated": truncated},
                         usage=completion.usage)
     return {"branch": branch, "parent_event": event}

@@ -33,7 +33,9 @@ def _score(beam: Beam) -> float:
     return beam["logprob"] / max(1, beam["tokens"])
 
 
-async def _propose(beam: Beam, state: dict[str, Any], deps: Deps, salt: int) -> list[Beam]:
+async def _propose(beam: Beam, state: dict[str, Any], deps: Deps,
+                   salt: int) -> tuple[list[Beam], Usage]:
+    """Next-line candidates for one beam, and what every proposal cost (kept or not)."""
     role, problem = deps.options.role, state["problem"]
     style = deps.models.style(role)
     completions = await deps.models.acomplete(
@@ -51,7 +53,7 @@ async def _propose(beam: Beam, state: dict[str, Any], deps: Deps, salt: int) -> 
         out.append({"code": beam["code"] + line + "\n", "logprob": beam["logprob"] + sum(lp),
                     "tokens": beam["tokens"] + max(1, len(lp)), "usage": [*beam["usage"], c.usage],
                     "done": line.lstrip().startswith("print("), "parent": beam.get("event")})
-    return out
+    return out, Usage.total([c.usage for c in completions])
 
 
 async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
@@ -63,8 +65,8 @@ async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     width = deps.options.beam_expand
     proposals = await asyncio.gather(*[
         _propose(b, state, deps, salt=(depth * len(live) + i) * width) for i, b in enumerate(live)])
-    candidates = [b for b in beams if b["done"]] + [c for group in proposals for c in group]
-    spent = Usage.total([c["usage"][-1] for group in proposals for c in group])
+    candidates = [b for b in beams if b["done"]] + [c for group, _ in proposals for c in group]
+    spent = Usage.total([cost for _, cost in proposals])  # empty proposals were billed too
     event = deps.record(problem, "expand", started, parent=state.get("parent_event"),
                         inputs={"depth": depth, "live": len(live)},
                         outputs={"candidates": [{"code": c["code"], "score": _score(c)}
@@ -105,7 +107,12 @@ def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
             confidence=min(1.0, math.exp(_score(beam))),
             rewards={"format": 1.0},
         ))
-    return {"branches": branches, "stage_samples": len(branches), "decided": True}
+    update: dict[str, Any] = {"branches": branches, "stage_samples": len(branches), "decided": True}
+    if not branches:
+        update["stopped"] = "no_answer"
+        update["notes"] = [f"beam search finished no program that printed an answer within "
+                           f"{deps.options.beam_depth} steps"]
+    return update
 
 
 def beam_next(state: dict[str, Any], *, deps: Deps) -> str:

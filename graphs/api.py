@@ -93,13 +93,14 @@ async def asolve(question: str | Problem, strategy: str = "verified", samples: i
         opts = opts.model_copy(update={"samples": samples})
     db = Store(config.store) if store is True else (store or None)
     run_id = new_id("run-")
+    # Built first: a strategy that refuses this configuration does so before any record or call.
+    graph = build_graph(strategy, config, options=opts, store=db, run_id=run_id, nodes=nodes,
+                        sandbox=sandbox, models=models)
     if db is not None:
         db.create_run(run_id=run_id, kind="solve", strategies=[strategy],
                       config={"roles": {k: v.model for k, v in config.roles.items()},
                               "options": opts.model_dump()})
         db.add_problem(run_id, problem)
-    graph = build_graph(strategy, config, options=opts, store=db, run_id=run_id, nodes=nodes,
-                        sandbox=sandbox, models=models)
     try:
         state = await graph.ainvoke({"problem": problem})
         result: Result = state["result"]

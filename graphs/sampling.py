@@ -88,6 +88,26 @@ def fan_out(state: dict[str, Any], *, mode: str) -> list[Send] | str:
     return sends or "vote"
 
 
+def run_notes(state: dict[str, Any], deps: Deps) -> list[str]:
+    """What the run could not do, per role used: missing capabilities, cut-off branches."""
+    branches, notes = state.get("branches", []), list(state.get("notes", []))
+    for role in dict.fromkeys(state.get("roles", [])):
+        notes += deps.models.notes(role, use_logprobs=deps.options.use_logprobs)
+        model = deps.models.role(role).model
+        mine = [b for b in branches if b.model == model]
+        if (deps.options.use_logprobs and deps.models.profile(role).logprobs and mine
+                and all(b.confidence is None for b in mine)):
+            notes.append(f"confidence weighting off for role {role}: {model} sent no "
+                         "log-probabilities although they were asked for")
+        cut = [b for b in mine if b.truncated]
+        if cut:
+            limit = deps.models.role(role).max_tokens or deps.models.profile(role).default_max_tokens()
+            notes.append(f"{len(cut)} of {len(mine)} branches of role {role} ran out of tokens "
+                         f"({limit}) before answering (finish_reason=length): "
+                         f"raise roles.{role}.max_tokens")
+    return list(dict.fromkeys(notes))
+
+
 def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Assemble the Result."""
     problem, began = state["problem"], time.time()
@@ -98,6 +118,9 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     planned = deps.options.samples + (deps.options.escalation_samples if state.get("escalated") else 0)
     per_sample = (usage.total_tokens / used) if used else 0
     stopped = state.get("stopped") or ("decided" if used < planned else "max_samples")
+    if answer is None and any(b.truncated for b in branches):
+        stopped = "truncated"
+    notes = run_notes(state, deps)
     result = Result(
         run_id=deps.run_id, problem_id=problem.id, strategy=deps.strategy, answer=answer,
         confidence=state.get("confidence", 0.0), votes=state.get("votes", {}),
@@ -107,11 +130,12 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         correct=verifier.score(problem, answer),
         escalated=bool(state.get("escalated")),
         tokens_saved=int(max(0, planned - used) * per_sample),
-        wall_s=round(time.time() - state.get("started_at", began), 3),
+        wall_s=round(time.time() - state.get("started_at", began), 3), notes=notes,
     )
     deps.record(problem, "result", began, parent=state.get("parent_event"),
                 outputs={"answer": answer, "confidence": result.confidence,
-                         "samples_used": used, "stopped": stopped, "correct": result.correct},
+                         "samples_used": used, "stopped": stopped, "correct": result.correct,
+                         "notes": notes},
                 usage=usage)
     return {"result": result}
 

@@ -19,6 +19,7 @@ class SolveState(TypedDict, total=False):
     branches: Annotated[list[Branch], operator.add]
     usage: Annotated[list[Usage], operator.add]
     roles: Annotated[list[str], operator.add]
+    notes: Annotated[list[str], operator.add]
     stage_start: int
     started_at: float
     stage_samples: int

@@ -7,6 +7,7 @@ the environment.
 from __future__ import annotations
 
 import contextvars
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +32,10 @@ def default_store_path() -> Path:
 class RoleConfig(BaseModel):
     """A model role: a LiteLLM model string plus how to call it.
 
+    ``max_tokens`` left unset is sized from the model (see ``ponder.providers``): reasoning
+    models get their provider's output limit up to 32k, since they think before answering.
+    ``reasoning_effort`` and ``thinking_budget`` are passed to providers that take them.
+
     >>> RoleConfig(model="deepseek/deepseek-reasoner", max_tokens=4096)
     """
 
@@ -39,12 +44,15 @@ class RoleConfig(BaseModel):
     model: str
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
-    max_tokens: int = Field(256, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
     timeout: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
     api_base: str | None = None
     api_key_env: str | None = None
     style: Literal["auto", "chat", "completion", "reasoning"] = "auto"
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    thinking_budget: int | None = Field(None, ge=1024)
+    concurrency: int | None = Field(None, ge=1, le=512)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("model")
@@ -61,6 +69,18 @@ class RoleConfig(BaseModel):
     @property
     def provider(self) -> str:
         return self.model.split("/", 1)[0]
+
+    def replaced_by(self, model: str) -> RoleConfig:
+        """This role pointed at ``model``: that model's defaults, keeping where and how to
+        connect (``api_base``, ``api_key_env``, ``params``) only for the same provider, so a
+        key is never sent to another provider's URL."""
+        new = RoleConfig(model=model)
+        if new.model == self.model:
+            return self
+        if new.provider != self.provider:
+            return new
+        return new.model_copy(update={"api_base": self.api_base, "api_key_env": self.api_key_env,
+                                      "params": dict(self.params)})
 
 
 class SandboxConfig(BaseModel):
@@ -142,9 +162,9 @@ class Config(BaseSettings):
         roles = dict(self.roles)
         for name, model in models.items():
             if model:
-                base = roles.get(name) or RoleConfig(model=model)
                 try:
-                    roles[name] = base.model_copy(update={"model": RoleConfig(model=model).model})
+                    roles[name] = (roles[name].replaced_by(model) if name in roles
+                                   else RoleConfig(model=model))
                 except ValidationError as exc:
                     raise ConfigError(_explain(exc)) from None
         return self.model_copy(update={"roles": roles})
@@ -189,6 +209,36 @@ def _explain(exc: ValidationError) -> str:
     return "invalid configuration — " + "; ".join(lines)
 
 
+def _env_models() -> dict[str, str]:
+    """Roles whose model ``PONDER_ROLES__<ROLE>__MODEL`` sets, by role name."""
+    out = {}
+    for key, value in os.environ.items():
+        upper = key.upper()
+        if upper.startswith("PONDER_ROLES__") and upper.endswith("__MODEL") and value.strip():
+            out[key[len("PONDER_ROLES__"):-len("__MODEL")].lower()] = value.strip()
+    return out
+
+
+def _replace_overridden_roles(data: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+    """Drop what a TOML role says when the environment points it at another model.
+
+    The environment source is merged key by key over the file's, so without this an
+    overridden model would inherit the file's ``api_base`` and key of another provider.
+    """
+    roles = data.get("roles")
+    if not isinstance(roles, dict) or not models:
+        return data
+    roles = dict(roles)
+    for name, model in models.items():
+        old = roles.get(name)
+        if not isinstance(old, dict) or old.get("model") == model:
+            continue
+        same = str(old.get("model", "")).split("/", 1)[0] == model.split("/", 1)[0]
+        roles[name] = {k: old[k] for k in ("api_base", "api_key_env", "params")
+                       if same and k in old}
+    return {**data, "roles": roles}
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     """Load the configuration from defaults, a TOML file, ``PONDER_*`` and ``overrides``.
 
@@ -198,6 +248,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     if path is None and Path(CONFIG_FILE).is_file():
         path = CONFIG_FILE
     data = _read_toml(Path(path)) if path is not None else {}
+    data = _replace_overridden_roles(data, _env_models())
     overrides = {k: v for k, v in overrides.items() if v is not None}
     token = _TOML_DATA.set(data)
     try:

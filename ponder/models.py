@@ -12,19 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ponder.cache import ResponseCache, request_key
+from ponder.coalesce import Coalescer
 from ponder.config import Config, RoleConfig
-from ponder.errors import BackendError, ConfigError
-from ponder.types import Completion, Usage
+from ponder.errors import ConfigError
+from ponder.providers import (Profile, check_role, degradations, probe_reachable, profile_for,
+                              shape_request)
+from ponder.responses import split_reasoning, to_completions  # noqa: F401 - re-exported
+from ponder.retries import backend_error, backoff
+from ponder.types import Completion
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -34,8 +37,11 @@ Messages = list[dict[str, str]]
 # Mid-generation stop hooks for the local provider, keyed by a request id passed through
 # LiteLLM in ``extra_body`` (LiteLLM may run custom providers outside the caller's context).
 _STOP_HOOKS: dict[str, Callable[[list[float]], bool]] = {}
-_REASONING_MODELS = re.compile(r"(reasoner|\br1\b|-r1|/o[134](-|$)|o[134]-mini|qwq|thinking)", re.I)
-_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
+_EMBEDDED = ("local", "scripted")
+# Parallel requests per provider. Remote APIs serve many at once, so a fan-out of k
+# branches takes about one branch's wall time; the embedded engine serialises per model.
+REMOTE_CONCURRENCY = 32
+EMBEDDED_CONCURRENCY = 4
 _LOCK = threading.Lock()
 _litellm_module: Any = None
 
@@ -127,22 +133,6 @@ def _make_provider(litellm: Any, choose: Callable[..., dict]) -> Any:
     return Provider()
 
 
-def split_reasoning(text: str, reasoning_content: str | None = None) -> tuple[str, str | None]:
-    """Separate thinking from the final text.
-
-    Providers return thinking either as ``reasoning_content`` or inline in ``<think>``
-    blocks (DeepSeek-R1 style, sometimes with the opening tag missing, or cut off unclosed).
-    """
-    pieces = [reasoning_content] if reasoning_content else []
-    if "</think>" in text and "<think>" not in text.split("</think>", 1)[0]:
-        head, text = text.split("</think>", 1)
-        pieces.append(head)
-    pieces.extend(m.group(1) for m in _THINK.finditer(text))
-    text = _THINK.sub("", text)
-    reasoning = "\n".join(p.strip() for p in pieces if p and p.strip())
-    return text.strip(), reasoning or None
-
-
 @dataclass(frozen=True)
 class ModelStatus:
     """Whether a role's model can be used now, and what to do if not."""
@@ -151,6 +141,8 @@ class ModelStatus:
     model: str
     usable: bool
     detail: str
+    capabilities: list[str] = field(default_factory=list)
+    reachable: str | None = None
 
 
 class ModelClient:
@@ -161,13 +153,15 @@ class ModelClient:
     """
 
     def __init__(self, config: Config, *, cache: ResponseCache | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep):
+                 sleep: Callable[[float], Any] = asyncio.sleep, batch_window_s: float = 0.02):
         self.config = config
         self.cache = cache if cache is not None else (
             ResponseCache(config.cache) if config.cache else None
         )
         self._sleep = sleep
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._ready: set[str] = set()
+        self._coalescer: Coalescer[Completion] = Coalescer(batch_window_s)
 
     def role(self, role_or_model: str) -> RoleConfig:
         """The settings for a role name, or defaults for a bare model string."""
@@ -176,6 +170,14 @@ class ModelClient:
         if "/" in role_or_model:
             return RoleConfig(model=role_or_model)
         return self.config.role(role_or_model)
+
+    def profile(self, role_or_model: str) -> Profile:
+        """What this role's model accepts (see :mod:`ponder.providers`)."""
+        return _profile(self.role(role_or_model).model)
+
+    def notes(self, role: str, *, use_logprobs: bool) -> list[str]:
+        """What a strategy loses with this role's model (recorded in results and traces)."""
+        return degradations(role, self.role(role), self.profile(role), use_logprobs=use_logprobs)
 
     def style(self, role_or_model: str) -> Style:
         """How to prompt this model: few-shot ``completion``, ``chat`` CoT, or native ``reasoning``."""
@@ -186,7 +188,7 @@ class ModelClient:
             from ponder.local import local_model
 
             return local_model(spec.model.split("/", 1)[1]).style
-        return "reasoning" if _REASONING_MODELS.search(spec.model) else "chat"
+        return "reasoning" if self.profile(role_or_model).reasoning else "chat"
 
     def complete(self, role: str, messages: Messages | str, **kwargs: Any) -> list[Completion]:
         """Synchronous :meth:`acomplete`."""
@@ -198,16 +200,18 @@ class ModelClient:
         stop: list[str] | None = None, logprobs: bool = False,
         stop_when: Callable[[list[float]], bool] | None = None, **params: Any,
     ) -> list[Completion]:
-        """Sample ``n`` completions (sample indices ``first_index``…) from a role or model."""
+        """Sample ``n`` completions (sample indices ``first_index``…) from a role or model.
+
+        Parameters the model does not accept are not sent (see :meth:`profile`); a role that
+        cannot be used (no key, key for another host) raises ``ConfigError`` before any call.
+        """
         spec = self.role(role)
+        profile = self._check(role, spec)
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
-        request = {
-            "model": spec.model, "messages": messages,
-            "temperature": spec.temperature if temperature is None else temperature,
-            "max_tokens": max_tokens or spec.max_tokens, "stop": stop, "logprobs": logprobs,
-            "top_p": spec.top_p, **spec.params, **params,
-        }
+        shaped = shape_request(spec, profile, temperature=temperature, max_tokens=max_tokens,
+                               stop=stop, logprobs=logprobs)
+        request = {"model": spec.model, "messages": messages, **shaped, **spec.params, **params}
         request = {k: v for k, v in request.items() if v is not None and v is not False}
         base_seed = 0 if seed is None else seed
         indices = list(range(first_index, first_index + n))
@@ -224,7 +228,13 @@ class ModelClient:
             _STOP_HOOKS[hook] = stop_when
             request = {**request, "extra_body": {**request.get("extra_body", {}), "ponder_stop_id": hook}}
         try:
-            fresh = await self._sample(spec, request, missing, base_seed)
+            if len(missing) == 1 and profile.n and spec.provider not in _EMBEDDED:
+                # A lone sample of a fan-out: join its siblings in one n-request.
+                fresh = [await self._coalescer.join(
+                    request_key(request, -1), missing[0],
+                    lambda idx: self._sample(spec, profile, request, idx, base_seed))]
+            else:
+                fresh = await self._sample(spec, profile, request, missing, base_seed)
         finally:
             _STOP_HOOKS.pop(hook or "", None)
         for i, completion in zip(missing, fresh):
@@ -233,14 +243,27 @@ class ModelClient:
                 self.cache.put(request_key(request, i), completion)
         return [results[i] for i in indices]
 
-    async def _sample(self, spec: RoleConfig, request: dict, indices: list[int],
-                      base_seed: int) -> list[Completion]:
+    def _check(self, role: str, spec: RoleConfig) -> Profile:
+        """The role's profile, after checking once that it can be called at all."""
+        profile = _profile(spec.model)
+        key = spec.model_dump_json()
+        if key not in self._ready:
+            name = role if role in self.config.roles else spec.model
+            check_role(name, spec, profile)
+            status = check_model(name, spec)
+            if not status.usable:
+                raise ConfigError(f"role {name!r} ({spec.model}): {status.detail}")
+            self._ready.add(key)
+        return profile
+
+    async def _sample(self, spec: RoleConfig, profile: Profile, request: dict,
+                      indices: list[int], base_seed: int) -> list[Completion]:
         if not indices:
             return []
-        if len(indices) > 1 and self._supports_n(spec.model):
+        if len(indices) > 1 and profile.n:
             batch = await self._call(spec, {**request, "n": len(indices), "seed": base_seed + indices[0]})
             got = batch[: len(indices)]
-            # OpenAI-compatible local servers silently ignore n: top up one call at a time.
+            # Some servers silently ignore n (one choice back): top up one call per sample.
             rest = await self._sample_each(spec, request, indices[len(got):], base_seed)
             return got + rest
         return await self._sample_each(spec, request, indices, base_seed)
@@ -251,20 +274,12 @@ class ModelClient:
         batches = await asyncio.gather(*calls)
         return [batch[0] for batch in batches]
 
-    def _supports_n(self, model: str) -> bool:
-        provider = model.split("/", 1)[0]
-        if provider in ("local", "scripted"):
-            return True
-        try:
-            params = _litellm().get_supported_openai_params(model=model) or []
-        except Exception:
-            return False
-        return "n" in params
-
     def _limit(self, spec: RoleConfig) -> asyncio.Semaphore:
+        """Parallel requests per provider: enough for remote fan-outs to overlap fully."""
         key = spec.provider
         if key not in self._limits:
-            self._limits[key] = asyncio.Semaphore(self.config.concurrency)
+            default = EMBEDDED_CONCURRENCY if spec.provider in _EMBEDDED else REMOTE_CONCURRENCY
+            self._limits[key] = asyncio.Semaphore(spec.concurrency or default)
         return self._limits[key]
 
     async def _call(self, spec: RoleConfig, request: dict) -> list[Completion]:
@@ -281,116 +296,36 @@ class ModelClient:
             try:
                 async with self._limit(spec):
                     response = await litellm.acompletion(**kwargs)
-                return _to_completions(litellm, spec.model, response, time.perf_counter() - started)
+                return to_completions(litellm, spec.model, response, time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 - mapped to BackendError below
-                error = _backend_error(spec.model, exc)
+                error = backend_error(litellm, spec.model, spec.api_base, exc)
                 if not error.retryable or attempt >= spec.retries:
                     raise error from exc
                 attempt += 1
-                await self._sleep(_backoff(exc, attempt))
+                await self._sleep(backoff(exc, attempt))
 
 
-def _backoff(exc: Exception, attempt: int) -> float:
-    """Seconds to wait before retry ``attempt``: the provider's Retry-After, else jittered 2^n."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    retry_after = headers.get("retry-after") if hasattr(headers, "get") else None
-    if retry_after:
-        try:
-            return min(float(retry_after), 120.0)
-        except ValueError:
-            pass
-    return min(0.5 * 2 ** (attempt - 1), 30.0) * (0.75 + 0.5 * random.random())
+_PROFILES: dict[str, Profile] = {}
 
 
-_NO_RETRY_HINTS = {
-    401: "check the API key (the provider rejected it)",
-    403: "the key is not allowed to use this model",
-    404: "check the model name",
-}
+def _profile(model: str) -> Profile:
+    if model not in _PROFILES:
+        _PROFILES[model] = profile_for(model, _litellm() if model.split("/", 1)[0]
+                                       not in _EMBEDDED else None)
+    return _PROFILES[model]
 
 
-def _backend_error(model: str, exc: Exception) -> BackendError:
-    if isinstance(exc, BackendError):
-        return exc
-    if isinstance(exc, ConfigError):
-        raise exc
-    litellm = _litellm()
-    status = getattr(exc, "status_code", None)
-    message = str(getattr(exc, "message", None) or exc).strip().splitlines()[0][:500]
-    if isinstance(exc, litellm.ContextWindowExceededError):
-        return BackendError(model, status or 400, f"prompt too long for the context window: {message}")
-    if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError)) and status in (None, 408, 500):
-        return BackendError(model, status, f"no answer in time or no connection: {message}", retryable=True)
-    if status == 429 or (status is not None and status >= 500):
-        return BackendError(model, status, message, retryable=True)
-    hint = _NO_RETRY_HINTS.get(status or 0)
-    return BackendError(model, status, f"{message}" + (f" — {hint}" if hint else ""))
-
-
-def _to_completions(litellm: Any, model: str, response: Any, latency: float) -> list[Completion]:
-    """Turn a LiteLLM ``ModelResponse`` into Completions, splitting usage across choices."""
-    usage = getattr(response, "usage", None)
-    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    details = getattr(usage, "completion_tokens_details", None)
-    reasoning = int(getattr(details, "reasoning_tokens", 0) or 0)
-    cost = _cost(litellm, response, model)
-    choices = list(response.choices)
-    k = max(len(choices), 1)
-    out = []
-    for i, choice in enumerate(choices):
-        message = choice.message
-        text, thinking = split_reasoning(message.content or "", getattr(message, "reasoning_content", None))
-        share = Usage(
-            prompt_tokens=prompt if i == 0 else 0,
-            completion_tokens=completion // k + (completion % k if i == 0 else 0),
-            reasoning_tokens=reasoning // k + (reasoning % k if i == 0 else 0),
-            cost_usd=cost / k, latency_s=latency if i == 0 else 0.0, calls=1 if i == 0 else 0,
-        )
-        if reasoning == 0 and thinking:
-            # Inline <think> text with no provider count: estimate by character share.
-            share.reasoning_tokens = round(
-                share.completion_tokens * len(thinking) / (len(thinking) + len(text) or 1))
-        out.append(Completion(
-            model=model, text=text, reasoning=thinking, usage=share,
-            finish_reason=(getattr(message, "provider_specific_fields", None) or {}).get(
-                "finish_reason", getattr(choice, "finish_reason", None)),
-            logprobs=_logprobs(choice),
-        ))
-    return out
-
-
-def _logprobs(choice: Any) -> list[float] | None:
-    data = getattr(choice, "logprobs", None)
-    content = getattr(data, "content", None) if data is not None else None
-    if content is None and isinstance(data, dict):
-        content = data.get("content")
-    if not content:
-        return None
-    return [float(getattr(t, "logprob", None) if not isinstance(t, dict) else t["logprob"]) for t in content]
-
-
-def _cost(litellm: Any, response: Any, model: str) -> float:
-    if model.split("/", 1)[0] in ("local", "scripted"):
-        return 0.0
-    hidden = getattr(response, "_hidden_params", {}) or {}
-    if hidden.get("response_cost") is not None:
-        return float(hidden["response_cost"])
-    try:
-        return float(litellm.completion_cost(completion_response=response, model=model))
-    except Exception:
-        return 0.0
-
-
-def check_model(role: str, spec: RoleConfig) -> ModelStatus:
-    """Say whether ``spec`` can be used now: weights present, provider known, key set."""
+def check_model(role: str, spec: RoleConfig, *, reach: bool = False,
+                timeout: float = 5.0) -> ModelStatus:
+    """Say whether ``spec`` can be used now: weights present, provider known, key set, role
+    options valid; with ``reach``, also whether the provider answers a model-list request."""
     provider = spec.provider
     if provider == "local":
         from ponder.local import weights_status
 
         ok, detail = weights_status(spec.model.split("/", 1)[1])
-        return ModelStatus(role, spec.model, ok, f"weights at {detail}" if ok else detail)
+        return ModelStatus(role, spec.model, ok, f"weights at {detail}" if ok else detail,
+                           _profile(spec.model).uses(), "in process" if ok else None)
     if provider == "scripted":
         from ponder.scripted import SCRIPTS
 
@@ -401,14 +336,32 @@ def check_model(role: str, spec: RoleConfig) -> ModelStatus:
         return ModelStatus(role, spec.model, False,
                            f"unknown provider {provider!r}; use a LiteLLM provider name such as "
                            "openai, deepseek, anthropic, ollama, hosted_vllm, or local")
+    profile = _profile(spec.model)
+    try:
+        check_role(role, spec, profile)
+    except ConfigError as exc:
+        return ModelStatus(role, spec.model, False, str(exc), profile.uses())
     if spec.api_key_env:
         missing = [] if os.environ.get(spec.api_key_env) else [spec.api_key_env]
     else:
         env = litellm.validate_environment(model=spec.model, api_base=spec.api_base)
         missing = [k for k in env.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))]
     if missing:
-        return ModelStatus(role, spec.model, False, f"set {' and '.join(missing)} in the environment")
-    return ModelStatus(role, spec.model, True, "key set" if provider not in ("ollama",) else "ready")
+        return ModelStatus(role, spec.model, False, f"set {' and '.join(missing)} in the environment",
+                           profile.uses())
+    status = ModelStatus(role, spec.model, True, "key set" if provider != "ollama" else "ready",
+                         profile.uses())
+    if not reach:
+        return status
+    ok, detail = probe_reachable(spec, _key(spec), timeout)
+    return ModelStatus(role, spec.model, ok, status.detail if ok else detail, profile.uses(),
+                       "yes" if ok else "no")
+
+
+def _key(spec: RoleConfig) -> str | None:
+    """The key LiteLLM would send for this role (its own env var unless api_key_env says)."""
+    name = spec.api_key_env or f"{spec.provider.upper()}_API_KEY"
+    return os.environ.get(name)
 
 
 def validate_roles(config: Config, roles: list[str] | None = None) -> None:

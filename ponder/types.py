@@ -111,6 +111,8 @@ class Branch(BaseModel):
     rewards: dict[str, float] = Field(default_factory=dict)
     confidence: float | None = None
     usage: Usage = Field(default_factory=Usage)
+    # finish_reason=length before any answer: the role's max_tokens ran out while thinking.
+    truncated: bool = False
 
 
 class Vote(BaseModel):
@@ -158,3 +160,5 @@ class Result(BaseModel):
     escalated: bool = False
     tokens_saved: int = 0
     wall_s: float = 0.0
+    # What the run could not do and why (a capability the model lacks, a cut-off answer).
+    notes: list[str] = Field(default_factory=list)

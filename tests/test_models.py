@@ -13,6 +13,13 @@ from ponder.models import ModelClient, split_reasoning
 from ponder.scripted import cycle, register_script
 
 
+@pytest.fixture(autouse=True)
+def provider_keys(monkeypatch):
+    """Keys for the routes these tests call (mocked: nothing leaves the machine)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
+
+
 def client_for(model: str, tmp_path, **kw) -> tuple[ModelClient, list[float]]:
     delays: list[float] = []
 
@@ -63,7 +70,9 @@ async def test_reasoning_content_usage_and_cost(tmp_path, monkeypatch):
     assert c.text == "Answer: 42" and c.reasoning == "6 times 7"
     assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.reasoning_tokens) == (10, 20, 12)
     assert c.usage.calls == 1 and c.usage.cost_usd > 0  # priced from LiteLLM's local cost map
-    assert calls[0]["max_tokens"] == 256 and calls[0]["num_retries"] == 0
+    # No max_tokens in the role: a reasoning model gets room to think (its limit, up to 32k).
+    assert calls[0]["max_tokens"] == 32768 and calls[0]["num_retries"] == 0
+    assert "logprobs" not in calls[0] and "temperature" not in calls[0]
 
 
 async def test_mock_response_cost_for_openai(tmp_path, monkeypatch):
