@@ -35,10 +35,13 @@ StopRule = Callable[[list[float]], bool]
 class LoadedModel:
     """A loaded llama.cpp model that returns one sampled choice per call.
 
-    Every call evaluates its prompt from an empty KV cache: reusing the previous call's cached
-    prefix evaluates the prompt in a different batch shape, which changes the logits slightly
-    and so the sampled text. With the cache cleared, the same seed, prompt and parameters give
-    the same text on every call and in every process.
+    Sampling is reproducible: the same seed, prompt and parameters give the same text on
+    every call and in every process. llama-cpp-python reuses the KV cache of a cached prompt
+    prefix, which evaluates the prompt in another batch shape than a fresh call does (the
+    whole prompt at once, or only its last token), and the logits differ slightly with the
+    batch shape — enough to change a sampled token on some CPUs. So every call evaluates its
+    prompt the same way: all but the last token as one pass (kept when exactly that prefix is
+    already cached, as for repeated samples of one prompt), then the last token alone.
     """
 
     def __init__(self, path: str, style: PromptStyle, n_ctx: int, n_threads: int):
@@ -58,10 +61,12 @@ class LoadedModel:
 
         llm, generate = self.llm, self.llm.generate
 
-        def generate_recording(*args: Any, **kwargs: Any):
+        def generate_recording(tokens: Any, *args: Any, **kwargs: Any):
+            tokens = list(tokens)
+            self._prefill(tokens)
             # Token log-probs from the logits that produced each sampled token, without
             # logits_all (which computes full-vocabulary logits for every prompt token).
-            for token in generate(*args, **kwargs):
+            for token in generate(tokens, *args, **kwargs):
                 logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm._n_vocab,))
                 top = float(logits.max())
                 lse = top + math.log(float(np.exp(logits - top).sum()))
@@ -72,11 +77,23 @@ class LoadedModel:
 
         llm.generate = generate_recording
 
+    def _prefill(self, tokens: list[int]) -> None:
+        """Leave exactly ``tokens[:-1]`` evaluated in the KV cache, in one fixed batch shape.
+
+        ``generate`` then reuses that prefix and evaluates the last token on its own.
+        """
+        head = tokens[:-1]
+        cached = self.llm._input_ids  # the tokens whose keys and values are cached
+        if head and len(cached) >= len(head) and cached[: len(head)].tolist() == head:
+            return
+        self.llm.reset()
+        if head:
+            self.llm.eval(head)
+
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
                  stop_when: StopRule | None = None) -> dict[str, Any]:
         """One choice: ``{"text", "finish_reason", "usage", "logprobs"}``."""
         self._logprobs, self._stop_when = [], stop_when
-        self.llm.reset()
         try:
             if self.style == "chat":
                 out = self.llm.create_chat_completion(messages=messages, **params)
