@@ -173,3 +173,22 @@ def _children(pid: int) -> list[int]:
             if int(stat.split(")")[-1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def test_a_solve_call_survives_a_killed_engine(embedded_config):
+    """Through the model client (what the CLI and the UI's solve page use): retried, answered."""
+    from ponder.local import engine as shared_engine
+    from ponder.models import ModelClient
+
+    client = ModelClient(embedded_config)
+    client.complete("standard", "Hi", max_tokens=1)
+    pid = shared_engine().worker_pid("smollm2-135m")
+    assert pid is not None
+    killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
+    killer.start()
+    [out] = client.complete("standard", "Tell a long story about a ship.", max_tokens=300,
+                            temperature=1.0, seed=2)
+    killer.join()
+    assert not _alive(pid)
+    assert out.usage.completion_tokens > 0
+    assert shared_engine().worker_pid("smollm2-135m") not in (None, pid)
