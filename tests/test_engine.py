@@ -192,3 +192,19 @@ def test_a_solve_call_survives_a_killed_engine(embedded_config):
     assert not _alive(pid)
     assert out.usage.completion_tokens > 0
     assert shared_engine().worker_pid("smollm2-135m") not in (None, pid)
+
+
+def test_installed_engine_carries_no_avx512_or_amx_code():
+    """The setup's portable build: AVX2 kernels, none that only AVX-512/AMX CPUs can run."""
+    import shutil
+
+    import llama_cpp
+
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump (binutils) is not installed")
+    lib = Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
+    code = subprocess.run([objdump, "-d", str(lib)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "%ymm" in code  # AVX2 kernels are there
+    assert "%zmm" not in code and "tileloadd" not in code
