@@ -117,3 +117,52 @@ def test_unknown_provider_and_missing_key(monkeypatch):
         validate_roles(cfg, ["reasoner"])
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     validate_roles(load_config().with_models(reasoner="openai/o4-mini"), ["reasoner"])
+
+
+DEEPSEEK_TOML = ('[roles.reasoner]\nmodel = "deepseek/deepseek-reasoner"\nmax_tokens = 8000\n'
+                 'temperature = 0.6\napi_base = "https://api.deepseek.com"\n'
+                 'api_key_env = "MY_DEEPSEEK_KEY"\nparams = { logprobs = false }\n')
+
+
+def test_flag_override_replaces_the_whole_role_across_providers(tmp_path):
+    write(tmp_path, DEEPSEEK_TOML)
+    role = load_config().with_models(reasoner="openai/o4-mini").role("reasoner")
+    assert role.model == "openai/o4-mini"
+    # Nothing of DeepSeek's role survives: not its URL, key, params or token limit.
+    assert (role.api_base, role.api_key_env, role.params) == (None, None, {})
+    assert (role.max_tokens, role.temperature) == (None, 0.7)
+
+
+def test_env_override_replaces_the_whole_role_across_providers(tmp_path, monkeypatch):
+    write(tmp_path, DEEPSEEK_TOML)
+    monkeypatch.setenv("PONDER_ROLES__REASONER__MODEL", "openai/o4-mini")
+    role = load_config().role("reasoner")
+    assert role.model == "openai/o4-mini"
+    assert (role.api_base, role.api_key_env, role.params, role.max_tokens) == (None, None, {}, None)
+    monkeypatch.setenv("PONDER_ROLES__REASONER__MAX_TOKENS", "3000")  # other env fields apply
+    assert load_config().role("reasoner").max_tokens == 3000
+
+
+def test_same_provider_override_keeps_connection_settings(tmp_path, monkeypatch):
+    write(tmp_path, DEEPSEEK_TOML)
+    role = load_config().with_models(reasoner="deepseek/deepseek-chat").role("reasoner")
+    assert (role.api_base, role.api_key_env, role.params) == (
+        "https://api.deepseek.com", "MY_DEEPSEEK_KEY", {"logprobs": False})
+    assert role.max_tokens is None  # the new model's defaults
+    monkeypatch.setenv("PONDER_ROLES__REASONER__MODEL", "deepseek/deepseek-chat")
+    role = load_config().role("reasoner")
+    assert (role.api_base, role.api_key_env, role.max_tokens) == (
+        "https://api.deepseek.com", "MY_DEEPSEEK_KEY", None)
+
+
+async def test_a_key_is_never_sent_to_another_providers_host(monkeypatch):
+    from ponder.config import RoleConfig
+    from ponder.models import ModelClient, validate_roles
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    cfg = load_config(roles={"reasoner": RoleConfig(model="openai/o4-mini",
+                                                    api_base="https://api.deepseek.com/v1")})
+    with pytest.raises(ConfigError, match="openai key would be sent to deepseek"):
+        validate_roles(cfg, ["reasoner"])
+    with pytest.raises(ConfigError, match="openai key would be sent to deepseek"):
+        await ModelClient(cfg).acomplete("reasoner", "hi")

@@ -110,22 +110,30 @@ def _print_result(result: Any) -> None:
         f"{u.calls} calls · run {result.run_id}", "dim"))
 
 
-def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """List the model roles, the model each resolves to, and whether it is usable now."""
+def models(config: ConfigOpt = None, as_json: JsonOpt = False,
+           timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider.")] = 5.0,
+           ) -> None:
+    """Per role: the model, whether it answers now (one free model-list request), and the
+    capabilities ponder will use with it."""
     from ponder.models import check_model
 
     cfg = config_for(config)
-    statuses = [check_model(name, role) for name, role in cfg.roles.items()]
+    statuses = [check_model(name, role, reach=True, timeout=timeout)
+                for name, role in cfg.roles.items()]
     if as_json:
         print_json([s.__dict__ for s in statuses])
         return
+    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("role", "model", "usable", "detail")
+    table = Table("role", "model", "usable", "reachable", "capabilities used", "detail")
     for s in statuses:
-        table.add_row(text(s.role), text(s.model),
-                      text("yes", "green") if s.usable else text("no", "red"), text(s.detail))
-    console().print(table)
+        table.add_row(escape(s.role), escape(s.model),
+                      "[green]yes[/green]" if s.usable else "[red]no[/red]",
+                      escape(s.reachable or "not checked"), escape(", ".join(s.capabilities)),
+                      escape(s.detail))
+    Console().print(table)
 
 
 def trace(
