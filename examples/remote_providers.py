@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
     statuses = [check_model(name, role) for name, role in config.roles.items()]
     for status in statuses:
         print(f"{status.role:9} {status.model:28} {'ready' if status.usable else status.detail}")
+        print(f"{'':9} uses: {', '.join(status.capabilities)}")
     if not all(s.usable for s in statuses):
         print("set the keys above to run this example")
         return 0
@@ -30,6 +31,8 @@ def main(argv: list[str]) -> int:
     result = ponder.solve(question, strategy="escalate", samples=4, config=config)
     print(f"answer: {result.answer} escalated: {result.escalated} "
           f"cost: ${result.usage.cost_usd:.4f} reasoning tokens: {result.usage.reasoning_tokens}")
+    for note in result.notes:  # what the providers could not do (e.g. no logprobs), and why
+        print(f"note: {note}")
     return 0
 
 

@@ -247,7 +247,7 @@ class ModelClient:
         """The role's profile, after checking once that it can be called at all."""
         profile = _profile(spec.model)
         key = spec.model_dump_json()
-        if key not in self._ready:
+        if key not in self._ready and spec.provider not in _EMBEDDED:
             name = role if role in self.config.roles else spec.model
             check_role(name, spec, profile)
             status = check_model(name, spec)

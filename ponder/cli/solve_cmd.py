@@ -127,7 +127,10 @@ def models(config: ConfigOpt = None, as_json: JsonOpt = False,
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("role", "model", "usable", "reachable", "capabilities used", "detail")
+    table = Table("role")
+    table.add_column("model", no_wrap=True)
+    for heading in ("usable", "reachable", "capabilities used", "detail"):
+        table.add_column(heading)
     for s in statuses:
         table.add_row(escape(s.role), escape(s.model),
                       "[green]yes[/green]" if s.usable else "[red]no[/red]",
