@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ponder.ui import data
+from ponder.ui import data, escape
 
 st.set_page_config(page_title="ponder", page_icon="🧠", layout="wide")
 
@@ -20,5 +20,5 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-st.sidebar.caption(f"store: `{data.settings().store}`")
+st.sidebar.caption(f"store: {escape.markdown(data.settings().store)}")
 page.run()

@@ -14,6 +14,7 @@ from typing import Any
 
 from ponder.tracetree import children
 from ponder.types import TraceEvent
+from ponder.ui import escape
 
 X_STEP = 140
 Y_STEP = 64
@@ -198,10 +199,12 @@ def echarts_spec(graph: TraceGraph, selected: int | None = None) -> dict[str, An
     data = [{
         "name": f"n{n.index}", "value": [n.x, n.y], "symbol": "roundRect", "symbolSize": size,
         "itemStyle": {"color": node_color(n.event)}, "selected": n.index == selected,
-        "label": {"formatter": node_text(n) if size[0] >= 64 else n.event.node[:4],
+        "label": {"formatter": escape.chart_label(node_text(n) if size[0] >= 64
+                                                  else n.event.node[:4]),
                   "show": size[0] >= 30,
                   "color": "#212121" if n.event.node == "vote" else "#ffffff"},
-        "tooltip": {"formatter": f"{node_text(n)}<br/>{tooltip(n.event)}"},
+        # A string tooltip is HTML: the node's text goes in escaped, its line breaks as <br/>.
+        "tooltip": {"formatter": escape.html(f"{node_text(n)}\n{tooltip(n.event)}")},
     } for n in graph.nodes]
     links = [{"source": a, "target": b} for a, b in graph.edges]
     links += [{"source": a, "target": b, "lineStyle": {"type": "dashed", "opacity": 0.45}}
@@ -210,7 +213,7 @@ def echarts_spec(graph: TraceGraph, selected: int | None = None) -> dict[str, An
             "moveOnMouseMove": True, "filterMode": "none"}
     return {
         "animation": False,  # redraws on every rerun; fading in each time only distracts
-        "tooltip": {"trigger": "item"},
+        "tooltip": {"trigger": "item", "renderMode": "html"},
         "grid": {"left": SIDE, "right": SIDE, "top": MARGIN, "bottom": MARGIN},
         "xAxis": _axis([n.x for n in graph.nodes], X_STEP),
         "yAxis": {**_axis([n.y for n in graph.nodes], Y_STEP), "inverse": True},

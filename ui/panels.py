@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ponder.types import Branch, Result, TraceEvent, Vote
-from ponder.ui import widgets
+from ponder.ui import escape, widgets
 from ponder.ui.graph import TraceGraph, TraceNode
 
 VERDICT_MARK = {"verified": "green", "refuted": "red", "unverified": "gray", "no_answer": "gray"}
@@ -26,7 +26,7 @@ def prompt(messages: list[dict[str, Any]]) -> None:
     """The messages sent to the model, collapsed: few-shot prompts are long."""
     with st.expander(f"Prompt · {len(messages)} message(s)"):
         for message in messages:
-            st.markdown(f"**{message.get('role', '?')}**")
+            st.markdown(f"**{escape.markdown(message.get('role', '?'))}**")
             text_block(str(message.get("content") or ""))
 
 
@@ -42,7 +42,7 @@ def execution(outputs: dict[str, Any]) -> None:
     status = outputs.get("status") or "?"
     color = "green" if status == "ok" else "red"
     took = outputs.get("duration_s")
-    st.markdown(f"**Execution** :{color}-badge[{status}]"
+    st.markdown(f"**Execution** :{color}-badge[{escape.markdown(status)}]"
                 + (f" · {took:.2f}s" if isinstance(took, (int, float)) else ""))
     if outputs.get("stdout"):
         st.caption("stdout")
@@ -51,7 +51,7 @@ def execution(outputs: dict[str, Any]) -> None:
         st.caption("stderr")
         st.code(outputs["stderr"], language="text")
     if outputs.get("value") is not None:
-        st.caption(f"value: `{outputs['value']!r}`")
+        st.caption(f"value: {escape.markdown(repr(outputs['value']))}")
 
 
 def _execution_of(node: TraceNode, graph: TraceGraph) -> TraceEvent | None:
@@ -66,11 +66,12 @@ def step(node: TraceNode, graph: TraceGraph) -> None:
     """Everything about one trace event: prompt, output, reasoning, code, run, usage."""
     event = node.event
     took = max(0.0, event.ended_at - event.started_at)
-    st.markdown(f"#### {node.title}")
+    st.markdown(f"#### {escape.markdown(node.title)}")
     when = time.strftime("%H:%M:%S", time.localtime(event.started_at))
     role = event.inputs.get("role")
-    st.caption(f"started {when} · {took:.2f}s" + (f" · role {role}" if role else "")
-               + (f" · branch `{event.branch_id}`" if event.branch_id else ""))
+    st.caption(f"started {when} · {took:.2f}s"
+               + (f" · role {escape.markdown(role)}" if role else "")
+               + (f" · branch {escape.markdown(event.branch_id)}" if event.branch_id else ""))
     widgets.usage_metrics(event.usage, latency=event.usage.latency_s or took)
     if event.inputs.get("messages"):
         prompt(event.inputs["messages"])
@@ -132,10 +133,12 @@ def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
 def branch_card(branch: Branch) -> None:
     """One branch: model, answer, verdict, text, reasoning, code and its execution."""
     mark = VERDICT_MARK.get(branch.verdict, "gray")
-    st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{branch.verdict}] · `{branch.model}`")
+    st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{escape.markdown(branch.verdict)}]"
+                f" · {escape.markdown(branch.model)}")
     cols = st.columns(3)
-    cols[0].metric("Answer", branch.answer if branch.answer is not None else "–")
-    cols[1].metric("Code answer", branch.code_answer if branch.code_answer is not None else "–")
+    cols[0].metric("Answer", escape.markdown(branch.answer) if branch.answer is not None else "–")
+    cols[1].metric("Code answer", escape.markdown(branch.code_answer)
+                   if branch.code_answer is not None else "–")
     confidence = branch.confidence
     cols[2].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
     if branch.text:
@@ -149,7 +152,7 @@ def branch_card(branch: Branch) -> None:
         execution(branch.execution.model_dump())
     u = branch.usage
     st.caption(f"{u.total_tokens:,} tokens · {widgets.dollars(u.cost_usd)} · {u.latency_s:.2f}s"
-               + (f" · rewards {branch.rewards}" if branch.rewards else ""))
+               + (f" · rewards {escape.markdown(branch.rewards)}" if branch.rewards else ""))
 
 
 def compare(result: Result, *, key: str) -> None:

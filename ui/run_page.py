@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ponder.store import RunInfo, StrategySummary
-from ponder.ui import data, widgets
+from ponder.ui import data, escape, widgets
 
 OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "no_answer"}
 PROBLEM_COLUMNS = {
@@ -23,11 +23,12 @@ PROBLEM_COLUMNS = {
 def header(run: RunInfo) -> None:
     """What the run was: kind, status, when, dataset, strategies and models."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
-    st.markdown(f"**{run.name or run.id}** · {run.kind} · status **{run.status}** · {when}"
-                + (f" · dataset `{run.dataset}`" if run.dataset else ""))
+    md = escape.markdown
+    st.markdown(f"**{md(run.name or run.id)}** · {md(run.kind)} · status **{md(run.status)}** · "
+                f"{when}" + (f" · dataset {md(run.dataset)}" if run.dataset else ""))
     models = widgets.models_of(run)
-    st.caption(f"strategies: {', '.join(run.strategies) or '–'}"
-               + (f" · models: {models}" if models else ""))
+    st.caption(f"strategies: {md(', '.join(run.strategies) or '–')}"
+               + (f" · models: {md(models)}" if models else ""))
 
 
 def summary_frame(rows: list[StrategySummary]) -> pd.DataFrame:
@@ -62,7 +63,7 @@ def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
     cols = st.columns(min(len(rows), 6))
     for col, s in zip(cols, rows, strict=False):
         value = widgets.percent(s.correct, s.scored) if s.scored else "unscored"
-        col.metric(s.strategy, value, help=f"{s.correct}/{s.scored} correct, "
+        col.metric(escape.markdown(s.strategy), value, help=f"{s.correct}/{s.scored} correct, "
                    f"{s.no_answer} without an answer, {s.total_tokens:,} tokens")
     frame = summary_frame(rows)
     st.dataframe(frame, hide_index=True, width="stretch", column_config={

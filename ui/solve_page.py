@@ -10,7 +10,7 @@ import streamlit as st
 
 from ponder.config import Config, SolveOptions, load_config
 from ponder.errors import PonderError
-from ponder.ui import data, panels, widgets
+from ponder.ui import data, escape, panels, widgets
 from ponder.ui.live import LiveSolve, stream_solve
 
 DEFAULT_SAMPLES = 4
@@ -100,7 +100,7 @@ class LiveView:
 
     def update(self, live: LiveSolve) -> None:
         leader = live.current_leader()
-        self.leader.metric("Vote leader", leader if leader is not None else "–")
+        self.leader.metric("Vote leader", escape.markdown(leader) if leader is not None else "–")
         self.count.metric("Branches finished", len(live.branches))
         self.started.metric("Branches started", live.dispatched)
         if live.branches:
@@ -116,16 +116,16 @@ def run(path: str, config: Config, request: Request) -> None:
     try:
         config, options = prepare(config, request)
     except PonderError as exc:
-        st.error(str(exc))
+        st.error(escape.markdown(exc))
         return
     view = LiveView()
-    with st.status(f"Solving with {request.strategy}…", expanded=False) as status:
+    with st.status(f"Solving with {escape.markdown(request.strategy)}…", expanded=False) as status:
         try:
             live = asyncio.run(stream_solve(request.question, request.strategy, config, options,
                                             data.open_store(path), view.update))
         except PonderError as exc:
             status.update(label="Failed", state="error")
-            st.error(str(exc))
+            st.error(escape.markdown(exc))
             return
         status.update(label="Done", state="complete")
     data.clear()
@@ -137,9 +137,9 @@ def show_result(live: LiveSolve) -> None:
     result = live.result
     if result is None:
         return
-    answer = result.answer if result.answer is not None else "no answer"
+    answer = escape.markdown(result.answer) if result.answer is not None else "_no answer_"
     st.success(f"Answer: **{answer}** · confidence {result.confidence:.2f} · "
-               f"{result.samples_used} samples · stopped: {result.stopped}")
+               f"{result.samples_used} samples · stopped: {escape.markdown(result.stopped)}")
     widgets.usage_metrics(result.usage)
 
 
@@ -147,11 +147,11 @@ def main() -> None:
     st.title("Solve")
     settings = data.settings()
     if settings.error:
-        st.error(f"The configuration could not be read: {settings.error}")
+        st.error(f"The configuration could not be read: {escape.markdown(settings.error)}")
         return
     config = load_config(settings.config_path, store=settings.store)
     st.caption("Embedded models run offline on the CPU: small and weak, but real. "
-               f"Runs are recorded in `{settings.store}`.")
+               f"Runs are recorded in {escape.markdown(settings.store)}.")
     request = form(config)
     if request is not None:
         run(str(settings.store), config, request)

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from ponder.store import RunInfo
-from ponder.ui import data, panels, widgets
+from ponder.ui import data, escape, panels, widgets
 from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
 
 
@@ -54,17 +54,18 @@ def overview(trace: data.Trace) -> None:
         return
     verdict = {True: ":green-badge[correct]", False: ":red-badge[wrong]"}.get(
         result.correct, ":gray-badge[unscored]")
-    answer = result.answer if result.answer is not None else "no answer"
-    st.markdown(f"### Answer: `{answer}` {verdict}")
-    bits = [f"problem `{result.problem_id}`", result.strategy,
+    answer = escape.markdown(result.answer) if result.answer is not None else "_no answer_"
+    st.markdown(f"### Answer: {answer} {verdict}")
+    bits = [f"problem {escape.markdown(result.problem_id)}", escape.markdown(result.strategy),
             f"confidence {result.confidence:.2f}",
-            f"{result.samples_used}/{result.max_samples} samples", f"stopped: {result.stopped}"]
+            f"{result.samples_used}/{result.max_samples} samples",
+            f"stopped: {escape.markdown(result.stopped)}"]
     if result.reference is not None:
-        bits.append(f"reference `{result.reference}`")
+        bits.append(f"reference {escape.markdown(result.reference)}")
     if result.escalated:
         bits.append("escalated")
     if result.models:
-        bits.append(f"models {', '.join(sorted(set(result.models.values())))}")
+        bits.append(f"models {escape.markdown(', '.join(sorted(set(result.models.values()))))}")
     st.caption(" · ".join(bits))
     widgets.usage_metrics(result.usage)
 

@@ -10,7 +10,7 @@ import streamlit as st
 from ponder.errors import PonderError
 from ponder.store import RunInfo
 from ponder.types import Usage
-from ponder.ui import data
+from ponder.ui import data, escape
 
 MAKE_ONE = 'ponder solve "What is 17 + 25?"'
 
@@ -19,18 +19,18 @@ def store_or_stop() -> str:
     """The store path if it holds runs; otherwise say how to make one and stop the page."""
     settings = data.settings()
     if settings.error:
-        st.error(f"The configuration could not be read: {settings.error}")
+        st.error(f"The configuration could not be read: {escape.markdown(settings.error)}")
         st.stop()
     path = settings.store
     try:
         state = data.store_state(path)
     except PonderError as exc:
-        st.error(str(exc))
+        st.error(escape.markdown(exc))
         st.stop()
     if state == "ok":
         return str(path)
     what = "There is no store" if state == "missing" else "The store has no runs yet"
-    st.info(f"{what} at `{path}`.\n\nMake one by solving a question, then reload this page:")
+    st.info(f"{what} at {escape.markdown(path)}.\n\nMake one by solving a question, then reload this page:")
     st.code(f"{MAKE_ONE} --store {path}", language="bash")
     st.markdown("…or run a batch (`ponder batch problems.jsonl`), or use the **Solve** page. "
                 "Point the UI at another store with `ponder ui --store PATH`.")

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,27 +47,34 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 60)
     pytest.fail(f"`ponder ui` did not answer on {url} within {timeout:.0f}s")
 
 
+@contextmanager
+def serving(store: Path, log_path: Path, *extra: str) -> Iterator[str]:
+    """``ponder ui --store STORE --port ...`` running headless; yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PONDER_STORE"}  # --store must win
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from ponder.cli import main; main()", "ui",
+             "--store", str(store), "--port", str(port), "--headless", *extra],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
 @pytest.fixture
 def ui_server(ui_store: Any, tmp_path: Path) -> Iterator[str]:
-    """``ponder ui --store ... --port ...`` running headless; yields its base URL."""
-    port = free_port()
-    log = (tmp_path / "ui.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if k != "PONDER_STORE"}  # --store must win
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from ponder.cli import main; main()", "ui",
-         "--store", str(ui_store.path), "--port", str(port), "--headless"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    """The UI over the store of a real embedded run."""
+    with serving(ui_store.path, tmp_path / "ui.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def browser() -> Any:
@@ -105,3 +113,99 @@ def test_trace_page_shows_the_graph_code_and_votes(ui_server: str, ui_store: Any
         page.mouse.move(0, 0)  # end the hover highlight before the picture
         page.screenshot(path=str(tmp_path / "trace-problem.png"))
         chromium.close()
+
+
+@pytest.fixture
+def hostile_server(hostile_store: Any, tmp_path: Path) -> Iterator[str]:
+    """The UI over a store of hostile text."""
+    with serving(hostile_store.path, tmp_path / "ui.log") as url:
+        yield url
+
+
+CANARY = "ponder-canary"  # in every URL and id of the hostile store (tests/ui/conftest.py)
+INJECTED = f"""() => {{
+    const found = [];
+    // Headings' own anchors (href="#slug") are Streamlit's, not injected links.
+    const selectors = ['[id^="{CANARY}"]', 'img[src*="{CANARY}"]', '#pcx', 'img[src*="pc1"]',
+                       'a[href*="{CANARY}"]:not([href^="#"])', '.katex',
+                       'img[alt="Streamlit logo"]', '[aria-label="home icon"]'];
+    for (const el of document.querySelectorAll(selectors.join(','))) {{
+        found.push(el.outerHTML.slice(0, 160));
+    }}
+    for (const el of document.querySelectorAll('.stMarkdownColoredText, strong, em')) {{
+        const text = el.textContent;
+        if (text === '{CANARY}-red' || text === 'bold' || text.startsWith('{CANARY}')) {{
+            found.push(el.outerHTML.slice(0, 160));
+        }}
+    }}
+    return found;
+}}"""
+
+
+def loaded(page: Any, title: str) -> None:
+    """Wait until a page's title is drawn and Streamlit's loading skeleton is gone."""
+    page.wait_for_selector(f'[data-testid="stMain"] h1:has-text("{title}")', timeout=60_000)
+    page.wait_for_function(f"() => !document.querySelector('{SKELETON}')", timeout=60_000)
+    page.wait_for_load_state("networkidle", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_hostile_text_renders_as_text_and_fetches_nothing(
+        hostile_server: str, hostile_store: Any, tmp_path: Path) -> None:
+    url, canary = hostile_server, hostile_store.canary
+    assert CANARY == hostile_store.marker
+    leaks: list[str] = []
+
+    def guard(route: Any) -> None:
+        """Let the UI's own requests through; stop and record anything an injection asks for."""
+        wanted = route.request.url
+        if wanted.startswith(url) and CANARY not in wanted and "/pc1" not in wanted:
+            route.continue_()
+        else:
+            leaks.append(wanted)
+            route.abort()
+
+    with browser() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1400, "height": 2400})
+        context.route("**/*", guard)
+        page = context.new_page()
+        injected: list[str] = []
+        for path, title in (("runs", "Runs"), ("run", "Run"), ("trace", "Trace")):
+            page.goto(f"{url}/{path}")
+            loaded(page, title)
+            injected += page.evaluate(INJECTED)
+        assert (injected, leaks, canary.hits) == ([], [], [])
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"<b id={CANARY}-answer>b</b>" in text and "![x](" in text, text[:2000]
+        assert "` <img src=" in page.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text="value:").first.inner_text()  # the backtick stays inside the caption
+        answers = [a.replace("\u200b", "")  # the zero-width seams that break autolinks
+                   for a in page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
+        assert any(f"![x]({canary.origin}/{CANARY}-answer-md.png)" in a for a in answers), answers
+        assert page.locator('[data-testid="stAppDeployButton"]').count() == 0  # item 7
+
+        tips = hover_every_node(page)
+        injected += page.evaluate(INJECTED)
+        assert any(hostile_store.leader in tip for tip in tips), tips
+        assert any(hostile_store.status in tip for tip in tips), tips
+        page.screenshot(path=str(tmp_path / "hostile.png"))
+        chromium.close()
+    assert injected == [] and leaks == [] and canary.hits == []
+
+
+def hover_every_node(page: Any) -> list[str]:
+    """Hover each node of the one-row trace graph; return the tooltips' texts."""
+    graph = page.locator('[data-testid="stEChartsChart"]')
+    graph.locator("canvas").first.wait_for(timeout=30_000)
+    box = graph.bounding_box()
+    assert box is not None
+    columns = 6  # problem, reason, code, execute, vote, result
+    step = (box["width"] - 2 * SIDE) / (columns - 1)
+    tips = []
+    for i in range(columns):
+        page.mouse.move(box["x"] + SIDE + i * step, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(400)
+        tips.append(graph.evaluate("el => el.innerText"))
+    page.mouse.move(0, 0)
+    return tips

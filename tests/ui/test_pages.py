@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ponder.store import Store
+from ponder.ui import escape
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 UIStore = Any  # the ``ui_store`` fixture's value (tests/ui/conftest.py)
@@ -92,7 +93,7 @@ def test_run_page_compares_strategies_and_lists_problems(ui_store: UIStore,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, ui_store.path, "run_page.py", run=ui_store.batch_run)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"verified": "33%", "self-consistency": "33%"}
+    assert metrics == {"verified": "33%", escape.markdown("self-consistency"): "33%"}
     summary = at.dataframe[0].value
     assert list(summary["strategy"]) == ["verified", "self-consistency"]
     assert list(summary["correct"]) == [1, 1] and list(summary["no answer"]) == [1, 1]
@@ -133,7 +134,7 @@ def test_trace_page_draws_the_real_run(ui_store: UIStore,
     programs = [c.value for c in at.code if c.language == "python"]
     assert any(branch.code and branch.code.strip() in p for p in programs)
     shown = texts(at)
-    assert f"Answer: `{ui_store.result.answer}`" in shown
+    assert f"Answer: {escape.markdown(ui_store.result.answer or '')}" in shown
     assert "**Execution**" in shown
     assert [e.label for e in at.expander if e.label.startswith("Prompt")]
     assert at.subheader.values[-2:] == ["Votes", "Branches side by side"]
@@ -142,19 +143,35 @@ def test_trace_page_draws_the_real_run(ui_store: UIStore,
     vote = next(i for i, e in enumerate(step.options) if "vote" in e)
     step.set_value(vote).run()
     assert not at.exception
-    assert any(m.startswith("#### #") and m.endswith("vote") for m in at.markdown.values)
+    assert any(m.startswith("#### \\#") and m.endswith("vote") for m in at.markdown.values)
 
 
 def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, ui_store.path, "trace_page.py", run=ui_store.batch_run)
     assert at.selectbox(key="trace_strategy").value == "verified"
-    assert "problem `p-correct`" in texts(at) and ":green-badge[correct]" in texts(at)
+    assert f"problem {escape.markdown('p-correct')}" in texts(at) and ":green-badge[correct]" in texts(at)
     at.number_input(key="trace_position").set_value(2).run()
     assert not at.exception
-    assert "problem `p-wrong`" in texts(at) and ":red-badge[wrong]" in texts(at)
+    assert f"problem {escape.markdown('p-wrong')}" in texts(at) and ":red-badge[wrong]" in texts(at)
     at.selectbox(key="trace_strategy").select("self-consistency").run()
     assert at.query_params["strategy"] == "self-consistency"
+
+
+@pytest.mark.parametrize("page", [None, "run_page.py", "trace_page.py"])
+def test_hostile_text_reaches_markdown_only_escaped(hostile_store: Any, page: str | None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every element that Streamlit renders as Markdown gets model and dataset text escaped.
+
+    (The browser test checks what Chromium then draws and fetches.)"""
+    at = open_page(monkeypatch, hostile_store.path, page)
+    marked = [*at.markdown.values, *at.caption.values, *at.info.values, *at.success.values,
+              *at.error.values, *at.warning.values, *at.subheader.values,
+              *(m.label for m in at.metric), *(m.value for m in at.metric)]
+    raw = [m for m in marked if "![x](" in m or "<b id=" in m or ":red[" in m]
+    assert raw == [], raw
+    escaped = escape.markdown("<img src=")  # in the store's path (the sidebar) on every page
+    assert any(escaped in m for m in marked), marked
 
 
 @pytest.mark.slow
@@ -187,4 +204,4 @@ def test_solve_page_rejects_a_bad_model_string(tmp_path: Path,
     at.text_input(key="solve_reasoner").input("no-provider-here")
     at.button[0].click().run()
     assert not at.exception
-    assert "provider/name" in at.error[0].value
+    assert escape.markdown("provider/name") in at.error[0].value
