@@ -180,8 +180,10 @@ def test_hostile_text_renders_as_text_and_fetches_nothing(
         assert f"<b id={CANARY}-answer>b</b>" in text and "![x](" in text, text[:2000]
         assert "` <img src=" in page.locator('[data-testid="stCaptionContainer"]').filter(
             has_text="value:").first.inner_text()  # the backtick stays inside the caption
+        values = page.locator('[data-testid="stMetricValue"]')
+        values.filter(has_text="![x](").first.wait_for(timeout=30_000)
         answers = [a.replace("\u200b", "")  # the zero-width seams that break autolinks
-                   for a in page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
+                   for a in values.all_inner_texts()]
         assert any(f"![x]({canary.origin}/{CANARY}-answer-md.png)" in a for a in answers), answers
         assert page.locator('[data-testid="stAppDeployButton"]').count() == 0  # item 7
 
@@ -200,12 +202,14 @@ def hover_every_node(page: Any) -> list[str]:
     graph.locator("canvas").first.wait_for(timeout=30_000)
     box = graph.bounding_box()
     assert box is not None
-    columns = 6  # problem, reason, code, execute, vote, result
-    step = (box["width"] - 2 * SIDE) / (columns - 1)
+    steps = ["problem", "reason", "code", "execute", "vote", "result"]
+    gap = (box["width"] - 2 * SIDE) / (len(steps) - 1)
     tips = []
-    for i in range(columns):
-        page.mouse.move(box["x"] + SIDE + i * step, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(400)
+    for i, step in enumerate(steps):
+        page.mouse.move(box["x"] + SIDE + i * gap, box["y"] + box["height"] / 2)
+        # The tooltip names the step it belongs to ("execute · 0.50s · 3 tokens").
+        page.wait_for_function("([el, step]) => el.innerText.includes(step + ' · ')",
+                               arg=[graph.element_handle(), step], timeout=10_000)
         tips.append(graph.evaluate("el => el.innerText"))
     page.mouse.move(0, 0)
     return tips
