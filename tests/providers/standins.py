@@ -75,7 +75,10 @@ class StandIn:
                 reply = standin.queue.pop(0) if standin.queue else standin.answer(self.path, body, standin)
                 self._reply(reply)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # a provider accepts a burst of parallel requests
+
+        server = Server(("127.0.0.1", 0), Handler)
         self.port = server.server_address[1]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server

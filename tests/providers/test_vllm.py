@@ -44,3 +44,22 @@ def test_server_ignoring_n_and_logprobs_is_topped_up_and_said(serve, solve_with)
     assert [r.get("n") for r in api.requests] == [3, None, None]
     assert result.samples_used == 3 and result.answer == "42"
     assert any("sent no log-probabilities although they were asked for" in n for n in result.notes)
+
+
+def test_remote_fan_out_runs_in_parallel(serve, solve_with):
+    import time
+
+    arrived: list[float] = []
+
+    def slow(path, body, s):
+        arrived.append(time.perf_counter())
+        time.sleep(0.5)
+        return chat_reply("qwen", [("Answer: 42", None)])  # ignores n: 1 + 15 top-ups
+
+    api = serve(StandIn(slow))
+    result, _ = solve_with(RoleConfig(model="hosted_vllm/llama-3.2-3b", api_base=api.base + "/v1"),
+                           samples=16)
+    assert len(api.requests) == 16 and result.samples_used == 16
+    top_ups = sorted(arrived[1:])
+    # All 15 top-ups are in flight together (4 at a time would spread them over 1.5 s).
+    assert top_ups[-1] - top_ups[0] < 0.4, [round(t - top_ups[0], 2) for t in top_ups]
