@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ponder.cli.common import ConfigOpt, StoreOpt, config_for
+from ponder.cli.common import ConfigOpt, StoreOpt, config_for, printable
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,7 +27,7 @@ def exposure_warning(address: str, port: int) -> str | None:
     """What to tell a user who serves the UI beyond this machine, or None on loopback."""
     if is_loopback(address):
         return None
-    return (f"warning: the UI listens on {address}:{port}, reachable from other machines, and "
+    return (f"warning: the UI listens on {printable(address)}:{port}, reachable from other machines, and "
             "has no login: anyone who reaches it can read every run and, on the Solve page, "
             "run models and model-written code. Bind to 127.0.0.1 (the default) and use an "
             "SSH tunnel or an authenticating proxy to reach it from elsewhere.")
@@ -80,7 +80,8 @@ def ui(
     host = "localhost" if is_loopback(address) else address
     if ":" in host:
         host = f"[{host.strip('[]')}]"
-    typer.echo(f"ponder ui on http://{host}:{port} · store {cfg.store}{where}", err=True)
+    typer.echo(f"ponder ui on http://{printable(host)}:{port} · store {printable(cfg.store)}{where}",
+               err=True)
     warning = exposure_warning(address, port)
     if warning:
         typer.secho(warning, fg="yellow", err=True)
