@@ -119,7 +119,8 @@ def run(path: str, config: Config, request: Request) -> None:
         st.error(escape.markdown(exc))
         return
     view = LiveView()
-    with st.status(f"Solving with {escape.markdown(request.strategy)}…", expanded=False) as status:
+    label = f"Solving with {escape.markdown(request.strategy)}…"
+    with st.status(label, expanded=False) as status:
         try:
             live = asyncio.run(stream_solve(request.question, request.strategy, config, options,
                                             data.open_store(path), view.update))

@@ -30,7 +30,8 @@ def store_or_stop() -> str:
     if state == "ok":
         return str(path)
     what = "There is no store" if state == "missing" else "The store has no runs yet"
-    st.info(f"{what} at {escape.markdown(path)}.\n\nMake one by solving a question, then reload this page:")
+    st.info(f"{what} at {escape.markdown(path)}.\n\n"
+            "Make one by solving a question, then reload this page:")
     st.code(f"{MAKE_ONE} --store {path}", language="bash")
     st.markdown("…or run a batch (`ponder batch problems.jsonl`), or use the **Solve** page. "
                 "Point the UI at another store with `ponder ui --store PATH`.")

@@ -179,7 +179,8 @@ def _print_outcome(outcome: Any) -> None:
 
 def runs(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 20,
-    wide: Annotated[bool, typer.Option("--wide", help="Also show kind, dataset and results.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help=(
+        "Also show kind, dataset and results."))] = False,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """List the runs in the store, newest first, with accuracy per strategy.

@@ -27,10 +27,10 @@ def exposure_warning(address: str, port: int) -> str | None:
     """What to tell a user who serves the UI beyond this machine, or None on loopback."""
     if is_loopback(address):
         return None
-    return (f"warning: the UI listens on {printable(address)}:{port}, reachable from other machines, and "
-            "has no login: anyone who reaches it can read every run and, on the Solve page, "
-            "run models and model-written code. Bind to 127.0.0.1 (the default) and use an "
-            "SSH tunnel or an authenticating proxy to reach it from elsewhere.")
+    return (f"warning: the UI listens on {printable(address)}:{port}, reachable from other "
+            "machines, and has no login: anyone who reaches it can read every run and, on the "
+            "Solve page, run models and model-written code. Bind to 127.0.0.1 (the default) "
+            "and use an SSH tunnel or an authenticating proxy to reach it from elsewhere.")
 
 
 def streamlit_command(app: Path, *, port: int, headless: bool, address: str = LOOPBACK,
@@ -80,8 +80,8 @@ def ui(
     host = "localhost" if is_loopback(address) else address
     if ":" in host:
         host = f"[{host.strip('[]')}]"
-    typer.echo(f"ponder ui on http://{printable(host)}:{port} · store {printable(cfg.store)}{where}",
-               err=True)
+    typer.echo(f"ponder ui on http://{printable(host)}:{port} · store "
+               f"{printable(cfg.store)}{where}", err=True)
     warning = exposure_warning(address, port)
     if warning:
         typer.secho(warning, fg="yellow", err=True)

@@ -150,7 +150,8 @@ def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, ui_store.path, "trace_page.py", run=ui_store.batch_run)
     assert at.selectbox(key="trace_strategy").value == "verified"
-    assert f"problem {escape.markdown('p-correct')}" in texts(at) and ":green-badge[correct]" in texts(at)
+    shown = texts(at)
+    assert f"problem {escape.markdown('p-correct')}" in shown and ":green-badge[correct]" in shown
     at.number_input(key="trace_position").set_value(2).run()
     assert not at.exception
     assert f"problem {escape.markdown('p-wrong')}" in texts(at) and ":red-badge[wrong]" in texts(at)
