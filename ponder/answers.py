@@ -17,8 +17,10 @@ reasoning trace is full of intermediate (often wrong) numbers, then tries in ord
    - ``code``: the last fenced code block (see :func:`extract_code`).
 
 A candidate that does not fit the kind (no number for ``math``, no letter or option
-for ``choice``) is skipped and the next rule tried. No answer gives ``None``;
-extraction never raises.
+for ``choice``) is skipped and the next rule tried. No answer gives ``None``; an
+unknown kind raises ``ConfigError`` (nothing else is caught: a bug must surface).
+Surrounding quotes are dropped (``'"8"'`` -> ``8``) and integer fractions are put in
+lowest terms (``28/4`` -> ``7``), so surface forms do not split a vote.
 
 Equivalence (:func:`equivalent`) compares :func:`normalize` keys first (numbers in
 any surface form, ``\frac``, percentages, choice letters, text case), then for math
@@ -32,18 +34,19 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from collections.abc import Iterator
 from typing import Any
 
-from ponder.errors import DatasetError
+from ponder.errors import ConfigError, DatasetError
 from ponder.types import ProblemKind
 
 __all__ = [
     "equivalent", "extract_answer", "extract_code", "is_correct", "normalize",
-    "program_answer", "reference_from_gsm8k", "strip_think",
+    "program_answer", "reference_from_gsm8k", "strip_think", "value_answer",
 ]
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -60,6 +63,8 @@ _MATH_WORDS = re.compile(r"\\[a-zA-Z]+|sqrt|sin|cos|tan|log|ln|exp|pi|inf")
 _PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d*)(?:\.\d*)?(?:[eE][-+]?\d{1,3})?")
 _LATEX_FRAC = re.compile(r"(-?)\\frac\s*\{([^{}]+)\}\s*\{([^{}]+)\}")
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_QUOTED = re.compile(r""""([^"]+)"|'([^']+)'|“([^”]+)”|‘([^’]+)’""")
+_NUMBER_FRACTION = re.compile(r"\(?\s*(-?\d+)\s*/\s*(\d+)\s*\)?")
 _PY_LANGS = {"python", "py", "python3"}
 _SPAN_CHARS = 1000  # an answer is never longer; bounds the work on pathological text
 _MAX_BOXES = 8
@@ -79,20 +84,43 @@ def strip_think(text: str) -> str:
 
 def extract_answer(text: str, kind: ProblemKind = "math",
                    choices: list[str] | None = None) -> str | None:
-    """The final answer stated in ``text``, or ``None`` (rule order in the module doc)."""
-    try:
-        text = strip_think(text or "")
-        if kind == "code":
-            return extract_code(text)
-        convert = {"math": _math_from_span, "text": lambda span: _strip_decor(span) or None,
-                   "choice": lambda span: _letter_from_span(span, choices)}[kind]
-        for span in _candidate_spans(text):
-            answer = convert(span)
-            if answer:
-                return answer
-        return _fallback(text, kind, choices)
-    except Exception:  # a malformed output must never break a run
+    """The final answer stated in ``text``, or ``None`` (rule order in the module doc).
+
+    Text that states no answer gives ``None``; an unknown ``kind`` is the caller's mistake
+    and raises :class:`~ponder.errors.ConfigError` (a bug here must not pass for "no answer").
+    """
+    converters = {"math": _math_from_span, "text": lambda span: _strip_decor(span) or None,
+                  "choice": lambda span: _letter_from_span(span, choices)}
+    if kind != "code" and kind not in converters:
+        raise ConfigError(f"unknown problem kind {kind!r}; use one of math, choice, text, code")
+    text = strip_think(text or "")
+    if kind == "code":
+        return extract_code(text)
+    for span in _candidate_spans(text):
+        answer = converters[kind](span)
+        if answer:
+            return _simplify(answer) if kind == "math" else answer
+    answer = _fallback(text, kind, choices)
+    return _simplify(answer) if kind == "math" and answer else answer
+
+
+def value_answer(value: Any, kind: ProblemKind = "math",
+                 choices: list[str] | None = None) -> str | None:
+    """The answer a program passed to ``answer(x)``, as a comparable string.
+
+    Numbers get their canonical key with float noise rounded off (``0.30000000000000004``
+    -> ``0.3``, ``18.0`` -> ``18``); strings are read like any stated answer.
+    """
+    if value is None:
         return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        number = Fraction(value) if isinstance(value, int) else Fraction(repr(round(value, 10)))
+        return _fraction_key(number)
+    if not isinstance(value, str):
+        return str(value)
+    return extract_answer(value, kind, choices) or (value.strip() or None)
 
 
 def extract_code(text: str) -> str | None:
@@ -224,7 +252,9 @@ def _strip_decor(span: str) -> str:
     for token in ("**", "`", "\\(", "\\)", "\\[", "\\]", "\\$"):
         s = s.replace(token, "$" if token == "\\$" else "")
     s = re.sub(r"^[\s$]+", "", s)
-    return re.sub(r"(?:[\s$.;:,]|(?<![\d})])!)+$", "", s)  # keep a factorial's "!"
+    s = re.sub(r"(?:[\s$.;:,]|(?<![\d})])!)+$", "", s)  # keep a factorial's "!"
+    quoted = _QUOTED.fullmatch(s)
+    return _strip_decor(next(g for g in quoted.groups() if g)) if quoted else s
 
 
 def _math_from_span(span: str) -> str | None:
@@ -238,6 +268,15 @@ def _math_from_span(span: str) -> str | None:
         return (_clean_number(rhs) if _LEADING_NUMBER.fullmatch(rhs) else rhs) or None
     numbers = _ANY_NUMBER.findall(re.split(r"\.\s", s, maxsplit=1)[0])  # this sentence only
     return _clean_number(numbers[0]) if numbers else None
+
+
+def _simplify(answer: str) -> str:
+    """``"28/4"`` -> ``"7"``, ``"(6/8)"`` -> ``"3/4"``: a fraction of integers in lowest terms."""
+    m = _NUMBER_FRACTION.fullmatch(answer.strip())
+    if not m or int(m.group(2)) == 0:
+        return answer
+    number = Fraction(int(m.group(1)), int(m.group(2)))
+    return str(number.numerator) if number.denominator == 1 else f"{number.numerator}/{number.denominator}"
 
 
 def _looks_like_math(s: str) -> bool:
@@ -299,7 +338,8 @@ def _math_clean(answer: str) -> str:
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
     s = re.sub(r"\\frac\s*(\d)(\d)", r"\\frac{\1}{\2}", s)  # \frac34
     s = re.sub(r"\\left|\\right|\\[!,;: ]|\^\s*\{?\\circ\}?|°", "", s)
-    return re.sub(r"^[a-zA-Z]\s*=\s*", "", s).strip()
+    s = re.sub(r"^[a-zA-Z]\s*=\s*", "", s).strip()
+    return _simplify(s)
 
 
 def _parse_number(s: str) -> Fraction | None:

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from ponder.answers import (equivalent, extract_answer, extract_code, is_correct, normalize,
-                            program_answer, reference_from_gsm8k, strip_think)
-from ponder.errors import DatasetError
+                            program_answer, reference_from_gsm8k, strip_think, value_answer)
+from ponder.errors import ConfigError, DatasetError
 
 CHOICES = ["Paris", "London", "Berlin", "Madrid"]
 
@@ -84,10 +84,46 @@ def test_extract_text(text: str, expected: str | None) -> None:
     assert extract_answer(text, "text") == expected
 
 
-def test_extract_never_raises_on_odd_input() -> None:
+def test_extract_handles_odd_text_but_reports_a_wrong_kind() -> None:
     assert extract_answer(None, "math") is None  # type: ignore[arg-type]
-    assert extract_answer("Answer: 4", "nonsense") is None  # type: ignore[arg-type]
     assert extract_answer(r"\boxed{unclosed 5", "math") == "5"
+    # a caller's mistake is an error that says what to do, not a silent "no answer"
+    with pytest.raises(ConfigError, match="unknown problem kind 'nonsense'.*math, choice"):
+        extract_answer("Answer: 4", "nonsense")  # type: ignore[arg-type]
+
+
+def test_extract_lets_a_bug_surface(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ponder.answers as answers
+
+    def broken(span: str) -> str:
+        raise ZeroDivisionError("bug in a converter")
+
+    monkeypatch.setattr(answers, "_math_from_span", broken)
+    with pytest.raises(ZeroDivisionError, match="bug in a converter"):
+        extract_answer("Answer: 4", "math")
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ('"8"', "8"), ("'5'", "5"), ('"29"', "29"), ("\u201c7\u201d", "7"),
+    ("28/4", "7"), ("28 / 4", "7"), ("(28/4)", "7"), ("6/8", "3/4"), ("1/3", "1/3"),
+])
+def test_quotes_and_unsimplified_fractions_do_not_split_votes(answer: str, expected: str) -> None:
+    assert extract_answer(f"Answer: {answer}") == expected
+    assert normalize(answer) == normalize(expected)
+    assert equivalent(answer, expected)
+
+
+def test_text_quotes_are_dropped_only_when_they_wrap_the_answer() -> None:
+    assert normalize('"Paris"', "text") == normalize("Paris", "text")
+    assert normalize('"a" and "b"', "text") == '"a" and "b"'
+
+
+@pytest.mark.parametrize("value, expected", [
+    (18, "18"), (18.0, "18"), (0.1 + 0.2, "0.3"), (2.5, "2.5"), ("8", "8"), ('"8"', "8"),
+    ("Mia has 25 dollars.", "25"), ([1, 2], "[1, 2]"), (None, None), (True, "True"),
+])
+def test_value_answer(value: object, expected: str | None) -> None:
+    assert value_answer(value) == expected
 
 
 def test_strip_think() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ponder.agents.router import after_vote, budget_reached, estimate_difficulty, needs_escalation
 from ponder.agents.verifier import judge, program_with_tests
 from ponder.config import SolveOptions
@@ -26,10 +28,18 @@ def test_disagreeing_code_refutes_and_the_program_answer_stands():
     assert branch.verdict == "refuted" and branch.answer == "42" and branch.reasoned_answer == "41"
 
 
-def test_failed_program_refutes_reasoned_answer():
-    branch = judge(MATH, Branch(text="so 41", answer="41", **ran(None, status="error")))
-    assert branch.verdict == "refuted" and branch.answer == "41"
+@pytest.mark.parametrize("status", ["error", "timeout", "oom", "sandbox_error"])
+def test_a_program_that_did_not_run_leaves_the_branch_unverifiable(status):
+    # a NameError or SyntaxError says nothing about the reasoning: not refuted
+    branch = judge(MATH, Branch(text="so 41", answer="41", verdict="unverified",
+                                **ran(None, status=status)))
+    assert branch.verdict == "unverified" and branch.answer == "41"
     assert branch.rewards["accuracy"] == 0.0
+
+
+def test_a_crashed_program_of_thought_has_no_answer():
+    branch = judge(MATH, Branch(answer=None, **ran(None, status="error")))
+    assert branch.verdict == "no_answer" and branch.answer is None
 
 
 def test_no_answer_anywhere():
@@ -45,11 +55,17 @@ def test_malformed_thinking_loses_the_format_reward():
 def test_code_problem_verdict_from_tests():
     problem = Problem(question="def f():\n", kind="code", tests="def check(c):\n    assert c() == 1\n",
                       entry_point="f")
-    passed = judge(problem, Branch(code="def f(): return 1", execution=ExecResult(status="ok")))
-    failed = judge(problem, Branch(code="def f(): return 2", execution=ExecResult(status="error")))
+    passed = judge(problem, Branch(code="def f(): return 1", execution=ExecResult(status="error"),
+                                   code_answer="pass"))
+    failed = judge(problem, Branch(code="def f(): return 2", execution=ExecResult(status="error"),
+                                   code_answer="fail"))
     assert (passed.verdict, passed.answer, passed.rewards["accuracy"]) == ("verified", "pass", 1.0)
     assert (failed.verdict, failed.answer, failed.rewards["accuracy"]) == ("refuted", "fail", 0.0)
-    assert program_with_tests(problem, "def f(): return 1").rstrip().endswith("check(f)")
+    # exit status 0 alone is not a pass: only the grader's nonce (code_answer "pass") is
+    exited = judge(problem, Branch(code="import os; os._exit(0)", execution=ExecResult(status="ok")))
+    assert (exited.verdict, exited.answer) == ("no_answer", None)
+    # the tests run in a separate process, never appended after the solution
+    assert not program_with_tests(problem, "def f(): return 1").rstrip().endswith("check(f)")
 
 
 def test_difficulty_grows_with_steps():
