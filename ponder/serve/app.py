@@ -43,6 +43,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(runner.warm)
         yield
         runner.close()  # runs uvicorn's grace period could not finish
 

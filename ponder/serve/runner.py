@@ -64,6 +64,14 @@ class Runner:
         self._sandbox: Any = None
         self._mean_s = 1.0
 
+    def warm(self) -> None:
+        """Import the graph builders and LiteLLM (seconds of CPU) before the first request."""
+        from ponder.graphs import api
+        from ponder.models import _litellm
+
+        api.strategy_builder(self.config.strategy)
+        _litellm()
+
     # admission --------------------------------------------------------------------------
     def strategies(self) -> list[str]:
         if self._strategies is not None:

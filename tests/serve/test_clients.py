@@ -1,0 +1,128 @@
+"""The real OpenAI client and LiteLLM against ``ponder serve``: answers, reasoning, usage equal
+to the stored run's, streaming, per-request overrides, model listing, multi-turn context."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from ponder.serve import RUN_HEADER
+from ponder.types import Usage
+
+from .conftest import KEY
+
+QUESTION = [{"role": "user", "content": "What is 6 times 7?"}]
+
+
+def client(server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0)
+
+
+def stored(store, run_id: str):
+    run = store.require_run(run_id)
+    [result] = list(store.results(run_id))
+    return run, result
+
+
+def test_chat_completion_is_a_voted_answer_recorded_as_a_serve_run(server, store):
+    raw = client(server).chat.completions.with_raw_response.create(
+        model="self-consistency@4", messages=QUESTION, extra_body={"ponder": {"early_stop": False}})
+    completion = raw.parse()
+    run_id = raw.headers[RUN_HEADER]
+    ext = completion.model_extra["ponder"]
+    message = completion.choices[0].message
+
+    assert completion.choices[0].message.content == "42"
+    assert message.model_extra["reasoning_content"] == "6 times 7, carefully."
+    assert ext["run_id"] == run_id and ext["strategy"] == "self-consistency"
+    assert ext["votes"]["42"]["count"] == 3 and ext["votes"]["41"]["count"] == 1
+    assert ext["samples_used"] == 4 and ext["confidence"] == pytest.approx(0.75, abs=0.05)
+    run, result = stored(store, run_id)
+    assert (run.kind, run.status, run.strategies) == ("serve", "done", ["self-consistency"])
+    assert run.meta["model"] == "self-consistency@4"
+    assert result.answer == "42"
+    assert_usage_matches(completion.usage, result.usage)
+    assert result.usage == Usage.total([b.usage for b in result.branches])
+    assert completion.usage.completion_tokens > 0
+
+
+def assert_usage_matches(usage, stored_usage: Usage) -> None:
+    assert usage.prompt_tokens == stored_usage.prompt_tokens
+    assert usage.completion_tokens == stored_usage.completion_tokens
+    assert usage.total_tokens == stored_usage.total_tokens
+    assert usage.completion_tokens_details.reasoning_tokens == stored_usage.reasoning_tokens
+
+
+def test_streaming_sends_progress_as_reasoning_then_the_answer(server, store):
+    chunks = list(client(server).chat.completions.create(
+        model="self-consistency@4", messages=QUESTION, stream=True,
+        stream_options={"include_usage": True}, extra_body={"ponder": {"early_stop": False}}))
+
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    reasoning = "".join(d.model_extra.get("reasoning_content") or "" for d in deltas)
+    content = "".join(d.content or "" for d in deltas)
+    assert content == "42"
+    assert reasoning.count("branch") >= 4 and "vote: leader 42" in reasoning
+    assert reasoning.endswith("6 times 7, carefully.")
+    first_content = next(i for i, d in enumerate(deltas) if d.content)
+    assert all(not d.model_extra.get("reasoning_content") for d in deltas[first_content:])
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    run_id = chunks[-2].model_extra["ponder"]["run_id"]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    run, result = stored(store, run_id)
+    assert run.status == "done" and run.meta["stream"] is True
+    assert_usage_matches(chunks[-1].usage, result.usage)
+
+
+def test_extra_body_overrides_the_model_name(server, store):
+    completion = client(server).chat.completions.create(
+        model="cot", messages=QUESTION,
+        extra_body={"ponder": {"strategy": "self-consistency", "samples": 3, "seed": 0}})
+
+    ext = completion.model_extra["ponder"]
+    assert ext["strategy"] == "self-consistency" and ext["max_samples"] == 3
+    assert store.require_run(ext["run_id"]).config["options"]["samples"] == 3
+
+
+def test_earlier_turns_are_context_for_the_last_question(server, store):
+    completion = client(server).chat.completions.create(model="cot", messages=[
+        {"role": "system", "content": "Answer with a number."},
+        {"role": "user", "content": "Remember x = 6."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": [{"type": "text", "text": "What is x times 7?"}]},
+    ], temperature=0.2)
+
+    run_id = completion.model_extra["ponder"]["run_id"]
+    [problem_id] = [r.problem_id for r in store.results(run_id)]
+    question = store.problem(run_id, problem_id).question
+    assert question.startswith("Conversation so far:\nsystem: Answer with a number.")
+    assert "user: Remember x = 6.\nassistant: Noted." in question
+    assert question.endswith("Question: What is x times 7?")
+    assert completion.model_extra["ponder"]["ignored_params"] == ["temperature"]
+
+
+def test_models_lists_every_strategy_and_configured_pairs(server):
+    from ponder.graphs.api import STRATEGIES
+
+    ids = [m.id for m in client(server).models.list()]
+    assert ids[:len(STRATEGIES)] == list(STRATEGIES)
+    assert "verified:scripted/serve-votes" in ids
+
+
+def test_litellm_as_a_client_gets_the_answer_reasoning_and_usage(server, store):
+    import litellm
+
+    response = litellm.completion(model="hosted_vllm/self-consistency@4", messages=QUESTION,
+                                  api_base=server.base_url, api_key=KEY)
+    message = response.choices[0].message
+    assert message.content == "42"
+    assert message.reasoning_content == "6 times 7, carefully."
+    run_id = response.model_extra["ponder"]["run_id"] if response.model_extra.get("ponder") \
+        else response.id.removeprefix("chatcmpl-")
+    _, result = stored(store, run_id)
+    assert response.usage.prompt_tokens == result.usage.prompt_tokens
+    assert response.usage.completion_tokens == result.usage.completion_tokens
+
+    stream = litellm.completion(model="hosted_vllm/self-consistency@4", messages=QUESTION,
+                                api_base=server.base_url, api_key=KEY, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "42"
