@@ -1,7 +1,8 @@
 """Exports of a run, streamed from the store one page at a time.
 
 - ``sft``: verified-correct branches as chat training data, reasoning kept in ``<think>``
-  tags — rejection sampling, as DeepSeek distilled R1 into small models;
+  tags — rejection sampling, as DeepSeek distilled R1 into small models; a code branch
+  only when its pass came from the tamper-proof grader (:mod:`ponder.agents.grader`);
 - ``rewards``: every branch with its ``accuracy`` and ``format`` rewards (for RL or
   reward-model data);
 - ``jsonl`` / ``csv``: the plain results, one row per problem and strategy.
@@ -42,6 +43,15 @@ def is_verified_correct(branch: Branch, *, any_correct: bool = False) -> bool:
     return correct and (any_correct or branch.verdict == "verified")
 
 
+def grade_is_tamper_proof(problem: Problem, branch: Branch) -> bool:
+    """Whether a code branch's "pass" came from the nonce grader (``code_answer == "pass"``).
+
+    Runs graded before it read success from the exit status, which ``os._exit(0)`` forges;
+    their branches carry no ``code_answer`` and never become training data.
+    """
+    return problem.kind != "code" or branch.code_answer == "pass"
+
+
 def sft_message(problem: Problem, branch: Branch) -> str:
     """The assistant turn: ``<think>`` reasoning, then the final answer."""
     if branch.reasoning:
@@ -60,7 +70,8 @@ def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
         if problem is None:
             continue
         for branch in result.branches:
-            if is_verified_correct(branch, any_correct=any_correct):
+            if (is_verified_correct(branch, any_correct=any_correct)
+                    and grade_is_tamper_proof(problem, branch)):
                 yield {"messages": [{"role": "user", "content": problem.question},
                                     {"role": "assistant", "content": sft_message(problem, branch)}],
                        "problem_id": result.problem_id, "strategy": result.strategy,

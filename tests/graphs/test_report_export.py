@@ -163,3 +163,32 @@ def test_plain_exports_have_one_row_per_problem_and_strategy(tmp_path: Path) -> 
     assert sum(r["correct"] for r in rows) == sum(s.correct for s in store.summary(run_id))
     only = [json.loads(line) for line in export(store, "jsonl", strategy="cot").splitlines()]
     assert {r["strategy"] for r in only} == {"cot"} and len(only) == 4
+
+
+def test_sft_export_holds_no_forgeable_code_grade(tmp_path: Path, scripted_config) -> None:
+    import shutil
+
+    import ponder
+    from ponder.scripted import register_script
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap not installed")
+    prompt = "def add(a, b):\n    \"\"\"Add.\"\"\"\n"
+    honest = f"```python\n{prompt}    return a + b\n```"
+    cheat = f"```python\n{prompt}    return a - b\nimport os\nos._exit(0)\n```"
+    config = scripted_config(register_script("cheater", lambda messages, i: [cheat, honest][i % 2]))
+    problem = Problem(id="add", question=prompt, kind="code", entry_point="add",
+                      tests="def check(candidate):\n    assert candidate(2, 3) == 5\n")
+    result = ponder.solve(problem, strategy="pot", samples=4, config=config, early_stop=False)
+    verdicts = sorted((b.index % 2, b.verdict) for b in result.branches)
+    assert verdicts == [(0, "refuted"), (0, "refuted"), (1, "verified"), (1, "verified")]
+    store = Store(config.store)
+    # a branch graded the old way (exit status 0 read as a pass) is stored alongside
+    forged = Branch(index=9, text=cheat, code=cheat, answer="pass", verdict="verified",
+                    rewards={"accuracy": 1.0, "format": 1.0})
+    store.save_result(result.model_copy(update={"branches": [*result.branches, forged]}))
+    out = io.StringIO()
+    export_run(store, result.run_id, "sft", out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(records) == 2 and all("os._exit" not in r["messages"][1]["content"] for r in records)
+    assert {r["branch_id"] for r in records} == {b.id for b in result.branches if b.index % 2}
