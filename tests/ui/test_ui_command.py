@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -111,7 +112,18 @@ def test_the_ui_listens_on_loopback_only_by_default(tmp_path: Path) -> None:
 def test_binding_beyond_loopback_prints_a_warning_first(tmp_path: Path) -> None:
     server, port = start_ui(tmp_path, "--address", "0.0.0.0")
     assert server.stderr is not None
-    lines = [server.stderr.readline(), server.stderr.readline()]  # written before Streamlit runs
-    stop(server)
-    assert f"http://0.0.0.0:{port}" in lines[0]
-    assert lines[1].startswith("warning: the UI listens on 0.0.0.0") and "no login" in lines[1]
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    try:  # the warning is written before Streamlit starts; other lines may come first
+        while time.monotonic() < deadline and not any("warning:" in ln for ln in lines):
+            ready, _, _ = select.select([server.stderr], [], [], 1)
+            if ready:
+                line = server.stderr.readline()
+                if not line:
+                    break
+                lines.append(line)
+    finally:
+        stop(server)
+    assert any(f"http://0.0.0.0:{port}" in line for line in lines), lines
+    warning = next(line for line in lines if line.startswith("warning:"))
+    assert warning.startswith("warning: the UI listens on 0.0.0.0") and "no login" in warning
