@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -26,14 +27,49 @@ app.add_typer(sandbox_app, name="sandbox", help="Check and use the code sandboxe
 
 
 def main() -> None:
-    """Entry point: run the app, turning ponder's own errors into one clear line."""
+    """Entry point: run the app, turning ponder's own errors into one clear line.
+
+    Anything else is a bug in ponder: its traceback goes to a log file, never the terminal,
+    and the user is told where it is.
+    """
+    from ponder.cli.common import printable
     from ponder.errors import PonderError
 
     try:
         app()
     except PonderError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
+        typer.secho(f"error: {printable(exc)}", err=True, fg="red")
         sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True, fg="yellow")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, logged below
+        where = _log_crash()
+        typer.secho(f"ponder failed unexpectedly: {type(exc).__name__}: {printable(exc)}\n"
+                    f"The traceback is in {where}; please include it in a bug report.",
+                    err=True, fg="red")
+        sys.exit(70)
+
+
+def _log_crash() -> str:
+    """Write the current exception's traceback to a timestamped file; return its path."""
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    from platformdirs import user_log_dir
+
+    text = f"ponder {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
+    for folder in (Path(user_log_dir("ponder", appauthor=False)), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            return str(path)
+        except OSError:
+            continue
+    return "(no writable log folder)"
 
 
 if __name__ == "__main__":
