@@ -85,8 +85,18 @@ def after_vote(state: dict[str, Any], *, options: SolveOptions, can_escalate: bo
 
 
 def needs_escalation(state: dict[str, Any], options: SolveOptions) -> bool:
-    """Escalate when the vote is split (low confidence), or the winner is unverified."""
+    """Escalate when the vote is split or low in confidence, or the winner is unverified.
+
+    The split is read from the *raw* vote (``confidence_parts``: branch counts before the
+    confidence filter), so a filter that drops one branch of a 3:3 tie cannot turn it into
+    a decision.
+    """
     if state.get("answer") is None:
+        return True
+    parts = state.get("confidence_parts") or {}
+    if parts.get("split") or parts.get("status") == "unverified":
+        return True
+    if parts.get("counted") and parts["agree"] / parts["counted"] < options.escalate_below:
         return True
     if state.get("confidence", 0.0) < options.escalate_below:
         return True

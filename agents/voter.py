@@ -13,6 +13,24 @@ Early stopping (:func:`is_decided`) holds when either
     * the leader's share of the total weight is at least ``threshold`` with at least
       ``min_votes`` votes counted.
 
+A split in the *raw* vote (the top two answers drew equally many branches) is never decided,
+whatever the confidence filter did to the weights; nor is a vote whose winner every code check
+refuted.
+
+**Confidence** (:func:`assess`) is ``min(share, stability) * verification``:
+
+* ``share`` — the winner's share of the (weighted) vote: how much the evidence agrees;
+* ``stability`` — the posterior probability that the winner is the answer most samples
+  would give, from the raw counts of the top two answers under a uniform prior
+  (Adaptive-Consistency's Beta criterion): ``P(p1 > p2)`` for ``Beta(v1 + 1, v2 + 1)``,
+  0.75 for one sample, 0.875 for two agreeing, 0.5 for a tie — few samples mean low;
+* ``verification`` — of the winner's branches that a program cross-checked (verified or
+  refuted), the fraction it confirmed; 1 when none was checked (plain voting). A winner
+  that every check refuted scores 0 and is ``unverified``.
+
+Its parts (counts, the three factors, mean token confidence, ``status``, a one-line
+``summary``) travel with the result as ``confidence_parts``.
+
 Everything but :func:`vote` (the graph node) is a pure function of its arguments.
 """
 
@@ -30,7 +48,7 @@ from ponder.errors import ConfigError
 from ponder.types import Branch, ProblemKind, Vote
 
 __all__ = [
-    "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
+    "assess", "beta_stability", "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
     "is_collapsing", "is_decided", "tally", "vote",
 ]
 
@@ -110,6 +128,51 @@ def is_decided(votes: dict[str, Vote], remaining: int, *, threshold: float = 0.9
     return counted >= min_votes and share >= threshold
 
 
+def beta_stability(leader: int, runner_up: int) -> float:
+    """``P(X > 1/2)`` for ``X ~ Beta(leader + 1, runner_up + 1)``: how sure the leader leads.
+
+    Exact for integer counts: ``P(Binomial(n, 1/2) <= leader)`` with ``n = leader + runner_up + 1``.
+
+    >>> beta_stability(2, 0), beta_stability(3, 3)
+    (0.875, 0.5)
+    """
+    n = leader + runner_up + 1
+    return sum(math.comb(n, j) for j in range(leader + 1)) / 2 ** n
+
+
+def assess(branches: Sequence[Branch], winner: str | None, share: float,
+           kind: ProblemKind = "math") -> dict[str, Any]:
+    """The result's confidence and what it is made of (definition in the module doc).
+
+    ``branches`` are all the stage's branches, before any confidence filter: the raw vote.
+    """
+    counts = {a: v.count for a, v in tally(branches, kind).items()}
+    if winner is None or not counts:
+        return {"confidence": 0.0, "status": "no_answer", "split": False, "agree": 0,
+                "counted": sum(counts.values()), "summary": "no branch gave an answer"}
+    mine = [b for b in branches if b.answer and b.verdict != "no_answer"
+            and equivalent(b.answer, winner, kind)]
+    key = next((a for a in counts if equivalent(a, winner, kind)), winner)
+    runner_up = max((c for a, c in counts.items() if a != key), default=0)
+    verified = sum(b.verdict == "verified" for b in mine)
+    refuted = sum(b.verdict == "refuted" for b in mine)
+    stability = beta_stability(len(mine), runner_up)
+    verification = verified / (verified + refuted) if verified + refuted else None
+    tokens = [b.confidence for b in mine if b.confidence is not None]
+    token_confidence = sum(tokens) / len(tokens) if tokens else None
+    confidence = min(share, stability) * (1.0 if verification is None else verification)
+    status = ("verified" if verified else "unverified" if refuted else "unchecked")
+    summary = (f"{len(mine)} of {sum(counts.values())} branches agree; {verified} verified, "
+               f"{refuted} refuted; token confidence "
+               + (f"{token_confidence:.2f}" if token_confidence is not None else "n/a"))
+    return {"confidence": round(confidence, 4), "status": status,
+            "split": len(mine) <= runner_up, "agree": len(mine), "runner_up": runner_up,
+            "counted": sum(counts.values()), "verified": verified, "refuted": refuted,
+            "share": round(share, 4), "stability": round(stability, 4),
+            "verification": verification, "token_confidence": token_confidence,
+            "summary": summary}
+
+
 def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9) -> list[Branch]:
     """Drop the least confident branches before voting (DeepConf's offline filter).
 
@@ -170,16 +233,20 @@ def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     branches = stage_branches(state)
     kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
     votes = tally(kept, problem.kind)
-    answer, confidence = decide(votes)
+    answer, share = decide(votes)
+    parts = assess(branches, answer, share, problem.kind)
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
     # A remaining sample can weigh at most 2 where code can verify it, else at most 1.
     can_verify = deps.sandbox is not None and any(b.code is not None for b in branches)
-    decided = is_decided(votes, remaining, threshold=options.stop_threshold,
-                         min_votes=options.min_votes, verified_weight=2.0 if can_verify else 1.0)
+    decided = (is_decided(votes, remaining, threshold=options.stop_threshold,
+                          min_votes=options.min_votes, verified_weight=2.0 if can_verify else 1.0)
+               and not parts["split"] and parts["status"] != "unverified")
     shown = {a: v.model_dump() for a, v in votes.items()}
-    outcome = {"votes": shown, "leader": answer, "confidence": confidence, "decided": decided}
+    outcome = {"votes": shown, "leader": answer, "confidence": parts["confidence"],
+               "confidence_parts": parts, "decided": decided}
     deps.record(problem, "vote", started, parent=state.get("parent_event"),
                 inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},
                 outputs=outcome)
     deps.progress({"event": "vote", **outcome})
-    return {"votes": votes, "answer": answer, "confidence": confidence, "decided": decided}
+    return {"votes": votes, "answer": answer, "confidence": parts["confidence"],
+            "confidence_parts": parts, "decided": decided}

@@ -121,9 +121,13 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     if answer is None and any(b.truncated for b in branches):
         stopped = "truncated"
     notes = run_notes(state, deps)
+    parts = state.get("confidence_parts") or {}
+    if parts.get("status") == "unverified":
+        notes.append(f"unverified: every code check refuted the winning answer ({parts['summary']})")
     result = Result(
         run_id=deps.run_id, problem_id=problem.id, strategy=deps.strategy, answer=answer,
-        confidence=state.get("confidence", 0.0), votes=state.get("votes", {}),
+        confidence=state.get("confidence", 0.0), confidence_parts=parts,
+        votes=state.get("votes", {}), seed=deps.options.seed,
         branches=branches, usage=usage, samples_used=used, max_samples=max(planned, used),
         models={r: deps.models.role(r).model for r in dict.fromkeys(state.get("roles", []))},
         stopped=stopped, reference=problem.reference,

@@ -28,6 +28,7 @@ class SolveState(TypedDict, total=False):
     votes: dict[str, Vote]
     answer: str | None
     confidence: float
+    confidence_parts: dict[str, Any]
     decided: bool
     stopped: str | None
     escalated: bool

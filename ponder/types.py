@@ -148,6 +148,10 @@ class Result(BaseModel):
     strategy: str
     answer: str | None
     confidence: float = 0.0
+    # What the confidence is made of (ponder.agents.voter.assess): counts, share, stability,
+    # verification, token confidence, status ("verified" | "unverified" | "unchecked" |
+    # "no_answer") and a one-line summary.
+    confidence_parts: dict[str, Any] = Field(default_factory=dict)
     votes: dict[str, Vote] = Field(default_factory=dict)
     branches: list[Branch] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
@@ -162,3 +166,5 @@ class Result(BaseModel):
     wall_s: float = 0.0
     # What the run could not do and why (a capability the model lacks, a cut-off answer).
     notes: list[str] = Field(default_factory=list)
+    # The run seed the samples were drawn with; pass it as ``seed`` to draw them again.
+    seed: int | None = None
