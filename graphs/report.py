@@ -41,6 +41,7 @@ class StrategyReport(BaseModel):
     samples_used_mean: float
     samples_used_total: int
     pass_at_k: dict[str, float] = Field(default_factory=dict)
+    pass_at_k_counts: str = ""
 
 
 class RunReport(BaseModel):
@@ -74,18 +75,34 @@ def _passed(branch: Branch) -> bool:
 
 
 def strategy_pass_at_k(store: Store, run_id: str, strategy: str,
-                       ks: tuple[int, ...]) -> dict[str, float]:
-    """Mean pass@k over the problems with at least k samples, for each k in ``ks``."""
+                       ks: tuple[int, ...]) -> tuple[dict[str, float], str]:
+    """Mean unbiased pass@k over *all* problems, for each k every problem has samples for.
+
+    Counts every sampled branch of each problem (escalated stages included), graded by its
+    accuracy reward. A k above some problem's sample count is left out rather than averaged
+    over the problems that drew more samples: with early stopping those are the undecided,
+    harder ones, so such a mean is biased. Returns the figures and a sentence saying what
+    they count.
+    """
     sums = {k: 0.0 for k in ks}
-    counts = {k: 0 for k in ks}
+    problems, low, high = 0, None, 0
     for result in store.iter_results(run_id, strategy=strategy):
         n = len(result.branches)
         c = sum(_passed(b) for b in result.branches)
+        problems += 1
+        low, high = n if low is None else min(low, n), max(high, n)
         for k in ks:
-            if n >= k:
-                sums[k] += pass_at_k(n, c, k)
-                counts[k] += 1
-    return {f"pass@{k}": sums[k] / counts[k] for k in ks if counts[k]}
+            sums[k] += pass_at_k(n, c, k) if n >= k else 0.0
+    if not problems:
+        return {}, ""
+    kept = [k for k in ks if k <= (low or 0)]
+    note = (f"over all {problems} problems, every sampled branch "
+            f"({low}-{high} per problem), graded by the accuracy reward")
+    left = [k for k in ks if k not in kept]
+    if left:
+        note += (f"; pass@{', pass@'.join(map(str, left))} left out: some problems drew only "
+                 f"{low} samples (early stopping) — rerun with early stopping off to report it")
+    return {f"pass@{k}": sums[k] / problems for k in kept}, note
 
 
 def _pass_ks(run: RunInfo) -> tuple[int, ...]:
@@ -101,6 +118,7 @@ def _strategy_report(store: Store, run: RunInfo, row: StrategySummary,
     tokens = store.column_stats(run.id, "tokens", strategy=row.strategy)
     latency = store.column_stats(run.id, "wall_s", strategy=row.strategy)
     samples = store.column_stats(run.id, "samples_used", strategy=row.strategy, quantiles=())
+    passes, counts = strategy_pass_at_k(store, run.id, row.strategy, ks) if ks else ({}, "")
     return StrategyReport(
         strategy=row.strategy, problems=row.problems, correct=row.correct,
         no_answer=row.no_answer, scored=row.scored, accuracy=row.accuracy,
@@ -108,7 +126,7 @@ def _strategy_report(store: Store, run: RunInfo, row: StrategySummary,
         total_tokens=row.total_tokens, mean_tokens=tokens["mean"], median_tokens=tokens["p50"],
         cost_usd=row.cost_usd, latency_p50_s=latency["p50"], latency_p95_s=latency["p95"],
         samples_used_mean=samples["mean"], samples_used_total=int(samples["total"]),
-        pass_at_k=strategy_pass_at_k(store, run.id, row.strategy, ks) if ks else {},
+        pass_at_k=passes, pass_at_k_counts=counts,
     )
 
 
@@ -139,11 +157,12 @@ def render(report: RunReport, fmt: ReportFormat = "md") -> str:
 def _csv(report: RunReport) -> str:
     out = io.StringIO()
     ks = sorted({k for s in report.strategies for k in s.pass_at_k})
-    fields = [f for f in StrategyReport.model_fields if f != "pass_at_k"]
+    fields = [f for f in StrategyReport.model_fields if f not in ("pass_at_k", "pass_at_k_counts")]
     writer = csv.DictWriter(out, fieldnames=["run", *fields, *ks], lineterminator="\n")
     writer.writeheader()
     for s in report.strategies:
-        writer.writerow({"run": report.run, **s.model_dump(exclude={"pass_at_k"}), **s.pass_at_k})
+        writer.writerow({"run": report.run, **s.model_dump(exclude={"pass_at_k", "pass_at_k_counts"}),
+                         **s.pass_at_k})
     return out.getvalue()
 
 
@@ -159,7 +178,10 @@ def _markdown(report: RunReport) -> str:
         lines.append(f"- problems: {done} of {report.planned_problems} per strategy")
     if not report.strategies:
         return "\n".join([*lines, "", "No results stored yet."]) + "\n"
-    lines += ["", *_table(report), "", "## Accuracy against tokens", "", "```",
+    lines += ["", *_table(report)]
+    lines += [f"- pass@k for {s.strategy}: {s.pass_at_k_counts}" for s in report.strategies
+              if s.pass_at_k_counts]
+    lines += ["", "## Accuracy against tokens", "", "```",
               *_frontier(report.strategies), "```"]
     return "\n".join(lines) + "\n"
 

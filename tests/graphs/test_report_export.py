@@ -192,3 +192,24 @@ def test_sft_export_holds_no_forgeable_code_grade(tmp_path: Path, scripted_confi
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(records) == 2 and all("os._exit" not in r["messages"][1]["content"] for r in records)
     assert {r["branch_id"] for r in records} == {b.id for b in result.branches if b.index % 2}
+
+
+def test_pass_at_k_averages_over_all_problems_and_says_what_it_counts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    run = store.create_run(kind="batch", name="k", strategies=["pot"],
+                           config={"options": {"samples": 4}, "dataset": {"kind": "code"}})
+    # (n, c): one problem stopped early after 2 passing samples, two drew all 4
+    for pos, (n, c) in enumerate([(4, 1), (2, 2), (4, 0)]):
+        problem = Problem(id=f"q{pos}", question="def f():\n", kind="code", tests="")
+        store.add_problem(run.id, problem, pos)
+        store.save_result(Result(run_id=run.id, problem_id=problem.id, strategy="pot",
+                                 answer="pass", branches=[
+                                     branch(i, "pass" if i < c else "fail", correct=i < c)
+                                     for i in range(n)]))
+    report = build_report(store, "k").strategies[0]
+    # pass@1 = mean(1/4, 2/2, 0/4) over all three; pass@4 would only average the two problems
+    # that did not stop early (the old, biased figure 0.5), so it is left out and said why
+    assert report.pass_at_k == {"pass@1": pytest.approx((0.25 + 1.0 + 0.0) / 3)}
+    assert "over all 3 problems, every sampled branch (2-4 per problem)" in report.pass_at_k_counts
+    assert "pass@4 left out" in report.pass_at_k_counts
+    assert "pass@4 left out" in render(build_report(store, "k"), "md")
