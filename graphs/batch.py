@@ -358,17 +358,22 @@ def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) 
 async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, *,
                     store: Store | None = None, models: Any = None, sandbox: Any = None,
                     on_progress: ProgressFn | None = None,
-                    handle_signals: bool = False) -> BatchOutcome:
+                    handle_signals: bool = False, executor: Any = "asyncio") -> BatchOutcome:
     """Validate the dataset, open (or resume) the run and solve what is missing.
+
+    ``executor`` solves the items: ``"asyncio"`` (in process), ``"ray"``, or an
+    :class:`~ponder.graphs.executors.Executor`; this process stays the store's only writer.
 
     >>> outcome = await run_batch(DatasetSpec(source="test.jsonl"), config,
     ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
     """
-    from ponder.graphs.api import build_graph, strategy_builder
+    from ponder.graphs.api import strategy_builder
+    from ponder.graphs.executors import BatchContext, make_executor
     from ponder.models import ModelClient
 
     for name in settings.strategies:
         strategy_builder(name)
+    executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     options = SolveOptions(samples=settings.samples or config.samples,
                            early_stop=settings.early_stop, seed=settings.seed)
@@ -379,8 +384,12 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
                    dataset=spec.source, overwrite=settings.overwrite)
     planned, gate = _start(db, run, info, settings), EventGate(db)
     models = models or ModelClient(config)  # one client (and one embedded model) for all
-    graphs = {s: build_graph(s, config, options=options, store=gate, run_id=run.id,
-                             sandbox=sandbox, models=models) for s in settings.strategies}
+    try:
+        graphs = await executor.start(BatchContext(config, options, run.id, settings.strategies,
+                                                   store=gate, sandbox=sandbox, models=models))
+    except BaseException as exc:
+        db.update_run(run.id, status="failed", meta={"error": str(exc)})
+        raise
     used = db.run_usage(run.id)
     runner = BatchRunner(db, run, graphs, settings, gate=gate, on_progress=on_progress,
                          concurrency=settings.concurrency or config.concurrency,
@@ -391,6 +400,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
                              handle_signals=handle_signals)
     finally:
         _close_run(db, run, runner.session)
+        await executor.close()
     s = runner.session
     if s.fatal is not None:
         raise s.fatal

@@ -61,6 +61,12 @@ def batch(
     reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
     sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
+    executor: Annotated[str, typer.Option("--executor", help=(
+        "asyncio (in this process) or ray (workers on a Ray cluster; pip install 'ponder[ray]')."
+    ))] = "asyncio",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help=(
+        "Ray cluster to join: auto or ray://HOST:PORT (default: the local one, or start one)."
+    ))] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Solve every problem of a dataset with one or more strategies, resumably.
@@ -73,6 +79,7 @@ def batch(
 
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.graphs.datasets import DatasetSpec
+    from ponder.graphs.executors import make_executor
     from ponder.models import validate_roles
 
     cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
@@ -88,9 +95,10 @@ def batch(
                              budget_usd=budget_usd, budget_tokens=budget_tokens,
                              overwrite=overwrite)
     validate_roles(cfg, ["reasoner", "standard"] if "escalate" in names else ["reasoner"])
+    solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
-                                        handle_signals=True))
+                                        handle_signals=True, executor=solver))
     if as_json:
         print_json(outcome.model_dump(mode="json"))
     else:
