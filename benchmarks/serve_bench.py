@@ -127,7 +127,7 @@ def start_server(store: Path, delay_s: float, concurrency: int) -> tuple[subproc
     raise SystemExit("ponder serve did not come up within 120s")
 
 
-def audit(replies: list[dict[str, Any]], store_path: Path) -> dict[str, int]:
+def audit(replies: list[dict[str, Any]], store_path: Path, warmups: int) -> dict[str, int]:
     """Count lost and duplicated runs and usage mismatches against the server's store."""
     from ponder.store import Store
 
@@ -147,8 +147,8 @@ def audit(replies: list[dict[str, Any]], store_path: Path) -> dict[str, int]:
             result.usage.reasoning_tokens)
     return {"failed requests": sum(r["status"] != 200 for r in replies),
             "lost runs": len(set(ids) - done),
-            # The store may hold one more run than replies: the warm-up request's.
-            "duplicated runs": len(ids) - len(set(ids)) + max(0, len(runs) - 1 - len(replies)),
+            # The store also holds the warm-up requests' runs.
+            "duplicated runs": len(ids) - len(set(ids)) + max(0, len(runs) - warmups - len(replies)),
             "usage mismatches": mismatched,
             "wrong answers": sum(r["body"]["choices"][0]["message"]["content"] != "42"
                                  for r in replies if r["status"] == 200)}
@@ -170,33 +170,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         served_store = Path(tmp) / "served.db"
         child, base = start_server(served_store, args.delay, concurrency)
+        alone = 3 if args.smoke else 20
         try:
+            solo, _ = asyncio.run(served(alone, 1, base))
             replies, served_wall = asyncio.run(served(n, concurrency, base))
         finally:
             child.terminate()
             child.wait(60)
-        direct_s, direct_wall = asyncio.run(direct(n, concurrency, Path(tmp) / "direct.db",
-                                                   args.delay))
-        checks = audit(replies, served_store)
-    served_s = [r["took"] for r in replies]
-    report(n, concurrency, args.delay, direct_s, direct_wall, served_s, served_wall, checks)
+        direct_db = Path(tmp) / "direct.db"
+        solo_direct, _ = asyncio.run(direct(alone, 1, direct_db, args.delay))
+        direct_s, direct_wall = asyncio.run(direct(n, concurrency, direct_db, args.delay))
+        checks = audit(solo + replies, served_store, warmups=2)
+    print(f"one at a time, {alone} requests each:")
+    report(solo_direct, None, [r["took"] for r in solo], None)
+    print(f"{n} requests ({MODEL_NAME}, scripted model, {args.delay * 1000:.0f} ms per call), "
+          f"{concurrency} at a time, 127.0.0.1:")
+    report(direct_s, direct_wall, [r["took"] for r in replies], served_wall)
+    for name, count in checks.items():
+        print(f"{name}: {count}")
     if any(checks.values()):
         sys.exit(1)
 
 
-def report(n: int, concurrency: int, delay: float, direct_s: list[float], direct_wall: float,
-           served_s: list[float], served_wall: float, checks: dict[str, int]) -> None:
-    print(f"{n} requests ({MODEL_NAME}, scripted model, {delay * 1000:.0f} ms per call), "
-          f"{concurrency} at a time, 127.0.0.1\n")
-    print(f"| path | p50 ms | p95 ms | wall s | req/s |\n|---|---:|---:|---:|---:|")
+def report(direct_s: list[float], direct_wall: float | None, served_s: list[float],
+           served_wall: float | None) -> None:
+    """One table: latency of each path, throughput under load, and the difference."""
+    print("\n| path | p50 ms | p95 ms | req/s |\n|---|---:|---:|---:|")
     for name, took, wall in (("ponder.asolve (direct)", direct_s, direct_wall),
                              ("ponder serve (HTTP)", served_s, served_wall)):
+        rate = f"{len(took) / wall:.1f}" if wall else ""
         print(f"| {name} | {percentile(took, .5) * 1000:.1f} | {percentile(took, .95) * 1000:.1f} "
-              f"| {wall:.2f} | {n / wall:.1f} |")
+              f"| {rate} |")
     print(f"| overhead | {(percentile(served_s, .5) - percentile(direct_s, .5)) * 1000:+.1f} "
-          f"| {(percentile(served_s, .95) - percentile(direct_s, .95)) * 1000:+.1f} | | |\n")
-    for name, count in checks.items():
-        print(f"{name}: {count}")
+          f"| {(percentile(served_s, .95) - percentile(direct_s, .95)) * 1000:+.1f} | |\n")
 
 
 if __name__ == "__main__":

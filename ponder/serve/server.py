@@ -84,7 +84,8 @@ class BackgroundServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self, timeout_s: float = 20.0) -> BackgroundServer:
+    def start(self, timeout_s: float = 120.0) -> BackgroundServer:
+        """Start serving; waits for startup (which imports LiteLLM and the graph builders)."""
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
