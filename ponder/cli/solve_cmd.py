@@ -37,12 +37,13 @@ def _result_json(result: Any) -> dict[str, Any]:
         "votes": {a: v.model_dump() for a, v in result.votes.items()},
         "samples_used": result.samples_used, "max_samples": result.max_samples,
         "tokens_saved": result.tokens_saved, "stopped": result.stopped, "wall_s": result.wall_s,
-        "escalated": result.escalated,
+        "escalated": result.escalated, "notes": list(getattr(result, "notes", [])),
         "branches": [{
             "index": b.index, "model": b.model, "answer": b.answer, "verdict": b.verdict,
             "code": b.code, "code_answer": b.code_answer,
             "execution": b.execution.status if b.execution else None,
             "rewards": b.rewards, "confidence": b.confidence,
+            "truncated": getattr(b, "truncated", False),
             "usage": b.usage.model_dump(),
         } for b in result.branches],
     }
@@ -107,7 +108,9 @@ def _print_result(result: Any) -> None:
         f"{u.prompt_tokens}+{u.completion_tokens} tokens"
         + (f" ({u.reasoning_tokens} reasoning)" if u.reasoning_tokens else "")
         + f" · ${u.cost_usd:.4f} · {result.wall_s:.1f}s ({u.latency_s:.1f}s model time) · "
-        f"{u.calls} calls · run {result.run_id}", "dim"))
+        f"{u.calls} calls · stopped: {result.stopped} · run {result.run_id}", "dim"))
+    for note in getattr(result, "notes", []):
+        out.print(Text.assemble(("note: ", "yellow"), text(note)))
 
 
 def models(config: ConfigOpt = None, as_json: JsonOpt = False,

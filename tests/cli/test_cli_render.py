@@ -149,3 +149,17 @@ def test_runs_too_wide_for_a_table_prints_each_run_whole(tmp_path: Path, columns
     words = " ".join(out.split())  # wrapped lines joined again
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d · batch · done · 4 results", words), out
     assert "cot 50% (1/2)" in out and "self-consistency 100% (2/2)" in out
+
+
+def test_a_truncated_run_says_so_and_prints_its_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    from ponder.cli.solve_cmd import _print_result
+    from ponder.types import Result
+
+    result = Result(run_id="run-1", problem_id="p", strategy="cot", answer=None,
+                    stopped="truncated", samples_used=1, max_samples=1,
+                    notes=["every branch ran out of tokens before answering [b]; "
+                           "raise roles.reasoner.max_tokens"])
+    _print_result(result)
+    out = capsys.readouterr().out
+    assert "Answer: [no answer]" in out and "stopped: truncated" in out
+    assert "note: every branch ran out of tokens before answering [b]; raise roles.reasoner.max_tokens" in out
