@@ -110,7 +110,7 @@ def _print_result(result: Any) -> None:
         + f" · ${u.cost_usd:.4f} · {result.wall_s:.1f}s ({u.latency_s:.1f}s model time) · "
         f"{u.calls} calls · stopped: {result.stopped} · run {result.run_id}", "dim"))
     for note in getattr(result, "notes", []):
-        out.print(Text.assemble(("note: ", "yellow"), text(note)))
+        out.print(Text.assemble(("note: ", "yellow"), text(note)), soft_wrap=True)
 
 
 def models(config: ConfigOpt = None, as_json: JsonOpt = False,
