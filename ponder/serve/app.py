@@ -244,7 +244,7 @@ async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
 def _log_access(scope: Scope, status: int, took_s: float) -> None:
     client = scope.get("client") or ("", 0)
     access_log.info(json.dumps({
-        "event": "request", "method": scope.get("method"), "path": scope.get("path"),
+        "event": "request", "ts": round(time.time(), 3), "method": scope.get("method"), "path": scope.get("path"),
         "status": status, "duration_ms": round(took_s * 1000, 1), "client": client[0],
         "run_id": (scope.get("state") or {}).get("run_id"),
     }))

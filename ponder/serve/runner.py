@@ -8,7 +8,6 @@ import fnmatch
 import logging
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +59,7 @@ class Runner:
         self._strategies = strategies
         self.open_runs: set[str] = set()
         self.in_flight = 0
-        self._clients: OrderedDict[str, Any] = OrderedDict()
+        self._checked: set[str] = set()
         self._sandbox: Any = None
         self._mean_s = 1.0
 
@@ -185,22 +184,20 @@ class Runner:
         self.store.update_run(run_id, status=status, meta={"error": error} if error else None)
 
     def _client(self, plan: Plan) -> Any:
-        """One model client per set of role models, shared so provider limits hold across
-        requests; a new set is checked once (keys present, weights found)."""
+        """A model client for this request alone: a shared one would let its coalescer merge
+        two requests' identical samples into one call (one completion, counted twice). Each
+        set of role models is checked once (keys present, weights found)."""
         from ponder.models import ModelClient, validate_roles
 
-        key = repr(sorted((k, v.model) for k, v in plan.config.roles.items()))
-        if key not in self._clients:
-            roles = ["reasoner"] + (["standard"] if plan.strategy == "escalate" else [])
+        roles = ["reasoner"] + (["standard"] if plan.strategy == "escalate" else [])
+        key = repr([(r, plan.config.roles[r].model) for r in roles])
+        if key not in self._checked:
             try:
                 validate_roles(plan.config, roles)
             except ConfigError as exc:
                 raise ServeError(400, str(exc), param="model") from None
-            self._clients[key] = ModelClient(plan.config)
-            while len(self._clients) > 16:
-                self._clients.popitem(last=False)
-        self._clients.move_to_end(key)
-        return self._clients[key]
+            self._checked.add(key)
+        return ModelClient(plan.config)
 
     def _shared_sandbox(self) -> Any:
         if self._sandbox is None:
