@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ def make_deps(config: Config, options: SolveOptions, *, strategy: str, run_id: s
     def progress(update: dict[str, Any]) -> None:
         _write({"type": "progress", **update})
 
+    if options.seed is None:
+        # No seed asked for: a fresh one per run, recorded in the result (``Result.seed``),
+        # so a re-run draws new samples and ``--seed`` can replay this one.
+        options = options.model_copy(update={"seed": secrets.randbelow(2**31)})
     if sandbox is None and needs_sandbox:
         sandbox = make_sandbox(config.sandbox)
     return Deps(models=models or ModelClient(config), options=options, sandbox=sandbox,

@@ -83,10 +83,23 @@ def _local_choice(model: str, messages: Messages, params: dict[str, Any], index:
     )
 
 
+def _sampled(spec: RoleConfig, request: dict, base_seed: int, first: int) -> dict:
+    """``request`` for samples ``first``…, seeded with the run seed plus the sample index.
+
+    A scripted model is told the sample index itself (its contract), whatever the run seed.
+    """
+    request = {**request, "seed": base_seed + first}
+    if spec.provider == "scripted":
+        request["extra_body"] = {**request.get("extra_body", {}), "ponder_sample": first}
+    return request
+
+
 def _scripted_choice(model: str, messages: Messages, params: dict[str, Any], index: int) -> dict:
     from ponder.scripted import run_script
 
-    text = run_script(model, messages, int(params.get("seed") or 0) + index)
+    first = (params.get("extra_body") or {}).get("ponder_sample")
+    text = run_script(model, messages,
+                      int(first if first is not None else params.get("seed") or 0) + index)
     words = len(text.split())
     prompt = sum(len((m.get("content") or "").split()) for m in messages)
     return {
@@ -261,7 +274,8 @@ class ModelClient:
         if not indices:
             return []
         if len(indices) > 1 and profile.n:
-            batch = await self._call(spec, {**request, "n": len(indices), "seed": base_seed + indices[0]})
+            batch = await self._call(spec, {**_sampled(spec, request, base_seed, indices[0]),
+                                            "n": len(indices)})
             got = batch[: len(indices)]
             # Some servers silently ignore n (one choice back): top up one call per sample.
             rest = await self._sample_each(spec, request, indices[len(got):], base_seed)
@@ -270,7 +284,7 @@ class ModelClient:
 
     async def _sample_each(self, spec: RoleConfig, request: dict, indices: list[int],
                            base_seed: int) -> list[Completion]:
-        calls = [self._call(spec, {**request, "seed": base_seed + i}) for i in indices]
+        calls = [self._call(spec, _sampled(spec, request, base_seed, i)) for i in indices]
         batches = await asyncio.gather(*calls)
         return [batch[0] for batch in batches]
 
