@@ -29,7 +29,9 @@ def _result_json(result: Any) -> dict[str, Any]:
     usage = result.usage
     return {
         "answer": result.answer, "strategy": result.strategy, "models": result.models,
-        "confidence": round(result.confidence, 4), "run_id": result.run_id,
+        "confidence": round(result.confidence, 4),
+        "confidence_parts": getattr(result, "confidence_parts", {}), "seed": result.seed,
+        "run_id": result.run_id,
         "problem_id": result.problem_id,
         "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                   "reasoning_tokens": usage.reasoning_tokens, "cost_usd": usage.cost_usd,
@@ -100,9 +102,12 @@ def _print_result(result: Any) -> None:
     answer = text(result.answer) if result.answer is not None else text("[no answer]", "italic")
     out.print(Text.assemble(("Answer:", "bold"), " ", answer,
                             f"  (confidence {result.confidence:.2f})"))
+    summary = (getattr(result, "confidence_parts", None) or {}).get("summary")
+    if summary:
+        out.print(text(f"confidence: {summary}"), soft_wrap=True)
     if result.votes:
         tally = ", ".join(f"{a}: {v.count}×/{v.weight:.2f}" for a, v in result.votes.items())
-        out.print(text(f"votes: {tally}"))
+        out.print(text(f"votes: {tally}"), soft_wrap=True)
     out.print(text(
         f"{result.strategy} · {result.samples_used}/{result.max_samples} samples · "
         f"{u.prompt_tokens}+{u.completion_tokens} tokens"

@@ -163,3 +163,15 @@ def test_a_truncated_run_says_so_and_prints_its_notes(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "Answer: [no answer]" in out and "stopped: truncated" in out
     assert "note: every branch ran out of tokens before answering [b]; raise roles.reasoner.max_tokens" in out
+
+
+def test_solve_shows_what_the_confidence_is_made_of(tmp_path: Path) -> None:
+    model = register_script("render-parts", lambda messages, index: "So it is 5. Answer: 5")
+    store = str(tmp_path / "parts.db")
+    out = ok(invoke("solve", "What is 2 + 3?", "--strategy", "self-consistency", "-n", "2",
+                    "--reasoner", model, "--store", store))
+    assert "confidence: 2 of 2 branches agree" in out
+    data = json.loads(ok(invoke("solve", "What is 2 + 3?", "--strategy", "self-consistency",
+                                "-n", "2", "--reasoner", model, "--store", store, "--json")))
+    assert data["confidence_parts"]["summary"].startswith("2 of 2 branches agree")
+    assert isinstance(data["seed"], int)
