@@ -166,7 +166,9 @@ async def measure(setups: dict[tuple, Any], rounds: int) -> dict[tuple, list[flo
             started = time.perf_counter()
             calls = await run()
             times[key].append(time.perf_counter() - started)
-            if calls != key[1]:
+            # ponder joins the k single-sample requests of a fan-out into one n-request where
+            # the provider takes n (topped up where it ignores it): 1..k calls, never more.
+            if not 1 <= calls <= key[1]:
                 raise SystemExit(f"{key}: {calls} provider calls for {key[1]} branches")
     return times
 
