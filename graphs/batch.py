@@ -139,11 +139,19 @@ def open_run(store: Store, name: str, settings: dict[str, Any], *, dataset: str,
                 f"run {name!r} was started with other settings ({shown}). Rerun it with its "
                 "original options to resume, choose another --run name, or pass --overwrite "
                 "to delete its results and start it again")
-        store.delete_run(existing.id)
+        with store.leased(existing.id, what=f"run {name!r}"):  # never delete a run in use
+            store.delete_run(existing.id)
         existing = None
-    return existing or store.create_run(kind="batch", name=name, config=settings,
-                                        config_hash=digest, strategies=settings["strategies"],
-                                        dataset=dataset)
+    if existing is not None:
+        return existing
+    try:
+        return store.create_run(kind="batch", name=name, config=settings, config_hash=digest,
+                                strategies=settings["strategies"], dataset=dataset)
+    except StoreError:
+        if store.get_run(name) is None:
+            raise
+        # another process created it a moment ago: open theirs (its lease decides who solves)
+        return open_run(store, name, settings, dataset=dataset)
 
 
 # the runner ---------------------------------------------------------------------------------
@@ -382,25 +390,28 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     db = store or Store(config.store)
     run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,
                    dataset=spec.source, overwrite=settings.overwrite)
-    planned, gate = _start(db, run, info, settings), EventGate(db)
-    models = models or ModelClient(config)  # one client (and one embedded model) for all
-    try:
-        graphs = await executor.start(BatchContext(config, options, run.id, settings.strategies,
-                                                   store=gate, sandbox=sandbox, models=models))
-    except BaseException as exc:
-        db.update_run(run.id, status="failed", meta={"error": str(exc)})
-        raise
-    used = db.run_usage(run.id)
-    runner = BatchRunner(db, run, graphs, settings, gate=gate, on_progress=on_progress,
-                         concurrency=settings.concurrency or config.concurrency,
-                         spent=(used.total_tokens, used.cost_usd))
-    total = planned * len(settings.strategies)
-    try:
-        await runner.run_all(iter_problems(spec, limit=settings.limit), total,
-                             handle_signals=handle_signals)
-    finally:
-        _close_run(db, run, runner.session)
-        await executor.close()
+    with db.leased(run.id, what=f"run {run.name!r}"):  # a second process on this run is refused
+        planned, gate = _start(db, run, info, settings), EventGate(db)
+        models = models or ModelClient(config)  # one client (and one embedded model) for all
+        try:
+            graphs = await executor.start(BatchContext(config, options, run.id, settings.strategies,
+                                                       store=gate, sandbox=sandbox, models=models))
+        except BaseException as exc:
+            db.update_run(run.id, status="failed", meta={"error": str(exc)})
+            raise
+        used = db.run_usage(run.id)
+        runner = BatchRunner(db, run, graphs, settings, gate=gate, on_progress=on_progress,
+                             concurrency=settings.concurrency or config.concurrency,
+                             spent=(used.total_tokens, used.cost_usd))
+        total = planned * len(settings.strategies)
+        try:
+            await runner.run_all(iter_problems(spec, limit=settings.limit), total,
+                                 handle_signals=handle_signals)
+        except StoreError as exc:  # the store failed between items (a full disk): a fatal error
+            runner.session.fatal = runner.session.fatal or exc
+        finally:
+            _close_run(db, run, runner.session)
+            await executor.close()
     s = runner.session
     if s.fatal is not None:
         raise s.fatal
@@ -410,12 +421,19 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
 
 
 def _close_run(store: Store, run: RunInfo, s: _Session) -> None:
-    """Drop half-written traces and record how the run ended."""
-    store.discard_incomplete(run.id)
+    """Record how the run ended and drop half-written traces.
+
+    On a full disk even this may fail: the run then reads as ``interrupted`` once this
+    process has exited (its lease is stale), and the store's error is what is reported.
+    """
     left = s.progress.done < s.progress.total
     status = {"budget_usd": "stopped", "budget_tokens": "stopped", "error": "failed",
               "interrupted": "interrupted"}.get(s.stop or "", "incomplete" if left else "done")
     meta: dict[str, Any] = {"stopped": s.stop, "failed": s.progress.failed, "errors": s.errors[:5]}
     if s.fatal is not None:
         meta["error"] = str(s.fatal)
-    store.update_run(run.id, status=status, meta=meta)
+    try:
+        store.update_run(run.id, status=status, meta=meta)
+        store.discard_incomplete(run.id)
+    except StoreError as exc:
+        s.fatal, s.stop = s.fatal or exc, s.stop or "error"

@@ -21,6 +21,7 @@ import csv
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -95,14 +96,27 @@ def _humaneval_path() -> str:
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, record or parse error) for every non-blank row of a JSONL/CSV file."""
+    """(line number, record or parse error) for every non-blank row of a JSONL/CSV file.
+
+    A file that is not UTF-8 text, or a ``.gz`` that does not decompress, is a
+    ``DatasetError`` naming the place, not a decoding traceback.
+    """
     if not path.is_file():
         raise DatasetError(f"dataset {path} not found; pass a JSONL or CSV file, or 'humaneval'")
-    if path.suffix.lower() == ".csv":
-        yield from _csv_records(path)
-        return
-    opener = _gzip_open if path.name.endswith(".gz") else _text_open
-    with opener(path) as fh:
+    try:
+        yield from _csv_records(path) if path.suffix.lower() == ".csv" else _jsonl_records(path)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        if not path.name.endswith(".gz"):
+            raise DatasetError(f"cannot read dataset {path}: {exc}") from None
+        raise DatasetError(f"dataset {path} is not a readable gzip file "
+                           f"({exc or type(exc).__name__}); download it again, or pass the "
+                           "uncompressed .jsonl") from None
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with _open(path) as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -114,19 +128,38 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield line_no, record if isinstance(record, dict) else "not a JSON object"
 
 
-def _text_open(path: Path) -> Any:
-    return path.open(encoding="utf-8", newline="")
+def _open(path: Path) -> Any:
+    """The file as UTF-8 text (a leading byte-order mark is dropped), gunzipped if ``.gz``."""
+    if path.name.endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
-def _gzip_open(path: Path) -> Any:
+def _not_utf8(path: Path) -> DatasetError:
+    """Where the first byte that is not UTF-8 sits, found by decoding line by line."""
     import gzip
 
-    return gzip.open(path, "rt", encoding="utf-8")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = f"line {line_no}, byte {exc.start + 1}: 0x{raw[exc.start]:02x}"
+                break
+        else:
+            where = "a character split across lines"
+    return DatasetError(f"dataset {path} is not UTF-8 text ({where}); convert it, e.g. "
+                        f"`iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}`, and pass that")
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with _text_open(path) as fh:
-        reader = csv.DictReader(fh)
+    """Rows of a CSV with a header line, numbered by the file line each row starts on."""
+    with _open(path) as fh:
+        reader = csv.reader(fh)
+        header: list[str] | None = None
         while True:
             start = reader.line_num + 1
             try:
@@ -136,10 +169,14 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             except csv.Error as exc:
                 yield start, f"not valid CSV ({exc})"
                 return
-            if None in row:
-                yield start, "more values than header columns"
+            if not row:  # a blank line
                 continue
-            yield start, row
+            if header is None:
+                header = row
+            elif len(row) > len(header):
+                yield start, "more values than header columns"
+            else:
+                yield start, dict(zip(header, row + [None] * (len(header) - len(row))))
 
 
 def _present(record: dict[str, Any], name: str | None) -> bool:
@@ -258,11 +295,15 @@ def _problem(layout: _Layout, record: dict[str, Any], index: int, line: int) -> 
 
 
 def _layout_for(spec: DatasetSpec) -> _Layout:
-    for _, record in _records(spec.path):
+    errors: list[str] = []
+    for line, record in _records(spec.path):
         if isinstance(record, dict):
             return _detect(spec, record)
-    raise DatasetError(f"dataset {spec.source} has no readable rows; "
-                       "is it a JSONL file with one JSON object per line, or a CSV with a header?")
+        if len(errors) < 3:
+            errors.append(f"line {line}: {record}")
+    found = f" ({'; '.join(errors)})" if errors else ""
+    raise DatasetError(f"dataset {spec.source} has no readable rows{found}; is it a JSONL file "
+                       "with one JSON object per line, or a CSV with a header line?")
 
 
 def _file_sha256(path: Path) -> str:

@@ -7,6 +7,7 @@ This module does not depend on LangGraph; the UI reads it and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -18,10 +19,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
+from ponder.store_lease import Lease, StoreLeases
 from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary
 from ponder.types import Problem, Result, TraceEvent, new_id
 
-__all__ = ["STAT_COLUMNS", "RunInfo", "Store", "StrategySummary"]
+__all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS events (
     node TEXT NOT NULL, branch_id TEXT, parent_id TEXT, started_at REAL, ended_at REAL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    started_at REAL NOT NULL, heartbeat REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS events_by_problem ON events (run_id, problem_id, strategy);
 CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id, strategy);
 """
@@ -66,7 +72,7 @@ class RunInfo(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class Store(StoreQueries):
+class Store(StoreQueries, StoreLeases):
     """Thread-safe access to one SQLite store file.
 
     >>> store = Store("runs.db")
@@ -98,12 +104,35 @@ class Store(StoreQueries):
         with self._lock:
             self._db.close()
 
-    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock; turn SQLite's failures (a full disk above all) into ``StoreError``."""
         with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                raise store_failure(self.path, exc) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any error."""
+        with self._guard():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._guard():
             return self._db.execute(sql, args)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._guard():
             cur = self._db.execute(sql, args)
             cols = [c[0] for c in cur.description]
             return [dict(zip(cols, row)) for row in cur.fetchall()]
@@ -132,7 +161,7 @@ class Store(StoreQueries):
     def get_run(self, ref: str) -> RunInfo | None:
         """The run with id or name ``ref``."""
         rows = self._rows("SELECT * FROM runs WHERE id = ? OR name = ? LIMIT 1", (ref, ref))
-        return _run(rows[0]) if rows else None
+        return self._as_found(_run(rows[0])) if rows else None
 
     def require_run(self, ref: str) -> RunInfo:
         run = self.get_run(ref)
@@ -145,7 +174,14 @@ class Store(StoreQueries):
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
         rows = self._rows(f"SELECT * FROM runs {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
                           (*args, limit, offset))
-        return [_run(r) for r in rows]
+        return [self._as_found(_run(r)) for r in rows]
+
+    def _as_found(self, run: RunInfo) -> RunInfo:
+        """A run marked ``running`` whose process is gone (killed, or it could not write its
+        end on a full disk) reads as ``interrupted``: resuming it is safe."""
+        if run.status == "running" and (lease := self.lease(run.id)) and not lease.alive():
+            return run.model_copy(update={"status": "interrupted"})
+        return run
 
     def count_runs(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM runs").fetchone()[0])
@@ -201,7 +237,7 @@ class Store(StoreQueries):
     def save_result(self, result: Result) -> bool:
         """Store one problem's result; False (and nothing written) if it was already stored."""
         u = result.usage
-        with self._lock:
+        with self._guard():
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO results (run_id, problem_id, strategy, answer, reference,"
                 " correct, confidence, prompt_tokens, completion_tokens, reasoning_tokens,"
@@ -230,16 +266,10 @@ class Store(StoreQueries):
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run with its problems, results and trace events (one transaction)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("events", "results", "problems"):
-                    self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
-                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            for table in ("events", "results", "problems", "leases"):
+                self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def result(self, run_id: str, problem_id: str, strategy: str | None = None) -> Result | None:
         sql = "SELECT body FROM results WHERE run_id = ? AND problem_id = ?"
@@ -267,10 +297,27 @@ class Store(StoreQueries):
             sql += " AND r.answer IS NULL"
         sql += " ORDER BY p.position, r.problem_id, r.strategy LIMIT ? OFFSET ?"
         args += [-1 if limit is None else limit, offset]
-        with self._lock:
+        with self._guard():
             rows = self._db.execute(sql, tuple(args)).fetchall()
         for (body,) in rows:
             yield Result.model_validate_json(body)
+
+def store_failure(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """A ``StoreError`` that says what went wrong with the store file and what to do."""
+    text = str(exc)
+    if "full" in text:
+        return StoreError(f"the store {path} is full ({text}): free disk space there (or pass "
+                          "another --store), then rerun the same command to resume; the results "
+                          "stored so far are kept")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"the store {path} is locked by another process ({text}); retry "
+                          "when it has finished")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"cannot write the store {path} ({text}); check its permissions, or "
+                          "pass another --store")
+    return StoreError(f"the store {path} failed ({text}); check the disk it is on, or pass "
+                      "another --store")
+
 
 def _run(row: dict[str, Any]) -> RunInfo:
     return RunInfo(

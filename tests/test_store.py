@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import threading
+import time
 
 import pytest
 
 from ponder.errors import StoreError
 from ponder.store import Store
+from ponder.store_lease import STALE_AFTER_S
 from ponder.types import Problem, Result, TraceEvent, Usage
 
 
@@ -77,3 +82,51 @@ def test_unusable_path_is_a_store_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="--store"):
         Store(blocker / "sub" / "s.db")
+
+
+def _foreign_lease(db: Store, run_id: str, *, pid: int, host: str, age_s: float) -> None:
+    now = time.time()
+    db._exec("INSERT INTO leases (run_id, token, pid, host, started_at, heartbeat)"
+             " VALUES (?,?,?,?,?,?)", (run_id, "theirs", pid, host, now - age_s, now - age_s))
+
+
+def test_a_live_lease_refuses_and_names_its_holder_a_stale_one_is_taken_over(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch", name="exp")
+    _foreign_lease(db, run.id, pid=4242, host="elsewhere", age_s=2)
+    with pytest.raises(StoreError, match=r"run 'exp' is being solved by another process: pid 4242 "
+                                         r"on elsewhere \(since .*, last heartbeat 2s ago\)"):
+        db.acquire_lease(run.id, what="run 'exp'")
+    assert db.get_run("exp").status == "running"
+    db._exec("UPDATE leases SET heartbeat = ?", (time.time() - STALE_AFTER_S - 1,))
+    assert db.get_run("exp").status == "interrupted"  # its holder stopped beating
+    mine = db.acquire_lease(run.id)
+    assert (mine.pid, mine.host) == (os.getpid(), socket.gethostname())
+    with pytest.raises(StoreError, match=f"pid {os.getpid()} on"):  # one lease per run, in-process too
+        db.acquire_lease(run.id)
+    db.release_lease(mine)
+    assert db.lease(run.id) is None
+
+
+def test_a_lease_of_a_dead_pid_on_this_host_is_free_at_once(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _foreign_lease(db, run.id, pid=gone.pid, host=socket.gethostname(), age_s=0)
+    assert not db.lease(run.id).alive()
+    with db.leased(run.id) as lease:
+        assert db.lease(run.id).token == lease.token
+    assert db.lease(run.id) is None
+    db.delete_run(run.id)
+
+
+def test_a_full_store_is_a_store_error_that_says_what_to_do(tmp_path):
+    db = Store(tmp_path / "s.db")
+    run = db.create_run(kind="batch")
+    pages = db._db.execute("PRAGMA page_count").fetchone()[0]
+    db._db.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+    with pytest.raises(StoreError, match=r"is full \(database or disk is full\): free disk space"):
+        for i in range(1000):
+            db.save_result(result(run.id, f"p{i}", "cot", "x" * 2000, True))
+    assert len(db.done(run.id)) < 1000  # what was stored is still readable

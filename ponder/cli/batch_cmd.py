@@ -6,6 +6,8 @@ Heavy modules (LangGraph, LiteLLM, the runner) load inside the commands, so ``po
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,6 +79,8 @@ def batch(
     """
     import asyncio
 
+    from pydantic import ValidationError
+
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.graphs.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
@@ -90,10 +94,13 @@ def batch(
                        id_field=id_field, choices_field=choices_field,
                        kind=_choice(kind, "--kind") if kind else None)
     names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
-    settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
-                             seed=seed, concurrency=concurrency, run=run, limit=limit,
-                             budget_usd=budget_usd, budget_tokens=budget_tokens,
-                             overwrite=overwrite)
+    try:
+        settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
+                                 seed=seed, concurrency=concurrency, run=run, limit=limit,
+                                 budget_usd=budget_usd, budget_tokens=budget_tokens,
+                                 overwrite=overwrite)
+    except ValidationError as exc:
+        raise _bad_setting(exc) from None
     validate_roles(cfg, ["reasoner", "standard"] if "escalate" in names else ["reasoner"])
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
@@ -118,21 +125,42 @@ def _choice(value: str, flag: str) -> Any:
     return value
 
 
+_FLAGS = {"strategies": "--strategy", "samples": "--samples", "concurrency": "--concurrency",
+          "limit": "--limit", "budget_usd": "--budget-usd", "budget_tokens": "--budget-tokens"}
+
+
+def _bad_setting(exc: Any) -> typer.BadParameter:
+    """The first invalid batch setting as a usage error on its flag."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else ""
+    if field == "strategies":
+        return typer.BadParameter("name at least one strategy, e.g. -s cot", param_hint="--strategy")
+    return typer.BadParameter(f"{err['input']!r}: {err['msg'][0].lower()}{err['msg'][1:]}",
+                              param_hint=_FLAGS.get(field, field))
+
+
 class _ProgressBar:
-    """A Rich bar (on stderr) fed by the runner's progress snapshots.
+    """A Rich bar (on stderr) fed by the runner's progress snapshots; plain lines instead
+    when stderr is not a terminal (a log file, CI), where a live bar would print nothing
+    until the end.
 
     The bar counts only this session's items, so the ETA is not fooled by resumed ones.
     """
 
-    def __init__(self, *, quiet: bool = False):
-        self.quiet = quiet
+    def __init__(self, *, quiet: bool = False, every_s: float = 30.0):
+        self.quiet, self.every_s = quiet, every_s
         self.progress: Any = None
         self.task: Any = None
+        self.plain: _PlainProgress | None = None
 
     def __enter__(self) -> _ProgressBar:
         if self.quiet:
             return self
         from rich.console import Console
+
+        if not Console(stderr=True).is_terminal:
+            self.plain = _PlainProgress(sys.stderr, self.every_s)
+            return self
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -151,6 +179,8 @@ class _ProgressBar:
         return self
 
     def update(self, p: Any) -> None:
+        if self.plain is not None:
+            self.plain.update(p)
         if self.progress is None:
             return
         resumed = f" ({p.resumed} resumed)" if p.resumed else ""
@@ -162,8 +192,55 @@ class _ProgressBar:
                              completed=p.done - p.resumed, stats=stats)
 
     def __exit__(self, *exc: object) -> None:
+        if self.plain is not None:
+            self.plain.close()
         if self.progress is not None:
             self.progress.stop()
+
+
+class _PlainProgress:
+    """Progress as plain lines, for a log file or a pipe: one at the start, then one each
+    ``every_s`` seconds or tenth of the items, and one at the end."""
+
+    def __init__(self, stream: Any, every_s: float):
+        self.stream, self.every_s = stream, every_s
+        self.started = self.last_at = time.monotonic()
+        self.last: Any = None
+        self.printed: Any = None
+
+    def update(self, p: Any) -> None:
+        now, first = time.monotonic(), self.last is None
+        self.last = p
+        step = max(1, (p.total - p.resumed) // 10)
+        if (first or now - self.last_at >= self.every_s
+                or p.done - self.printed.done >= step or p.stopping != self.printed.stopping):
+            self._print(p, now)
+
+    def close(self) -> None:
+        if self.last is not None and self.last != self.printed:
+            self._print(self.last, time.monotonic())
+
+    def _print(self, p: Any, now: float) -> None:
+        self.printed, self.last_at = p, now
+        new, elapsed = p.done - p.resumed, now - self.started
+        rate = new / elapsed if elapsed > 0 else 0.0
+        left = max(0, p.total - p.done)
+        eta = _clock(left / rate) if rate and left else "-"
+        parts = [f"{p.done}/{p.total} done ({p.done / p.total if p.total else 0:.0%})",
+                 f"acc {p.accuracy:.1%} ({p.correct}/{p.scored})", f"{p.tokens:,} tok",
+                 f"${p.cost_usd:.4f}", f"{rate:.2f} items/s", f"ETA {eta}"]
+        parts += [f"{p.failed} failed"] if p.failed else []
+        parts += [f"{p.resumed} resumed"] if p.resumed else []
+        parts += [f"stopping: {p.stopping}"] if p.stopping else []
+        stamp = time.strftime("%H:%M:%S")
+        self.stream.write(f"{stamp} {printable(p.run)}: {' · '.join(parts)}\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _print_outcome(outcome: Any) -> None:

@@ -134,6 +134,42 @@ def test_csv_rows_are_numbered_by_file_line(tmp_path: Path) -> None:
         validate(DatasetSpec(source=str(path)))
 
 
+def test_csv_errors_in_the_first_data_row_name_line_2(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"\xef\xbb\xbfquestion,answer\nq1,1,surplus\n\nq2,2\nq3,3,x\n")
+    with pytest.raises(DatasetError) as err:
+        validate(DatasetSpec(source=str(path)))
+    assert "2 bad rows" in str(err.value)
+    assert "line 2: more values than header columns\n  line 5: more values" in str(err.value)
+    path.write_bytes(b"\xef\xbb\xbfquestion,answer\n\nq1,1\n")  # a BOM is not part of the header
+    assert [(p.question, p.meta["line"]) for p in problems(DatasetSpec(source=str(path)))] == [
+        ("q1", 3)]
+
+
+def test_a_file_of_only_bad_rows_shows_them(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("question,answer\nq1,1,surplus\n")
+    with pytest.raises(DatasetError, match=r"no readable rows \(line 2: more values than header"):
+        validate(DatasetSpec(source=str(path)))
+
+
+def test_non_utf8_and_broken_gzip_files_say_where_and_what_to_do(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"question,answer\nq1,1\nq\xe92,2\n")
+    with pytest.raises(DatasetError, match=r"d.csv is not UTF-8 text \(line 3, byte 2: 0xe9\); "
+                                           r"convert it, e.g. `iconv"):
+        validate(DatasetSpec(source=str(path)))
+    packed = tmp_path / "d.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"question": "q\xe9", "answer": "1"}\n'))
+    with pytest.raises(DatasetError, match=r"d.jsonl.gz is not UTF-8 text \(line 1, byte 16"):
+        validate(DatasetSpec(source=str(packed)))
+    packed.write_bytes(b'{"question": "q", "answer": "1"}\n')
+    with pytest.raises(DatasetError, match=r"not a readable gzip file \(Not a gzipped file"):
+        validate(DatasetSpec(source=str(packed)))
+
+
 def test_missing_and_empty_files_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="not found"):
         validate(DatasetSpec(source=str(tmp_path / "nope.jsonl")))
