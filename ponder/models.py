@@ -27,6 +27,7 @@ from ponder.providers import (Profile, check_role, degradations, probe_reachable
                               shape_request)
 from ponder.responses import split_reasoning, to_completions  # noqa: F401 - re-exported
 from ponder.retries import backend_error, backoff
+from ponder.streaming import stream_completion
 from ponder.types import Completion
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -241,7 +242,13 @@ class ModelClient:
             _STOP_HOOKS[hook] = stop_when
             request = {**request, "extra_body": {**request.get("extra_body", {}), "ponder_stop_id": hook}}
         try:
-            if len(missing) == 1 and profile.n and spec.provider not in _EMBEDDED:
+            if stop_when is not None and spec.provider not in _EMBEDDED and request.get("logprobs"):
+                # Watched token by token: each sample its own stream, cut when the rule fires.
+                fresh = list(await asyncio.gather(*[
+                    self._call(spec, _sampled(spec, request, base_seed, i), watch=stop_when)
+                    for i in missing]))
+                fresh = [batch[0] for batch in fresh]
+            elif len(missing) == 1 and profile.n and spec.provider not in _EMBEDDED:
                 # A lone sample of a fan-out: join its siblings in one n-request.
                 fresh = [await self._coalescer.join(
                     request_key(request, -1), missing[0],
@@ -296,8 +303,12 @@ class ModelClient:
             self._limits[key] = asyncio.Semaphore(spec.concurrency or default)
         return self._limits[key]
 
-    async def _call(self, spec: RoleConfig, request: dict) -> list[Completion]:
-        """One provider call with retries; returns one Completion per returned choice."""
+    async def _call(self, spec: RoleConfig, request: dict,
+                    watch: Callable[[list[float]], bool] | None = None) -> list[Completion]:
+        """One provider call with retries; returns one Completion per returned choice.
+
+        With ``watch``, the call streams and stops once ``watch(logprobs)`` is true.
+        """
         litellm = _litellm()
         kwargs = {**request, "timeout": spec.timeout, "num_retries": 0}
         if spec.api_base:
@@ -309,6 +320,8 @@ class ModelClient:
             started = time.perf_counter()
             try:
                 async with self._limit(spec):
+                    if watch is not None:
+                        return [await stream_completion(litellm, spec.model, kwargs, watch)]
                     response = await litellm.acompletion(**kwargs)
                 return to_completions(litellm, spec.model, response, time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 - mapped to BackendError below
@@ -339,7 +352,7 @@ def check_model(role: str, spec: RoleConfig, *, reach: bool = False,
 
         ok, detail = weights_status(spec.model.split("/", 1)[1])
         return ModelStatus(role, spec.model, ok, f"weights at {detail}" if ok else detail,
-                           _profile(spec.model).uses(), "in process" if ok else None)
+                           _profile(spec.model).uses(), "own worker process" if ok else None)
     if provider == "scripted":
         from ponder.scripted import SCRIPTS
 

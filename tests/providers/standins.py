@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Stream:
+    """A server-sent-events reply written event by event, ``delay`` seconds apart; the
+    stand-in counts the events it managed to send before the client hung up."""
+
+    events: list[dict[str, Any]]
+    delay: float = 0.0
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -40,6 +50,7 @@ class StandIn:
     headers: list[dict[str, str]] = field(default_factory=list)
     queue: list[Reply] = field(default_factory=list)  # replies served first, in order
     port: int = 0
+    streamed: list[int] = field(default_factory=list)  # events sent, per streamed reply
 
     @property
     def base(self) -> str:
@@ -52,7 +63,29 @@ class StandIn:
             def log_message(self, *args: Any) -> None:
                 return None
 
-            def _reply(self, reply: Reply) -> None:
+            def _stream(self, reply: Stream) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                sent = 0
+                try:
+                    for event in reply.events:
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(reply.delay)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client closed the stream: a real server stops generating here
+                standin.streamed.append(sent)
+                self.close_connection = True
+
+            def _reply(self, reply: Reply | Stream) -> None:
+                if isinstance(reply, Stream):
+                    self._stream(reply)
+                    return
                 status, headers, body = reply
                 self.send_response(status)
                 for k, v in headers.items():
@@ -183,3 +216,25 @@ def vllm_thinking(text: str = "<think>6 times 7</think>\nAnswer: 42") -> StandIn
         return status, headers, raw
 
     return StandIn(reply)
+
+
+def token_stream(model: str, tokens: list[tuple[str, float]], *, prompt_tokens: int = 20,
+                 delay: float = 0.0) -> Stream:
+    """An OpenAI-shaped ``chat.completion.chunk`` stream: one event per ``(token, logprob)``,
+    then the finish reason and, as ``stream_options.include_usage`` asks, the usage."""
+
+    def chunk(delta: dict[str, Any], logprob: dict[str, Any] | None, finish: str | None) -> dict:
+        return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1,
+                "model": model, "choices": [{"index": 0, "delta": delta, "logprobs": logprob,
+                                             "finish_reason": finish}]}
+
+    events = [chunk({"role": "assistant", "content": token} if i == 0 else {"content": token},
+                    {"content": [{"token": token, "logprob": lp, "bytes": None,
+                                  "top_logprobs": []}]}, None)
+              for i, (token, lp) in enumerate(tokens)]
+    events.append(chunk({}, None, "stop"))
+    events.append({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1,
+                   "model": model, "choices": [],
+                   "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens),
+                             "total_tokens": prompt_tokens + len(tokens)}})
+    return Stream(events, delay)
