@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -276,3 +277,21 @@ async def test_humaneval_runs_the_tests_in_the_sandbox_and_reports_pass_at_k(
                for r in results for b in r.branches)
     [pot] = build_report(store, "he").strategies
     assert pot.pass_at_k == {"pass@1": 0.5, "pass@2": 1.0}
+
+
+async def test_a_run_being_solved_cannot_be_solved_again_at_the_same_time(
+        tmp_path: Path, scripted_config) -> None:
+    cfg = scripted_config(register_script("batch-slow", slow_arith))
+    store, spec = Store(cfg.store), dataset(tmp_path, 6)
+    settings = BatchSettings(strategies=["cot"], run="once", concurrency=1)
+    first = asyncio.create_task(run_batch(spec, cfg, settings, store=store))
+    while store.get_run("once") is None or not store.done(store.require_run("once").id):
+        await asyncio.sleep(0.01)
+    with pytest.raises(StoreError, match=rf"run 'once' is being solved by another process: "
+                                         rf"pid {os.getpid()} on "):
+        await run_batch(spec, cfg, settings, store=store)
+    with pytest.raises(StoreError, match="is being solved"):  # nor deleted under it
+        await run_batch(spec, cfg, settings.model_copy(update={"samples": 2, "overwrite": True}),
+                        store=store)
+    outcome = await first
+    assert (outcome.solved, outcome.run.status) == (6, "done") and store.lease(outcome.run.id) is None
