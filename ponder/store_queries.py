@@ -193,6 +193,75 @@ class StoreQueries:
         return int(self._exec(f"SELECT COUNT(*) FROM results r {where}", args).fetchone()[0])
 
 
+    # read-only views for the UI's matrix, comparison and runs table ---------------------------
+    def run_models(self, run_ids: list[str]) -> dict[str, list[str]]:
+        """Per run, every distinct model its results name (all roles, all strategies)."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        rows = self._rows(
+            "SELECT DISTINCT r.run_id, m.value AS model FROM results r,"
+            f" json_each(r.body, '$.models') m WHERE r.run_id IN ({marks})"
+            " ORDER BY r.run_id, m.value", tuple(run_ids))
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            out.setdefault(row["run_id"], []).append(str(row["model"]))
+        return out
+
+    def strategy_scores(self, run_ids: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
+        """Per run and strategy, (correct, scored) counts, in the order strategies first ran."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        rows = self._rows(
+            "SELECT run_id, strategy, COALESCE(SUM(correct = 1), 0) AS correct,"
+            " COALESCE(SUM(correct IS NOT NULL), 0) AS scored FROM results"
+            f" WHERE run_id IN ({marks}) GROUP BY run_id, strategy ORDER BY MIN(rowid)",
+            tuple(run_ids))
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for row in rows:
+            out.setdefault(row["run_id"], {})[row["strategy"]] = (row["correct"], row["scored"])
+        return out
+
+    def count_problems(self, run_id: str) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM problems WHERE run_id = ?",
+                              (run_id,)).fetchone()[0])
+
+    def outcome_cells(self, run_id: str, *, limit: int = 50,
+                      offset: int = 0) -> list[dict[str, Any]]:
+        """One page of a run's problems (in position order) with each strategy's outcome.
+
+        One row per (problem, strategy) that has a result, plus one row with ``strategy``
+        NULL for a problem that has none yet; ``tokens`` and ``stopped`` per cell.
+        """
+        return self._rows(
+            "WITH page AS (SELECT problem_id, position, json_extract(body, '$.question')"
+            " AS question FROM problems WHERE run_id = ? ORDER BY position, problem_id"
+            " LIMIT ? OFFSET ?)"
+            " SELECT page.problem_id, page.position, page.question, r.strategy, r.answer,"
+            " r.correct, r.prompt_tokens + r.completion_tokens AS tokens, r.stopped,"
+            " r.cost_usd FROM page LEFT JOIN results r ON r.run_id = ?"
+            " AND r.problem_id = page.problem_id ORDER BY page.position, page.problem_id",
+            (run_id, limit, offset, run_id))
+
+    def flipped(self, run_a: str, run_b: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Problems (same id, same strategy) scored in both runs whose correctness differs."""
+        return self._rows(
+            "SELECT a.problem_id, a.strategy, a.answer AS answer_a, b.answer AS answer_b,"
+            " a.correct AS correct_a, b.correct AS correct_b, a.reference FROM results a"
+            " JOIN results b ON b.run_id = ? AND b.problem_id = a.problem_id"
+            " AND b.strategy = a.strategy WHERE a.run_id = ? AND a.correct IS NOT NULL"
+            " AND b.correct IS NOT NULL AND a.correct != b.correct"
+            " ORDER BY a.rowid LIMIT ?", (run_b, run_a, limit))
+
+    def common_results(self, run_a: str, run_b: str) -> int:
+        """How many (problem, strategy) pairs both runs have a result for."""
+        return int(self._exec(
+            "SELECT COUNT(*) FROM results a JOIN results b ON b.run_id = ?"
+            " AND b.problem_id = a.problem_id AND b.strategy = a.strategy WHERE a.run_id = ?",
+            (run_b, run_a)).fetchone()[0])
+
+
 def _run_filter(kind: str | None, strategy: str | None,
                 text: str | None) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause of the run pages: kind, a strategy it ran, text in names or questions."""

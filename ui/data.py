@@ -103,6 +103,29 @@ def results_page(path: str, run_id: str, strategy: str | None, status: str | Non
                                   offset=offset)
 
 
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def run_extras(path: str, run_ids: tuple[str, ...]) -> tuple[dict[str, list[str]],
+                                                             dict[str, dict[str, tuple[int, int]]]]:
+    """For a page of runs: every model each used, and (correct, scored) per strategy."""
+    db = open_store(path)
+    return db.run_models(list(run_ids)), db.strategy_scores(list(run_ids))
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def outcome_cells(path: str, run_id: str, limit: int,
+                  offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many problems the run has, and one page of them with every strategy's outcome."""
+    db = open_store(path)
+    return db.count_problems(run_id), db.outcome_cells(run_id, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def comparison(path: str, run_a: str, run_b: str) -> tuple[int, list[dict[str, Any]]]:
+    """Results both runs share, and the problems whose correctness flipped from a to b."""
+    db = open_store(path)
+    return db.common_results(run_a, run_b), db.flipped(run_a, run_b)
+
 @dataclass
 class Trace:
     """Everything the trace page shows for one problem under one strategy."""

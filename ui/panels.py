@@ -72,7 +72,7 @@ def step(node: TraceNode, graph: TraceGraph) -> None:
     st.caption(f"started {when} · {took:.2f}s"
                + (f" · role {escape.markdown(role)}" if role else "")
                + (f" · branch {escape.markdown(event.branch_id)}" if event.branch_id else ""))
-    widgets.usage_metrics(event.usage, latency=event.usage.latency_s or took)
+    widgets.usage_metrics(event.usage, wall=took)
     if event.inputs.get("messages"):
         prompt(event.inputs["messages"])
     if event.inputs.get("question"):
@@ -130,29 +130,55 @@ def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
     st.altair_chart(chart, width="stretch", height=70 + 36 * len(frame))
 
 
+def counted(branch: Branch) -> str:
+    """Which answer the vote counted for a branch: the reasoned one, the program's, or none."""
+    if branch.answer is None:
+        return "nothing (no answer)"
+    sources = []
+    if branch.reasoned_answer is not None and branch.reasoned_answer == branch.answer:
+        sources.append("the reasoned answer")
+    if branch.code_answer is not None and branch.code_answer == branch.answer:
+        sources.append("the program's answer")
+    return f"{branch.answer} ({' = '.join(sources) or 'as extracted'})"
+
+
 def branch_card(branch: Branch) -> None:
-    """One branch: model, answer, verdict, text, reasoning, code and its execution."""
+    """One branch: reasoned answer, program answer, verdict, what the vote counted, then its
+    text, reasoning, code and execution."""
     mark = VERDICT_MARK.get(branch.verdict, "gray")
-    st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{escape.markdown(branch.verdict)}]"
-                f" · {escape.markdown(branch.model)}")
-    cols = st.columns(3)
-    cols[0].metric("Answer", escape.markdown(branch.answer) if branch.answer is not None else "–")
-    cols[1].metric("Code answer", escape.markdown(branch.code_answer)
-                   if branch.code_answer is not None else "–")
+    md = escape.markdown
+    st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{md(branch.verdict)}]"
+                f" · {md(branch.model)}" + (" · :orange-badge[truncated]"
+                                            if branch.truncated else ""))
+    has_code = branch.code is not None or branch.code_answer is not None
+    cols = st.columns(4 if has_code else 3)
+    reasoned = branch.reasoned_answer if branch.reasoned_answer is not None else (
+        None if has_code else branch.answer)
+    cols[0].metric("Reasoned answer", md(reasoned) if reasoned is not None else "–",
+                   help="The answer extracted from the model's text.")
+    if has_code:
+        cols[1].metric("Program answer", md(branch.code_answer)
+                       if branch.code_answer is not None else "–",
+                       help="What the branch's program returned when the sandbox ran it.")
+    cols[-2].metric("Verdict", md(branch.verdict))
     confidence = branch.confidence
-    cols[2].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
+    cols[-1].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
+    st.markdown(f"**Vote counted:** {md(counted(branch))}")
     if branch.text:
         st.caption("output")
         text_block(branch.text)
     reasoning(branch.reasoning)
-    if branch.code:
-        st.caption("code")
-        st.code(branch.code, language="python")
     if branch.execution is not None:
+        st.caption("code")
+        st.code(branch.code or "", language="python")
         execution(branch.execution.model_dump())
+    elif branch.code:
+        st.caption("code (not run)")
+        st.code(branch.code, language="python")
     u = branch.usage
-    st.caption(f"{u.total_tokens:,} tokens · {widgets.dollars(u.cost_usd)} · {u.latency_s:.2f}s"
-               + (f" · rewards {escape.markdown(branch.rewards)}" if branch.rewards else ""))
+    st.caption(f"{u.total_tokens:,} tokens · {widgets.dollars(u.cost_usd)} · "
+               f"model time {u.latency_s:.2f}s"
+               + (f" · rewards {md(branch.rewards)}" if branch.rewards else ""))
 
 
 def compare(result: Result, *, key: str) -> None:
@@ -160,6 +186,10 @@ def compare(result: Result, *, key: str) -> None:
     branches = sorted(result.branches, key=lambda b: b.index)
     if not branches:
         st.caption("This result has no branches.")
+        return
+    if len(branches) == 1:  # one branch: no side to compare it with
+        with st.container(border=True):
+            branch_card(branches[0])
         return
     labels = {i: f"branch {b.index} · {b.answer} · {b.verdict}" for i, b in enumerate(branches)}
     cols = st.columns(2)

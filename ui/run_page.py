@@ -10,23 +10,25 @@ import pandas as pd
 import streamlit as st
 
 from ponder.store import RunInfo, StrategySummary
-from ponder.ui import data, escape, widgets
+from ponder.ui import data, escape, matrix, widgets
 
 OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "no_answer"}
 PROBLEM_COLUMNS = {
     "confidence": st.column_config.NumberColumn(format="%.2f"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
-    "latency (s)": st.column_config.NumberColumn(format="%.1f"),
+    "model time (s)": st.column_config.NumberColumn(format="%.1f",
+                                                    help="Summed model-call latency."),
 }
 
 
-def header(run: RunInfo) -> None:
-    """What the run was: kind, status, when, dataset, strategies and models."""
+def header(path: str, run: RunInfo) -> None:
+    """What the run was: kind, status, when, dataset, strategies, models and its times."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
     md = escape.markdown
     st.markdown(f"**{md(run.name or run.id)}** · {md(run.kind)} · status **{md(run.status)}** · "
                 f"{when}" + (f" · dataset {md(run.dataset)}" if run.dataset else ""))
-    models = widgets.models_of(run)
+    used, _ = data.run_extras(path, (run.id,))
+    models = ", ".join(used.get(run.id, [])) or widgets.models_of(run)
     st.caption(f"strategies: {md(', '.join(run.strategies) or '–')}"
                + (f" · models: {md(models)}" if models else ""))
 
@@ -104,7 +106,7 @@ def problem_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "problem": r["problem_id"], "strategy": r["strategy"], "outcome": outcome(r),
         "question": (r["question"] or "")[:160], "answer": r["answer"],
         "reference": r["reference"], "confidence": r["confidence"], "tokens": r["tokens"],
-        "cost ($)": r["cost_usd"], "latency (s)": r["latency_s"], "samples": r["samples_used"],
+        "cost ($)": r["cost_usd"], "model time (s)": r["latency_s"], "samples": r["samples_used"],
         "stopped": r["stopped"],
     } for r in rows])
 
@@ -143,8 +145,10 @@ def main() -> None:
     if run is None:
         st.info("No runs yet.")
         return
-    header(run)
+    header(path, run)
     strategies(run, data.summaries(path, run.id))
+    if len(run.strategies) > 1 or run.kind == "batch":
+        matrix.show(path, run)
     problems(path, run)
 
 

@@ -27,38 +27,59 @@ def filters(path: str) -> tuple[str | None, str | None, str | None]:
             text.strip() or None)
 
 
-def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """One display row per run."""
+def by_strategy(scores: dict[str, tuple[int, int]]) -> str:
+    """``verified 67% · cot 33%``: accuracy of each strategy, never blended into one."""
+    return " · ".join(f"{name} {widgets.percent(c, n)}" if n else f"{name} unscored"
+                      for name, (c, n) in scores.items())
+
+
+def table(rows: list[dict[str, Any]], models: dict[str, list[str]],
+          scores: dict[str, dict[str, tuple[int, int]]]) -> pd.DataFrame:
+    """One display row per run; a run with several strategies gets no blended accuracy."""
     out = []
     for r in rows:
-        models = json.loads(r["models"]) if r.get("models") else None
-        roles = models or (json.loads(r["config"] or "{}").get("roles") or {})
-        scored = r["scored"]
+        roles = json.loads(r["config"] or "{}").get("roles") or {}
+        used = models.get(r["id"]) or sorted({widgets.model_name(m) for m in roles.values()})
+        per = scores.get(r["id"], {})
+        blended = len(per) <= 1 and r["scored"]
         out.append({
-            "created": datetime.fromtimestamp(r["created_at"]),
             "run": r["name"] or r["id"],
             "kind": r["kind"],
             "status": r["status"],
-            "strategies": ", ".join(json.loads(r["strategies"] or "[]")),
-            "what": r["dataset"] or r["question"] or "",
-            "models": ", ".join(sorted({str(m) for m in roles.values()})),
-            "problems": r["problems"],
-            "accuracy": (r["correct"] / scored) if scored else None,
-            "no answer": r["no_answer"],
+            "accuracy": (r["correct"] / r["scored"]) if blended else None,
+            "accuracy by strategy": by_strategy(per),
             "tokens": r["tokens"],
             "cost ($)": r["cost_usd"],
-            "model time (s)": r["latency_s"],
             "wall (s)": (r["finished_at"] - r["created_at"]) if r["finished_at"] else None,
+            "model time (s)": r["latency_s"],
+            "problems": r["problems"],
+            "no answer": r["no_answer"],
+            "created": datetime.fromtimestamp(r["created_at"]),
+            "strategies": ", ".join(json.loads(r["strategies"] or "[]")),
+            "models": ", ".join(used),
+            "what": r["dataset"] or r["question"] or "",
         })
     return pd.DataFrame(out)
 
 
 COLUMNS = {
+    "run": st.column_config.TextColumn(pinned=True, width="medium"),
+    "kind": st.column_config.TextColumn(width="small"),
+    "status": st.column_config.TextColumn(width="small"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-    "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
-    "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
-    "model time (s)": st.column_config.NumberColumn(format="%.1f"),
-    "wall (s)": st.column_config.NumberColumn(format="%.1f"),
+    "accuracy": st.column_config.ProgressColumn(
+        min_value=0.0, max_value=1.0, format="percent", width="small",
+        help="Share of scored problems answered correctly (a run of one strategy only)."),
+    "accuracy by strategy": st.column_config.TextColumn(width="medium"),
+    "tokens": st.column_config.NumberColumn(width="small"),
+    "cost ($)": st.column_config.NumberColumn(format="$%.4f", width="small"),
+    "wall (s)": st.column_config.NumberColumn(
+        format="%.1f", width="small", help="Clock time from the run's start to its last result."),
+    "model time (s)": st.column_config.NumberColumn(
+        format="%.1f", width="small",
+        help="Every model call's latency added up; parallel calls each count."),
+    "problems": st.column_config.NumberColumn(width="small"),
+    "no answer": st.column_config.NumberColumn(width="small"),
 }
 
 
@@ -75,6 +96,7 @@ def open_selected(rows: list[dict[str, Any]], selection: Any) -> None:
 
 def main() -> None:
     st.title("Runs")
+    st.page_link("compare_page.py", label="Compare two runs", icon=":material/compare_arrows:")
     path = widgets.store_or_stop()
     kind, strategy, text = filters(path)
     total, _ = data.runs_page(path, kind, strategy, text, 1, 0)
@@ -84,7 +106,8 @@ def main() -> None:
     limit, offset = widgets.pager(total, key="runs_page", page_size=25)
     total, rows = data.runs_page(path, kind, strategy, text, limit, offset)
     st.caption(f"{total} run(s). Select a row to open it.")
-    selection = st.dataframe(table(rows), column_config=COLUMNS, hide_index=True,
+    models, scores = data.run_extras(path, tuple(r["id"] for r in rows))
+    selection = st.dataframe(table(rows, models, scores), column_config=COLUMNS, hide_index=True,
                              on_select="rerun", selection_mode="single-row", key="runs_table",
                              width="stretch")
     open_selected(rows, selection)

@@ -141,7 +141,7 @@ def show_result(live: LiveSolve) -> None:
     answer = escape.markdown(result.answer) if result.answer is not None else "_no answer_"
     st.success(f"Answer: **{answer}** · confidence {result.confidence:.2f} · "
                f"{result.samples_used} samples · stopped: {escape.markdown(result.stopped)}")
-    widgets.usage_metrics(result.usage)
+    widgets.usage_metrics(result.usage, wall=result.wall_s or None)
 
 
 def main() -> None:

@@ -7,13 +7,17 @@ from typing import Any
 import streamlit as st
 
 from ponder.store import RunInfo
-from ponder.ui import data, escape, panels, widgets
+from ponder.ui import data, escape, outcome, panels, timeline, widgets
 from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
 
 
 def pick_strategy(run: RunInfo) -> str | None:
     """The strategy to show when a run compared several (``?strategy=`` or a picker)."""
     wanted = st.query_params.get("strategy")
+    if wanted and run.strategies and wanted not in run.strategies:
+        widgets.not_found(f"Strategy {escape.markdown(wanted)} is not in run "
+                          f"{escape.markdown(run.id)} (it ran "
+                          f"{escape.markdown(', '.join(run.strategies))}).", run_id=run.id)
     if len(run.strategies) <= 1:
         return wanted or (run.strategies[0] if run.strategies else None)
     index = run.strategies.index(wanted) if wanted in run.strategies else 0
@@ -26,6 +30,10 @@ def pick_problem(path: str, run: RunInfo, strategy: str | None) -> str | None:
     """The problem named by ``?problem=``, else the one at a position the user picks."""
     wanted = st.query_params.get("problem")
     if wanted:
+        if data.trace(path, run.id, wanted, strategy).problem is None \
+                and not data.trace(path, run.id, wanted, strategy).events:
+            widgets.not_found(f"Problem {escape.markdown(wanted)} is not in run "
+                              f"{escape.markdown(run.id)}.", run_id=run.id)
         if st.button("Browse the run's problems", key="trace_browse"):
             del st.query_params["problem"]
             st.rerun()
@@ -43,31 +51,16 @@ def pick_problem(path: str, run: RunInfo, strategy: str | None) -> str | None:
 
 
 def overview(trace: data.Trace) -> None:
-    """The question, the answer and what it cost."""
+    """The question, then the outcome first: answer, verdict, confidence, stop, cost."""
     problem, result = trace.problem, trace.result
     if problem is not None:
         st.markdown("**Question**")
         panels.text_block(problem.question)
     if result is None:
-        st.warning("No result is stored for this problem (still running, or the run failed); "
-                   "showing the steps recorded so far.")
+        st.warning("No result is stored for this problem yet (still running, or the run "
+                   "failed); showing the steps recorded so far.")
         return
-    verdict = {True: ":green-badge[correct]", False: ":red-badge[wrong]"}.get(
-        result.correct, ":gray-badge[unscored]")
-    answer = escape.markdown(result.answer) if result.answer is not None else "_no answer_"
-    st.markdown(f"### Answer: {answer} {verdict}")
-    bits = [f"problem {escape.markdown(result.problem_id)}", escape.markdown(result.strategy),
-            f"confidence {result.confidence:.2f}",
-            f"{result.samples_used}/{result.max_samples} samples",
-            f"stopped: {escape.markdown(result.stopped)}"]
-    if result.reference is not None:
-        bits.append(f"reference {escape.markdown(result.reference)}")
-    if result.escalated:
-        bits.append("escalated")
-    if result.models:
-        bits.append(f"models {escape.markdown(', '.join(sorted(set(result.models.values()))))}")
-    st.caption(" · ".join(bits))
-    widgets.usage_metrics(result.usage)
+    outcome.show(result, trace.events)
 
 
 def _on_graph_select(chart_key: str, node_key: str) -> None:
@@ -142,9 +135,11 @@ def main() -> None:
     known = {b.id: b.index for b in trace.result.branches} if trace.result else None
     graph = layout(trace.events, known)
     graph_section(graph, key=f"trace_{run.id}_{problem_id}_{strategy}")
+    timeline.show(trace.events, graph)
     votes_section(trace)
     if trace.result is not None and trace.result.branches:
-        st.subheader("Branches side by side")
+        branches = trace.result.branches
+        st.subheader("Branches side by side" if len(branches) > 1 else "Branch")
         panels.compare(trace.result, key=f"trace_cmp_{run.id}_{problem_id}")
 
 

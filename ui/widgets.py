@@ -58,11 +58,29 @@ def run_label(run: RunInfo) -> str:
     return f"{run.name or run.id} · {run.kind} · {', '.join(run.strategies)} · {when}"
 
 
+def not_found(message: str, *, run_id: str | None = None) -> None:
+    """Say what the URL named that is not there, link back, and stop the page."""
+    st.error(message)
+    cols = st.columns(3)
+    cols[0].page_link("runs_page.py", label="All runs", icon=":material/list:")
+    if run_id is not None:
+        cols[1].page_link("run_page.py", label="This run", icon=":material/monitoring:",
+                          query_params={"run": run_id})
+        cols[2].page_link("trace_page.py", label="This run's traces",
+                          icon=":material/account_tree:", query_params={"run": run_id})
+    st.stop()
+
+
 def pick_run(path: str, *, key: str) -> RunInfo | None:
-    """The run named by ``?run=`` or chosen from the newest runs; keeps the URL in step."""
+    """The run named by ``?run=`` or chosen from the newest runs; keeps the URL in step.
+
+    A ``?run=`` that names no stored run stops the page with "run X not found".
+    """
     runs = data.recent_runs(path)
     wanted = st.query_params.get("run")
     current = data.run_info(path, wanted) if wanted else None
+    if wanted and current is None:
+        not_found(f"Run {escape.markdown(wanted)} not found in this store.")
     options = runs if current is None or any(r.id == current.id for r in runs) else [current, *runs]
     if not options:
         return None
@@ -75,21 +93,38 @@ def pick_run(path: str, *, key: str) -> RunInfo | None:
     return next(r for r in options if r.id == chosen)
 
 
+def model_name(value: object) -> str:
+    """A role's model as text: batch runs store a role as a dict (``{"model": ...}``)."""
+    if isinstance(value, dict):
+        return str(value.get("model") or "?")
+    return str(value)
+
+
 def models_of(run: RunInfo, stored: object = None) -> str:
     """The models a run used: from a stored result's role map, else the run's config."""
     roles = stored if isinstance(stored, dict) and stored else run.config.get("roles") or {}
-    return ", ".join(sorted({str(m) for m in roles.values()})) if isinstance(roles, dict) else ""
+    if not isinstance(roles, dict):
+        return ""
+    return ", ".join(sorted({model_name(m) for m in roles.values()}))
 
 
-def usage_metrics(usage: Usage, *, latency: float | None = None) -> None:
-    """Tokens, cost and time as a row of metrics."""
-    cols = st.columns(4)
+def usage_metrics(usage: Usage, *, wall: float | None = None) -> None:
+    """Tokens, cost, wall time and summed model time as a row of metrics.
+
+    Model time adds up every call's latency, so parallel branches count once each: it can
+    exceed the wall-clock time the solve took, and the two are labelled apart.
+    """
+    cols = st.columns(5)
     cols[0].metric("Tokens", f"{usage.total_tokens:,}",
                    help=f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion"
                    + (f" ({usage.reasoning_tokens:,} reasoning)" if usage.reasoning_tokens else ""))
     cols[1].metric("Cost", dollars(usage.cost_usd))
-    cols[2].metric("Latency", f"{usage.latency_s if latency is None else latency:.2f}s")
-    cols[3].metric("Calls", usage.calls)
+    cols[2].metric("Wall time", f"{wall:.2f}s" if wall else "–",
+                   help="Clock time from the first step's start to the last step's end.")
+    cols[3].metric("Model time (summed)", f"{usage.latency_s:.2f}s",
+                   help="Every model call's latency added up; calls made in parallel each "
+                   "count, so this can exceed the wall time.")
+    cols[4].metric("Calls", usage.calls)
 
 
 def dollars(value: float | None) -> str:

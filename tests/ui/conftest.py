@@ -44,10 +44,21 @@ def copy_trace(store: Store, events: list[TraceEvent], run_id: str, problem_id: 
             "strategy": strategy, "parent_id": ids.get(event.parent_id or "")}))
 
 
+BATCH_ROLES = {"reasoner": {"model": "local/gemma-3-270m", "temperature": 0.7},
+               "standard": {"model": "local/smollm2-135m", "temperature": 0.7}}
+"""Roles as ``ponder batch`` stores them: one dict per role, not a model string."""
+
+
 def build_batch(store: Store, solved: Result, events: list[TraceEvent], question: str) -> str:
-    """A two-strategy batch of three problems built from one real solve."""
+    """A two-strategy batch of three problems built from one real solve.
+
+    ``verified`` gets p-correct right, p-wrong wrong and p-none unanswered (truncated);
+    ``self-consistency`` also gets p-wrong right (so the strategies' accuracies differ:
+    1/3 and 2/3) and its results name the standard model too, as an escalation would.
+    """
     run = store.create_run(kind="batch", name="ui-batch", dataset="tiny.jsonl",
-                           strategies=["verified", "self-consistency"])
+                           strategies=["verified", "self-consistency"],
+                           config={"roles": BATCH_ROLES})
     answer = solved.answer or "5"  # the copies need an answer even if the model gave none
     cases = [("correct", answer), ("wrong", f"{answer}0" if answer else "1"), ("none", answer)]
     for position, (label, reference) in enumerate(cases):
@@ -55,9 +66,14 @@ def build_batch(store: Store, solved: Result, events: list[TraceEvent], question
         store.add_problem(run.id, problem, position=position)
         for strategy in run.strategies:
             given = None if label == "none" else answer
+            models = dict(solved.models)
+            if strategy == "self-consistency":
+                models["standard"] = "local/smollm2-135m"
+                given = reference if label == "wrong" else given
             store.save_result(solved.model_copy(update={
                 "run_id": run.id, "problem_id": problem.id, "strategy": strategy,
-                "answer": given, "reference": reference,
+                "answer": given, "reference": reference, "models": models,
+                "stopped": "truncated" if given is None else solved.stopped,
                 "correct": given is not None and given == reference}))
             copy_trace(store, events, run.id, problem.id, strategy)
     store.update_run(run.id, status="done")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from ponder.store import Store
 from ponder.ui import escape
 
-APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "ui" / "main.py"
 UIStore = Any  # the ``ui_store`` fixture's value (tests/ui/conftest.py)
 
 
@@ -75,7 +75,16 @@ def test_runs_page_lists_and_filters_runs(ui_store: UIStore,
     assert "local/gemma-3-270m" in solve["models"]
     assert solve["what"] == "What is 2 + 3?"
     batch = table[table["kind"] == "batch"].iloc[0]
-    assert batch["problems"] == 3 and batch["accuracy"] == pytest.approx(1 / 3)
+    # Defect 5: a batch's strategies are never blended into one accuracy.
+    assert batch["problems"] == 3 and batch["accuracy"] is None
+    assert batch["accuracy by strategy"] == "verified 33% · self-consistency 67%"
+    assert solve["accuracy by strategy"] == "verified unscored"
+    # Defect 4: every model the results name, as strings (the batch stores roles as dicts).
+    assert batch["models"] == "local/gemma-3-270m, local/smollm2-135m"
+    # Defect 5: the key columns come before the long text ones.
+    assert list(table.columns[:9]) == ["run", "kind", "status", "accuracy",
+                                       "accuracy by strategy", "tokens", "cost ($)", "wall (s)",
+                                       "model time (s)"]
 
     at.selectbox(key="runs_kind").select("batch").run()
     assert list(at.dataframe[0].value["run"]) == ["ui-batch"]
@@ -93,25 +102,29 @@ def test_run_page_compares_strategies_and_lists_problems(ui_store: UIStore,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, ui_store.path, "run_page.py", run=ui_store.batch_run)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"verified": "33%", escape.markdown("self-consistency"): "33%"}
+    assert metrics == {"verified": "33%", escape.markdown("self-consistency"): "67%"}
     summary = at.dataframe[0].value
     assert list(summary["strategy"]) == ["verified", "self-consistency"]
-    assert list(summary["correct"]) == [1, 1] and list(summary["no answer"]) == [1, 1]
+    assert list(summary["correct"]) == [1, 2] and list(summary["no answer"]) == [1, 1]
     assert walk_types(at.main).count("vega_lite_chart") == 2  # accuracy vs tokens, and vs time
-    problems = at.dataframe[1].value
+    header = at.caption.values[0]  # defect 4: model names, never a role's dict
+    assert "models: " + escape.markdown("local/gemma-3-270m, local/smollm2-135m") in header
+    assert "{" not in header and "temperature" not in header, header
+    problems = at.dataframe[2].value
     assert len(problems) == 6
-    assert sorted(problems["outcome"]) == ["correct"] * 2 + ["no answer"] * 2 + ["wrong"] * 2
+    assert sorted(problems["outcome"]) == ["correct"] * 3 + ["no answer"] * 2 + ["wrong"]
 
     at.segmented_control(key="run_outcome").set_value("wrong").run()
-    wrong = at.dataframe[1].value
-    assert len(wrong) == 2 and set(wrong["outcome"]) == {"wrong"}
+    wrong = at.dataframe[2].value
+    assert len(wrong) == 1 and set(wrong["outcome"]) == {"wrong"}
+    at.segmented_control(key="run_outcome").set_value("all").run()
     at.selectbox(key="run_strategy").select("verified").run()
-    assert list(at.dataframe[1].value["strategy"]) == ["verified"]
+    assert set(at.dataframe[2].value["strategy"]) == {"verified"}
 
 
 def test_run_page_of_a_single_solve(ui_store: UIStore, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, ui_store.path, "run_page.py", run=ui_store.solve_run)
-    problems = at.dataframe[1].value
+    problems = at.dataframe[-1].value
     assert len(problems) == 1 and problems.iloc[0]["answer"] == ui_store.result.answer
 
 
@@ -137,8 +150,8 @@ def test_trace_page_draws_the_real_run(ui_store: UIStore,
     assert f"Answer: {escape.markdown(ui_store.result.answer or '')}" in shown
     assert "**Execution**" in shown
     assert [e.label for e in at.expander if e.label.startswith("Prompt")]
-    assert at.subheader.values[-2:] == ["Votes", "Branches side by side"]
-    assert [s.label for s in at.selectbox].count("Branch") == 2
+    branches = "Branches side by side" if len(ui_store.result.branches) > 1 else "Branch"
+    assert at.subheader.values[-2:] == ["Votes", branches]
 
     vote = next(i for i, e in enumerate(step.options) if "vote" in e)
     step.set_value(vote).run()
@@ -155,6 +168,10 @@ def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,
     at.number_input(key="trace_position").set_value(2).run()
     assert not at.exception
     assert f"problem {escape.markdown('p-wrong')}" in texts(at) and ":red-badge[wrong]" in texts(at)
+    at.number_input(key="trace_position").set_value(3).run()
+    assert ":gray-badge[no answer]" in texts(at)
+    assert "**Stopped:** " + escape.markdown(
+        "truncated — the model ran out of tokens before answering") in texts(at)
     at.selectbox(key="trace_strategy").select("self-consistency").run()
     assert at.query_params["strategy"] == "self-consistency"
 

@@ -1,0 +1,118 @@
+"""Compare page: two runs side by side — accuracy, tokens and cost per strategy, and the
+problems whose outcome flipped between them."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ponder.store import RunInfo, StrategySummary
+from ponder.ui import data, escape, widgets
+
+
+def pick(path: str, side: str, default: int) -> RunInfo | None:
+    """Run ``a`` or ``b``: from ``?a=``/``?b=`` or a picker; an unknown id is an error."""
+    runs = data.recent_runs(path)
+    wanted = st.query_params.get(side)
+    current = data.run_info(path, wanted) if wanted else None
+    if wanted and current is None:
+        widgets.not_found(f"Run {escape.markdown(wanted)} not found in this store.")
+    options = runs if current is None or any(r.id == current.id for r in runs) else [current, *runs]
+    if not options:
+        return None
+    ids = [r.id for r in options]
+    index = ids.index(current.id) if current else min(default, len(ids) - 1)
+    labels = {r.id: widgets.run_label(r) for r in options}
+    chosen = st.selectbox(f"Run {side.upper()}", ids, index=index,
+                          format_func=labels.__getitem__, key=f"compare_{side}")
+    if chosen != wanted:
+        st.query_params[side] = chosen
+    return next(r for r in options if r.id == chosen)
+
+
+def table(a: list[StrategySummary], b: list[StrategySummary]) -> pd.DataFrame:
+    """One row per strategy in either run: accuracy, tokens and cost of A and B, and Δ."""
+    left, right = {s.strategy: s for s in a}, {s.strategy: s for s in b}
+    rows = []
+    for name in dict.fromkeys([*left, *right]):
+        x, y = left.get(name), right.get(name)
+        acc_a = x.accuracy if x and x.scored else None
+        acc_b = y.accuracy if y and y.scored else None
+        rows.append({
+            "strategy": name, "accuracy A": acc_a, "accuracy B": acc_b,
+            "Δ accuracy (pts)": (round(100 * (acc_b - acc_a), 1)
+                                 if acc_a is not None and acc_b is not None else None),
+            "tokens A": x.total_tokens if x else None, "tokens B": y.total_tokens if y else None,
+            "cost A ($)": x.cost_usd if x else None, "cost B ($)": y.cost_usd if y else None,
+            "problems A": x.problems if x else 0, "problems B": y.problems if y else 0,
+        })
+    return pd.DataFrame(rows)
+
+
+def accuracy_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Accuracy per strategy, A and B as adjacent bars."""
+    long = frame.melt(id_vars="strategy", value_vars=["accuracy A", "accuracy B"],
+                      var_name="run", value_name="accuracy").dropna()
+    long["run"] = long["run"].str[-1]
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("run:N", title=None), row=alt.Row("strategy:N", title=None),
+        color=alt.Color("run:N", scale=alt.Scale(domain=["A", "B"],
+                                                 range=["#1e88e5", "#fb8c00"])),
+        tooltip=["strategy", "run", alt.Tooltip("accuracy:Q", format=".0%")])
+
+
+def flips(path: str, a: RunInfo, b: RunInfo) -> None:
+    """The problems right in one run and wrong in the other, each linked to both traces."""
+    common, rows = data.comparison(path, a.id, b.id)
+    st.subheader("Problems that flipped")
+    if not common:
+        st.info("These runs share no (problem, strategy) results, so nothing can flip.")
+        return
+    fixed = sum(1 for r in rows if r["correct_b"] == 1)
+    st.caption(f"{common} result(s) in both runs; {fixed} fixed in B, {len(rows) - fixed} "
+               "broken in B.")
+    if not rows:
+        return
+    link = "./trace?run={}&problem={}&strategy={}"
+    frame = pd.DataFrame([{
+        "problem": r["problem_id"], "strategy": r["strategy"],
+        "flip": "fixed in B" if r["correct_b"] == 1 else "broken in B",
+        "answer A": r["answer_a"], "answer B": r["answer_b"], "reference": r["reference"],
+        "trace A": link.format(a.id, r["problem_id"], r["strategy"]),
+        "trace B": link.format(b.id, r["problem_id"], r["strategy"]),
+    } for r in rows])
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "trace A": st.column_config.LinkColumn(display_text="open A"),
+        "trace B": st.column_config.LinkColumn(display_text="open B")})
+
+
+def main() -> None:
+    st.title("Compare runs")
+    path = widgets.store_or_stop()
+    cols = st.columns(2)
+    with cols[0]:
+        a = pick(path, "a", 1)
+    with cols[1]:
+        b = pick(path, "b", 0)
+    if a is None or b is None:
+        st.info("No runs yet.")
+        return
+    if a.id == b.id:
+        st.info("Pick two different runs.")
+        return
+    frame = table(data.summaries(path, a.id), data.summaries(path, b.id))
+    st.subheader("Per strategy")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "accuracy A": st.column_config.NumberColumn(format="percent"),
+        "accuracy B": st.column_config.NumberColumn(format="percent"),
+        "cost A ($)": st.column_config.NumberColumn(format="$%.4f"),
+        "cost B ($)": st.column_config.NumberColumn(format="$%.4f")})
+    if frame[["accuracy A", "accuracy B"]].notna().any().any():
+        st.altair_chart(accuracy_chart(frame), width="content")
+    flips(path, a, b)
+
+
+if __name__ == "__main__":  # Streamlit runs page files as __main__
+    main()
