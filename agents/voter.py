@@ -6,16 +6,28 @@ one a quarter) and, when the model returned log-probabilities, a DeepConf-style 
 (the lowest sliding-window mean token probability). Low-confidence branches can be dropped
 before the vote, and a branch whose confidence collapses mid-generation can be cut off.
 
-Early stopping (:func:`is_decided`) holds when either
-    * the leader can no longer be overtaken: ``leader > runner_up + remaining * verified_weight``
-      (every remaining sample is assumed to go to the runner-up with the largest weight a
-      single branch can carry, verified with confidence 1), or
-    * the leader's share of the total weight is at least ``threshold`` with at least
-      ``min_votes`` votes counted.
+Early stopping (:func:`is_decided`) follows one of two named rules (``SolveOptions.stop_rule``):
 
-A split in the *raw* vote (the top two answers drew equally many branches) is never decided,
-whatever the confidence filter did to the weights; nor is a vote whose winner every code check
-refuted.
+* ``"adaptive"`` (the default) — Adaptive-Consistency's Beta criterion (Aggarwal et al., 2023)
+  for a finite budget: with ``v1`` votes for the leader and ``v2`` for the runner-up, the
+  leader's share of the two is ``p ~ Beta(v1 + 1, v2 + 1)`` (uniform prior), the ``remaining``
+  samples split between them ``Binomial(remaining, p)``, and the run stops once the
+  probability that the leader still strictly leads when the whole budget is spent
+  (:func:`leader_holds`) reaches ``stop_threshold`` (0.95). With a budget of 16 that is a 4:0
+  start, 5:1 after 6, 6:2 after 8; a tie never stops. The counts are those of the vote after
+  DeepConf's confidence filter (when log-probabilities are on), so it composes with it.
+  Reducing to the top two answers is slightly cautious: samples that go to a third answer
+  cannot help the runner-up.
+* ``"conservative"`` — stop only when the leader can no longer be overtaken:
+  ``leader > runner_up + remaining * verified_weight`` (every remaining sample is assumed to
+  go to the runner-up with the largest weight a single branch can carry, verified with
+  confidence 1). It never stops on a leader the full budget would have changed, and so it
+  seldom stops with a weak model. ``stop_threshold`` does not apply to it.
+
+Under either rule a split in the *raw* vote (the top two answers drew equally many branches)
+is never decided, whatever the confidence filter did to the weights; nor is a vote whose
+winner every code check refuted. :func:`stop_reason` names which rule fired: ``"decided"``
+when the leader cannot be overtaken (certain), ``"adaptive"`` when only the posterior says so.
 
 **Confidence** (:func:`assess`) is ``min(share, stability) * verification``:
 
@@ -29,7 +41,8 @@ refuted.
   that every check refuted scores 0 and is ``unverified``.
 
 Its parts (counts, the three factors, mean token confidence, ``status``, a one-line
-``summary``) travel with the result as ``confidence_parts``.
+``summary``) travel with the result as ``confidence_parts``, with the last vote's ``stop``
+record: the rule, its threshold, samples remaining, ``p_leader_holds`` and which rule fired.
 
 Everything but :func:`vote` (the graph node) is a pure function of its arguments.
 """
@@ -39,7 +52,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
@@ -49,8 +62,10 @@ from ponder.types import Branch, ProblemKind, Vote
 
 __all__ = [
     "assess", "beta_stability", "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
-    "is_collapsing", "is_decided", "tally", "vote",
+    "is_collapsing", "is_decided", "leader_holds", "stop_reason", "tally", "vote",
 ]
+
+StopRule = Literal["adaptive", "conservative"]
 
 
 def branch_weight(branch: Branch, *, verified_weight: float = 2.0,
@@ -109,23 +124,71 @@ def decide(votes: dict[str, Vote]) -> tuple[str | None, float]:
     return winner, (votes[winner].weight / total if total > 0 else 0.0)
 
 
-def is_decided(votes: dict[str, Vote], remaining: int, *, threshold: float = 0.95,
-               min_votes: int = 2, verified_weight: float = 2.0) -> bool:
-    """Whether more samples cannot change (or are very unlikely to change) the winner.
-
-    True when the leader beats the runner-up even if all ``remaining`` samples went to the
-    runner-up at full weight (``verified_weight`` each), or when the leader holds at least
-    ``threshold`` of the weight with ``min_votes`` votes counted. A tie is never decided.
-    """
-    winner, share = decide(votes)
+def _leader_and_runner_up(votes: dict[str, Vote]) -> tuple[Vote, float, int] | None:
+    """The weighted leader's vote, the runner-up's weight and the runner-up's count."""
+    winner, _ = decide(votes)
     if winner is None:
+        return None
+    others = [v for a, v in votes.items() if a != winner]
+    return (votes[winner], max((v.weight for v in others), default=0.0),
+            max((v.count for v in others), default=0))
+
+
+def leader_holds(leader: int, runner_up: int, remaining: int) -> float:
+    """Probability that a leader with ``leader`` votes against ``runner_up`` still strictly
+    leads after ``remaining`` more samples (Beta-binomial over the top two answers).
+
+    ``p ~ Beta(leader + 1, runner_up + 1)``; the leader gets ``k ~ Binomial(remaining, p)`` of
+    the rest and holds when ``leader + k > runner_up + remaining - k``. A final tie does not hold.
+
+    >>> round(leader_holds(4, 0, 12), 3), leader_holds(3, 3, 0), leader_holds(6, 1, 4)
+    (0.98, 0.0, 1.0)
+    """
+    if remaining <= 0:
+        return float(leader > runner_up)
+    a, b = leader + 1, runner_up + 1
+    need = (runner_up + remaining - leader) // 2 + 1  # least k with leader + k > runner_up + rest
+    if need <= 0:
+        return 1.0  # cannot be overtaken
+
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+
+    base = log_beta(a, b)
+    total = sum(math.exp(math.log(math.comb(remaining, k)) + log_beta(k + a, remaining - k + b) - base)
+                for k in range(need, remaining + 1))
+    return min(1.0, total)
+
+
+def is_decided(votes: dict[str, Vote], remaining: int, *, rule: StopRule = "adaptive",
+               threshold: float = 0.95, min_votes: int = 2, verified_weight: float = 2.0) -> bool:
+    """Whether to stop sampling: more samples cannot (``"conservative"``) or very probably
+    will not (``"adaptive"``, :func:`leader_holds` >= ``threshold``) change the winner.
+
+    The adaptive rule needs ``min_votes`` votes counted; a tie is never decided by either.
+    """
+    top = _leader_and_runner_up(votes)
+    if top is None:
         return False
-    leader = votes[winner].weight
-    runner_up = max((v.weight for a, v in votes.items() if a != winner), default=0.0)
-    if leader > runner_up + max(0, remaining) * verified_weight:
+    leader, runner_up_weight, runner_up_count = top
+    if leader.weight > runner_up_weight + max(0, remaining) * verified_weight:
         return True
+    if rule == "conservative":
+        return False
+    if rule != "adaptive":
+        raise ConfigError(f"unknown stop rule {rule!r}; use 'adaptive' or 'conservative'")
     counted = sum(v.count for v in votes.values())
-    return counted >= min_votes and share >= threshold
+    return (counted >= min_votes and leader.weight > runner_up_weight
+            and leader_holds(leader.count, runner_up_count, remaining) >= threshold)
+
+
+def stop_reason(votes: dict[str, Vote], remaining: int, *, verified_weight: float = 2.0) -> str:
+    """``"decided"`` if the leader cannot be overtaken any more, else ``"adaptive"``
+    (stopped on the posterior alone). Only meaningful once :func:`is_decided` holds."""
+    top = _leader_and_runner_up(votes)
+    if top is not None and top[0].weight > top[1] + max(0, remaining) * verified_weight:
+        return "decided"
+    return "adaptive"
 
 
 def beta_stability(leader: int, runner_up: int) -> float:
@@ -238,15 +301,20 @@ def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
     # A remaining sample can weigh at most 2 where code can verify it, else at most 1.
     can_verify = deps.sandbox is not None and any(b.code is not None for b in branches)
-    decided = (is_decided(votes, remaining, threshold=options.stop_threshold,
-                          min_votes=options.min_votes, verified_weight=2.0 if can_verify else 1.0)
+    most = 2.0 if can_verify else 1.0
+    decided = (is_decided(votes, remaining, rule=options.stop_rule, threshold=options.stop_threshold,
+                          min_votes=options.min_votes, verified_weight=most)
                and not parts["split"] and parts["status"] != "unverified")
+    top = _leader_and_runner_up(votes)
+    stop = {"rule": options.stop_rule, "threshold": options.stop_threshold, "remaining": remaining,
+            "p_leader_holds": round(leader_holds(top[0].count, top[2], remaining), 4) if top else 0.0,
+            "reason": stop_reason(votes, remaining, verified_weight=most) if decided else None}
     shown = {a: v.model_dump() for a, v in votes.items()}
     outcome = {"votes": shown, "leader": answer, "confidence": parts["confidence"],
-               "confidence_parts": parts, "decided": decided}
+               "confidence_parts": parts, "decided": decided, "stop": stop}
     deps.record(problem, "vote", started, parent=state.get("parent_event"),
                 inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},
                 outputs=outcome)
     deps.progress({"event": "vote", **outcome})
     return {"votes": votes, "answer": answer, "confidence": parts["confidence"],
-            "confidence_parts": parts, "decided": decided}
+            "confidence_parts": {**parts, "stop": stop}, "decided": decided, "stop": stop}

@@ -117,7 +117,10 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     used = len(branches)
     planned = deps.options.samples + (deps.options.escalation_samples if state.get("escalated") else 0)
     per_sample = (usage.total_tokens / used) if used else 0
-    stopped = state.get("stopped") or ("decided" if used < planned else "max_samples")
+    # Why sampling ended early: the rule that fired at the last vote ("decided": the leader
+    # could not be overtaken; "adaptive": it very probably would not be), or a budget.
+    early = (state.get("stop") or {}).get("reason") or "decided"
+    stopped = state.get("stopped") or (early if used < planned else "max_samples")
     if answer is None and any(b.truncated for b in branches):
         stopped = "truncated"
     notes = run_notes(state, deps)
@@ -139,6 +142,7 @@ def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     deps.record(problem, "result", began, parent=state.get("parent_event"),
                 outputs={"answer": answer, "confidence": result.confidence,
                          "samples_used": used, "stopped": stopped, "correct": result.correct,
+                         "stop": state.get("stop"),
                          "notes": notes},
                 usage=usage)
     return {"result": result}

@@ -30,6 +30,7 @@ class SolveState(TypedDict, total=False):
     confidence: float
     confidence_parts: dict[str, Any]
     decided: bool
+    stop: dict[str, Any]
     stopped: str | None
     escalated: bool
     beams: list[dict[str, Any]]

@@ -271,6 +271,9 @@ class SolveOptions(BaseModel):
     samples: int = Field(8, ge=1, le=256)
     round_size: int | None = Field(None, ge=1)
     early_stop: bool = True
+    # "adaptive": stop once P(the leader still leads at the full budget) >= stop_threshold;
+    # "conservative": only once it cannot be overtaken (see ponder.agents.voter).
+    stop_rule: Literal["adaptive", "conservative"] = "adaptive"
     stop_threshold: float = Field(0.95, gt=0.0, le=1.0)
     min_votes: int = Field(2, ge=1)
     plan: bool = False

@@ -66,27 +66,33 @@ def test_decide() -> None:
     assert decide({"z": Vote(count=2, weight=0.0)}) == ("z", 0.0)
 
 
-def test_is_decided_unanimous_with_samples_left() -> None:
+def test_conservative_rule_stops_only_when_the_leader_cannot_be_overtaken() -> None:
     votes = tally([b("18"), b("18"), b("18")])
-    assert is_decided(votes, remaining=5)  # share 1.0 >= 0.95 with 3 votes
-    assert not is_decided(tally([b("18")]), remaining=5)  # one vote is below min_votes
-    assert is_decided(tally([b("18")]), remaining=5, min_votes=1)
+    assert not is_decided(votes, remaining=5, rule="conservative", verified_weight=1.0)  # 3 > 5 fails
+    assert is_decided(votes, remaining=2, rule="conservative", verified_weight=1.0)  # 3 > 0 + 2
+    assert not is_decided(votes, remaining=2, rule="conservative")  # 3 > 2 * 2 fails when verifiable
 
 
 def test_is_decided_split() -> None:
     votes = tally([b("18"), b("18"), b("20")])
-    assert not is_decided(votes, remaining=5)
-    assert not is_decided(votes, remaining=1)  # 2 > 1 + 2 fails: one verified sample could tie
-    assert is_decided(votes, remaining=0)  # nothing left to overtake the leader
-    assert not is_decided(tally([b("18"), b("20")]), remaining=0)  # a tie is never decided
-    assert not is_decided({}, remaining=0)
+    for rule in ("adaptive", "conservative"):
+        assert not is_decided(votes, remaining=5, rule=rule)
+        assert not is_decided(votes, remaining=1, rule=rule)  # one verified sample could tie
+        assert is_decided(votes, remaining=0, rule=rule)  # nothing left to overtake the leader
+        assert not is_decided(tally([b("18"), b("20")]), remaining=0, rule=rule)  # a tie
+        assert not is_decided({}, remaining=0, rule=rule)
 
 
 def test_is_decided_cannot_be_overtaken() -> None:
     votes = tally([b("18", "verified")] * 4 + [b("20")])  # 8 vs 1
-    assert is_decided(votes, remaining=3, threshold=1.0)  # 8 > 1 + 3 * 2
-    assert not is_decided(votes, remaining=4, threshold=1.0)  # 8 > 1 + 4 * 2 fails
-    assert is_decided(votes, remaining=4, threshold=1.0, verified_weight=1.5)
+    assert is_decided(votes, remaining=3, rule="conservative")  # 8 > 1 + 3 * 2
+    assert not is_decided(votes, remaining=4, rule="conservative")  # 8 > 1 + 4 * 2 fails
+    assert is_decided(votes, remaining=4, rule="conservative", verified_weight=1.5)
+
+
+def test_unknown_stop_rule_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="adaptive"):
+        is_decided(tally([b("18"), b("18"), b("20")]), remaining=5, rule="eager")  # type: ignore[arg-type]
 
 
 def test_filter_by_confidence() -> None:

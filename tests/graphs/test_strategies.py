@@ -58,9 +58,29 @@ def test_verified_branches_run_code_and_are_verified(unanimous):
 
 
 def test_unanimous_run_stops_early(unanimous):
+    # Adaptive (the default): 2:0 leaves P(leader holds at 8) = 0.88 < 0.95; 4:0 gives 0.99.
     result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=unanimous)
-    assert result.samples_used == 2 < result.max_samples == 8
-    assert result.stopped == "decided" and result.tokens_saved > 0
+    assert result.samples_used == 4 < result.max_samples == 8
+    assert result.stopped == "adaptive" and result.tokens_saved > 0
+    stop = result.confidence_parts["stop"]
+    assert stop["rule"] == "adaptive" and stop["p_leader_holds"] >= 0.95 and stop["remaining"] == 4
+
+
+def test_adaptive_stops_where_conservative_keeps_sampling(scripted_config):
+    # 4:0, then a majority that a full budget of 16 would keep (12 of 16 say 42).
+    answers = ["42"] * 4 + ["41", "42", "43", "42"] * 3
+    cfg = scripted_config(register_script("majority", arithmetic(answers)))
+    kw = dict(strategy="self-consistency", samples=16, config=cfg, round_size=4, seed=0)
+    adaptive = ponder.solve("What is 6 * 7?", stop_rule="adaptive", **kw)
+    conservative = ponder.solve("What is 6 * 7?", stop_rule="conservative", **kw)
+    fixed = ponder.solve("What is 6 * 7?", early_stop=False, **kw)
+    assert adaptive.answer == conservative.answer == fixed.answer == "42"
+    assert adaptive.samples_used == 4 and adaptive.stopped == "adaptive"
+    # conservative: 6:1 after 8 could still be caught by 8 more; 8:2 after 12 cannot (8 > 2 + 4).
+    assert conservative.samples_used == 12 and conservative.stopped == "decided"
+    assert fixed.samples_used == 16 and fixed.stopped == "max_samples"
+    assert adaptive.usage.total_tokens < conservative.usage.total_tokens < fixed.usage.total_tokens
+    assert conservative.confidence_parts["stop"]["rule"] == "conservative"
 
 
 def test_no_early_stop_takes_every_sample(unanimous):
@@ -141,7 +161,9 @@ async def test_stream_reports_progress_and_works_with_checkpointer(unanimous):
     config = {"configurable": {"thread_id": "t1"}}
     events = [e async for e in progress_events(graph, Problem(question="What is 6 * 7?"), config)]
     kinds = [e.get("event") for e in events]
-    assert kinds.count("branch_finished") == 2 and "vote" in kinds
+    # 2:0 of a budget of 4 is not yet decided (P(leader holds) = 0.9); after one more
+    # verified branch the one sample left cannot overtake it.
+    assert kinds.count("branch_finished") == 3 and kinds.count("vote") == 2
     assert kinds.index("branch_finished") < kinds.index("vote")
     assert events[-1]["type"] == "result" and events[-1]["result"].answer == "42"
     snapshot = graph.get_state(config)
@@ -197,7 +219,7 @@ def test_plain_voting_stops_once_the_leader_cannot_be_caught(scripted_config):
     answers = ["42", "42", "42", "41", "42", "42", "43", "42"]
     cfg = scripted_config(register_script("mostly", arithmetic(answers)))
     result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=12, config=cfg,
-                          round_size=4, min_votes=2)
+                          round_size=4, min_votes=2, stop_rule="conservative")
     assert result.answer == "42" and result.samples_used == 8 and result.stopped == "decided"
 
 
