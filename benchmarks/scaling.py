@@ -10,6 +10,13 @@ Writes a table per dataset to stdout and ``<out>/<name>.md``, one row per solve 
     python benchmarks/scaling.py --levels 1 --arith 24 --gsm8k 0 --only sc-8,early-8,pot-8
     python benchmarks/scaling.py --replot benchmarks/results/scaling.jsonl   # tables + plot again
     python benchmarks/scaling.py --smoke                # 2 problems, 2 strategies (<1 min)
+    python benchmarks/scaling.py --levels 1,2 --arith 20 --gsm8k 0 --only stops --cache
+                                                        # fixed N vs stop rules, N = 8 and 16
+
+Every setup samples with the same seed (``--seed``), so a stopped run draws a prefix of the
+samples its fixed-N counterpart draws. ``--cache`` shares one response cache between setups:
+each distinct sample is drawn once and every setup still runs its whole graph (tokens are
+counted as if sampled; latencies are then not comparable, so the stop table leaves them out).
 """
 
 from __future__ import annotations
@@ -50,28 +57,43 @@ class Setup:
 
     @property
     def label(self) -> str:
-        return self.strategy + (" (early stop)" if self.options.get("early_stop") else "")
+        if not self.options.get("early_stop"):
+            return self.strategy
+        return f"{self.strategy} ({self.options.get('stop_rule', 'adaptive')} stop)"
 
 
+def _stops(strategy: str, prefix: str) -> list[Setup]:
+    """Fixed N, conservative and adaptive stopping at N = 8 and 16 for one strategy."""
+    out = []
+    for n in (8, 16):
+        out += [Setup(f"{prefix}-{n}", strategy, str(n), {"samples": n, "early_stop": False}),
+                Setup(f"{prefix}-cons-{n}", strategy, f"≤{n}",
+                      {"samples": n, "early_stop": True, "stop_rule": "conservative"}),
+                Setup(f"{prefix}-ada-{n}", strategy, f"≤{n}",
+                      {"samples": n, "early_stop": True, "stop_rule": "adaptive"})]
+    return out
+
+
+STOP_SETUPS = _stops("self-consistency", "sc") + _stops("pot", "pot")
 SETUPS = [
     Setup("direct", "direct", "1"),
     Setup("cot", "cot", "1"),
     Setup("sc-4", "self-consistency", "4", {"samples": 4, "early_stop": False}),
-    Setup("sc-8", "self-consistency", "8", {"samples": 8, "early_stop": False}),
-    Setup("sc-16", "self-consistency", "16", {"samples": 16, "early_stop": False}),
-    Setup("early-8", "self-consistency", "≤8", {"samples": 8, "early_stop": True}),
-    Setup("early-16", "self-consistency", "≤16", {"samples": 16, "early_stop": True}),
+    *STOP_SETUPS,
     Setup("pot", "pot", "1", {"samples": 1, "early_stop": False}),
-    Setup("pot-8", "pot", "8", {"samples": 8, "early_stop": False}),
     Setup("verified-8", "verified", "8", {"samples": 8, "early_stop": False}),
     Setup("beam", "beam", "3×2", {"beam_width": 3, "beam_expand": 2, "beam_depth": 6}),
     Setup("escalate", "escalate", "≤4+2", {"samples": 4}),
     Setup("escalate-8", "escalate", "≤8+4", {"samples": 8}),
 ]
+# Older names of the same setups (commands in benchmarks/README.md).
+ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16"}
+GROUPS = {"stops": [s.key for s in STOP_SETUPS]}
 MARKERS = {"direct": "v", "cot": "^", "self-consistency": "o", "pot": "s", "verified": "D",
            "beam": "P", "escalate": "X"}
-# sc-16, early-16 and escalate-8 are left out of the default run for time (add them with --only).
-DEFAULT = ["direct", "cot", "sc-4", "sc-8", "early-8", "pot", "pot-8", "verified-8", "beam",
+# The N=16 setups and escalate-8 are left out of the default run for time (add them with
+# --only, or --only stops for the stop-rule comparison).
+DEFAULT = ["direct", "cot", "sc-4", "sc-8", "sc-ada-8", "pot", "pot-8", "verified-8", "beam",
            "escalate"]
 SMOKE = ["direct", "pot"]
 
@@ -96,7 +118,7 @@ def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
 
 
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
-              log: Path, meta: dict[str, Any]) -> list[dict[str, Any]]:
+              log: Path, meta: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
     """Solve every problem with every setup, rotating the order per problem."""
     from ponder.graphs.api import RUNS_CODE, build_graph
     from ponder.models import ModelClient
@@ -105,7 +127,7 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
     models = ModelClient(config)
     needs_box = any(s.strategy in RUNS_CODE for s in setups)
     sandbox = make_sandbox(config.sandbox) if needs_box else None
-    graphs = {s.key: build_graph(s.strategy, config, options=SolveOptions(**s.options),
+    graphs = {s.key: build_graph(s.strategy, config, options=SolveOptions(seed=seed, **s.options),
                                  models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
               for s in setups}
     await warm_up(models, setups)
@@ -145,7 +167,10 @@ async def solve_one(graph: Any, setup: Setup, dataset: str, problem: Problem) ->
     return {**row, "correct": bool(result.correct), "answer": result.answer,
             "tokens": result.usage.total_tokens, "samples": result.samples_used,
             "calls": result.usage.calls, "latency_s": time.perf_counter() - started,
-            "stopped": result.stopped, "error": None}
+            "stopped": result.stopped, "error": None,
+            # how far the samples agree: the winner's branches of those that gave an answer
+            "agree": result.confidence_parts.get("agree", 0),
+            "counted": result.confidence_parts.get("counted", 0)}
 
 
 def summarise(rows: list[dict[str, Any]], setups: list[Setup]) -> dict[str, list[dict[str, Any]]]:
@@ -168,6 +193,8 @@ def summarise(rows: list[dict[str, Any]], setups: list[Setup]) -> dict[str, list
                 "tokens": statistics.fmean(r["tokens"] for r in mine),
                 "latency_s": statistics.fmean(r["latency_s"] for r in mine),
                 "samples": statistics.fmean(r["samples"] for r in mine),
+                "early": sum(r["samples"] < int(s.n.lstrip("≤")) for r in mine
+                             if s.n.lstrip("≤").isdigit()),
                 "errors": sum(r["error"] is not None for r in mine),
             })
     return out
@@ -182,16 +209,53 @@ def table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def stop_table(summary: list[dict[str, Any]]) -> str:
+    """Fixed N against both stop rules, side by side, ratios to fixed N (empty without them)."""
+    by = {s["setup"]: s for s in summary}
+    lines = ["| strategy | N | rule | accuracy | Δ vs fixed (problems) | tokens/problem | tokens ratio "
+             "| samples used | stopped early |", "|---|---|---|---|---|---|---|---|---|"]
+    for fixed in [s for s in STOP_SETUPS if not s.options.get("early_stop")]:
+        f = by.get(fixed.key)
+        if f is None:
+            continue
+        prefix, n = fixed.key.rsplit("-", 1)
+        for rule, key in (("fixed", fixed.key), ("conservative", f"{prefix}-cons-{n}"),
+                          ("adaptive", f"{prefix}-ada-{n}")):
+            if key in by:
+                e = by[key]
+                lines.append(f"| {fixed.strategy} | {n} | {rule} | {e['accuracy']:.0%} ({e['right']}/"
+                             f"{e['problems']}) | {e['right'] - f['right']:+d} | {e['tokens']:.0f} | "
+                             f"{e['tokens'] / max(f['tokens'], 1):.2f}x | {e['samples']:.1f} | "
+                             f"{e['early']}/{e['problems']} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def agreement(rows: list[dict[str, Any]]) -> str:
+    """Per problem, how far the full-budget samples agree (what adaptive stopping can use)."""
+    lines = []
+    for key in [s.key for s in STOP_SETUPS if not s.options.get("early_stop") and s.n == "16"]:
+        mine = [r for r in rows if r["setup"] == key and r.get("counted")]
+        if not mine:
+            continue
+        shares = sorted(r["agree"] / 16 for r in mine)
+        high = sum(x >= 0.75 for x in shares)
+        lines.append(f"- {key}: the winner's share of 16 samples per problem, sorted: "
+                     + " ".join(f"{x:.2f}" for x in shares)
+                     + f" ({high} of {len(mine)} problems at ≥ 0.75)")
+    return "\n".join(lines)
+
+
 def claims(summary: list[dict[str, Any]]) -> list[str]:
     """The two headline claims, checked on the numbers just measured."""
     by = {s["setup"]: s for s in summary}
     out = []
-    for fixed, early in (("sc-8", "early-8"), ("sc-16", "early-16")):
+    for fixed, early in [(s.key, s.key.replace("-", "-ada-", 1)) for s in STOP_SETUPS
+                         if not s.options.get("early_stop")]:
         if fixed in by and early in by:
             f, e = by[fixed], by[early]
             ratio = e["tokens"] / f["tokens"] if f["tokens"] else float("nan")
-            out.append(f"early stopping vs fixed N={fixed.split('-')[1]}: accuracy "
-                       f"{e['accuracy']:.0%} vs {f['accuracy']:.0%}, tokens {ratio:.2f}x "
+            out.append(f"{f['strategy']} adaptive stop vs fixed N={fixed.rsplit('-', 1)[1]}: "
+                       f"accuracy {e['accuracy']:.0%} vs {f['accuracy']:.0%}, tokens {ratio:.2f}x "
                        f"({e['samples']:.1f} vs {f['samples']:.1f} samples)")
     if "pot-8" in by and "sc-8" in by:
         p, c = by["pot-8"], by["sc-8"]
@@ -223,7 +287,9 @@ def plot(summaries: dict[str, list[dict[str, Any]]], path: Path) -> None:
     style = {s.key: (colours(i % 20), MARKERS.get(s.strategy, "o")) for i, s in enumerate(SETUPS)}
     handles: dict[str, Any] = {}
     for ax, name in zip(axes.flat, names):
-        for keys in (["sc-4", "sc-8", "sc-16"], ["early-8", "early-16"], ["pot", "pot-8"]):
+        for keys in (["sc-4", "sc-8", "sc-16"], ["sc-cons-8", "sc-cons-16"], ["sc-ada-8", "sc-ada-16"],
+                     ["pot", "pot-8", "pot-16"], ["pot-cons-8", "pot-cons-16"],
+                     ["pot-ada-8", "pot-ada-16"]):
             pts = sorted((s["tokens"], s["accuracy"] * 100) for s in summaries[name] if s["setup"] in keys)
             if len(pts) > 1:
                 ax.plot(*zip(*pts), "-", color="lightgrey", linewidth=1, zorder=1)
@@ -250,12 +316,19 @@ def plot(summaries: dict[str, list[dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> str:
+def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any],
+           rows: list[dict[str, Any]] | None = None) -> str:
     took = f", {meta['minutes']} min" if meta.get("minutes") is not None else ""
     parts = [f"# scaling — {meta.get('date')}, {meta.get('cores')} cores{took}\n",
              f"command: `{meta.get('command')}`\n"]
     for name, summary in summaries.items():
         parts.append(f"## {name}\n\n{table(summary)}\n")
+        stops = stop_table(summary)
+        if stops:
+            parts.append(f"Stop rules against fixed N:\n\n{stops}\n")
+        agree = agreement([r for r in rows or [] if name == "all" or r["dataset"] == name])
+        if agree and name != "all":
+            parts.append(agree + "\n")
         found = claims(summary)
         if found:
             parts.append("\n".join(f"- {c}" for c in found) + "\n")
@@ -268,7 +341,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arith", type=int, default=4, help="generated problems per level")
     parser.add_argument("--levels", default="1,2,3", help="arithmetic levels (steps) to include")
     parser.add_argument("--seed", type=int, default=0, help="seed of the arithmetic set")
-    parser.add_argument("--only", help=f"comma-separated setups (default: all of {','.join(DEFAULT)})")
+    parser.add_argument("--only", help=f"comma-separated setups or groups ({', '.join(GROUPS)}; "
+                        f"default: {','.join(DEFAULT)})")
+    parser.add_argument("--cache", action="store_true",
+                        help="share one response cache between setups (each sample drawn once)")
     parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
     parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
                         "a temporary folder with --smoke)")
@@ -283,6 +359,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.only = args.only or ",".join(SMOKE)
     known = {s.key: s for s in SETUPS}
     keys = args.only.split(",") if args.only else DEFAULT
+    keys = [k for key in keys for k in GROUPS.get(key, [ALIASES.get(key, key)])]
     unknown = [k for k in keys if k not in known]
     if unknown:
         parser.error(f"unknown setups {unknown}; choose from {', '.join(known)}")
@@ -306,20 +383,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         lines = [json.loads(line) for line in args.replot.read_text().splitlines() if line.strip()]
         meta = next((line["meta"] for line in reversed(lines) if "meta" in line), meta)
-        rows = [line for line in lines if "meta" not in line]
+        rows = [{**line, "setup": ALIASES.get(line["setup"], line["setup"])}
+                for line in lines if "meta" not in line]
         seen = {r["setup"] for r in rows}
         args.setups = [s for s in SETUPS if s.key in seen]
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(None, store=Path(tmp) / "ponder.db")
+            config = load_config(None, store=Path(tmp) / "ponder.db",
+                                 cache=Path(tmp) / "responses.db" if args.cache else None)
             started = time.perf_counter()
             log = args.out / f"{args.name}.jsonl"
-            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta))
+            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seed))
             meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
             with log.open("a") as out:  # the finished run's meta, with its duration
                 out.write(json.dumps({"meta": meta}) + "\n")
     summaries = summarise(rows, args.setups)
-    text = report(summaries, meta)
+    text = report(summaries, meta, rows)
     print(text)
     stem = args.out / args.name
     stem.with_suffix(".md").write_text(text)

@@ -60,6 +60,11 @@ def solve(
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
     no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
+    stop_rule: Annotated[str, typer.Option("--stop-rule", help=(
+        "adaptive: stop once the leader very probably holds at the full budget; "
+        "conservative: only once it cannot be overtaken."))] = "adaptive",
+    stop_threshold: Annotated[float, typer.Option("--stop-threshold", min=0.5, max=1.0, help=(
+        "Adaptive rule: the probability the leader must reach."))] = 0.95,
     sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="Token budget.")] = None,
     max_cost: Annotated[float | None, typer.Option("--budget-usd", help="Cost budget in USD.")] = None,
@@ -78,7 +83,10 @@ def solve(
         cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
     name = strategy or cfg.strategy
     strategy_builder(name)
+    if stop_rule not in ("adaptive", "conservative"):
+        raise typer.BadParameter(f"{stop_rule!r}: use adaptive or conservative", param_hint="--stop-rule")
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
+                           stop_rule=stop_rule, stop_threshold=stop_threshold,
                            max_tokens=max_tokens, max_cost_usd=max_cost, seed=seed)
     roles = ["reasoner"] + (["standard"] if plan or name == "escalate" else [])
     validate_roles(cfg, roles)
