@@ -92,7 +92,11 @@ class LoadedModel:
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
                  stop_when: StopRule | None = None) -> dict[str, Any]:
-        """One choice: ``{"text", "finish_reason", "usage", "logprobs"}``."""
+        """One choice: ``{"text", "finish_reason", "usage", "logprobs", "engine_s"}``.
+
+        ``engine_s`` is the time spent in llama.cpp, so a caller can tell it from transport.
+        """
+        started = time.perf_counter()
         self._logprobs, self._stop_when = [], stop_when
         try:
             if self.style == "chat":
@@ -109,7 +113,8 @@ class LoadedModel:
             finish = "low_confidence"
         usage = {k: int(out["usage"][k]) for k in ("prompt_tokens", "completion_tokens")}
         return {"text": text, "finish_reason": finish, "usage": usage,
-                "logprobs": logprobs[: max(usage["completion_tokens"], 0)]}
+                "logprobs": logprobs[: max(usage["completion_tokens"], 0)],
+                "engine_s": time.perf_counter() - started}
 
 
 _LOG_CALLBACK: Any = None

@@ -171,9 +171,10 @@ class _ProgressBar:
         )
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[stats]}"), console=Console(stderr=True))
+            # The run name is the user's text: plain, never Rich markup.
+            TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+            MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}", markup=False), console=Console(stderr=True))
         self.progress.start()
         self.task = self.progress.add_task("solving", total=None, stats="")
         return self
@@ -184,7 +185,7 @@ class _ProgressBar:
         if self.progress is None:
             return
         resumed = f" ({p.resumed} resumed)" if p.resumed else ""
-        label = f"stopping: {p.stopping}" if p.stopping else p.run
+        label = printable(f"stopping: {p.stopping}" if p.stopping else p.run)
         stats = (f"acc {p.accuracy:.1%} ({p.correct}/{p.scored}) · {p.tokens:,} tok · "
                  f"${p.cost_usd:.4f} · {p.in_flight} in flight"
                  + (f" · {p.failed} failed" if p.failed else "") + resumed)

@@ -175,3 +175,18 @@ def test_solve_shows_what_the_confidence_is_made_of(tmp_path: Path) -> None:
                                 "-n", "2", "--reasoner", model, "--store", store, "--json")))
     assert data["confidence_parts"]["summary"].startswith("2 of 2 branches agree")
     assert isinstance(data["seed"], int)
+
+
+def test_the_live_progress_bar_prints_a_markup_run_name_as_text(tmp_path: Path) -> None:
+    model = register_script("render-bar", lambda messages, index: "Answer: 3")
+    config = tmp_path / "ponder.toml"
+    config.write_text(f'[roles.reasoner]\nmodel = "{model}"\n[roles.standard]\nmodel = "{model}"\n')
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps({"id": "q", "question": "What is 1 + 2?", "answer": "3"}) + "\n")
+    result = CliRunner().invoke(
+        app, ["batch", str(data), "--run", "a[/][/]", "--config", str(config),
+              "--store", str(tmp_path / "bar.db")],
+        env={"COLUMNS": "120", "FORCE_TERMINAL": "1", "TTY_COMPATIBLE": "1"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 0, result.output
+    assert "a[/][/]" in result.output
