@@ -31,10 +31,18 @@ def verdict_badge(result: Result) -> str:
 def stop_reason(result: Result) -> str:
     """Why the run stopped, in words (the stored code when it is one of ours)."""
     code = result.stopped or "unknown"
-    status = result.confidence_parts.get("status")
-    if status == "unverified" and code != "truncated":
-        code = "unverified"
     return STOPS.get(code, code)
+
+
+def verification(parts: dict[str, Any]) -> str | None:
+    """``verified`` / ``unverified`` / ``unchecked`` as a badge with its counts."""
+    status = parts.get("status")
+    if status not in ("verified", "unverified", "unchecked"):
+        return None
+    color = {"verified": "green", "unverified": "red", "unchecked": "gray"}[status]
+    counts = (f" — {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
+              if status != "unchecked" else " — no code check ran")
+    return f":{color}-badge[{status}]{counts}"
 
 
 def confidence_parts(parts: dict[str, Any]) -> str:
@@ -71,6 +79,9 @@ def show(result: Result, events: list[TraceEvent]) -> None:
     cols[1].metric("Samples", f"{result.samples_used}/{result.max_samples}")
     with cols[2]:
         st.markdown(f"**Stopped:** {md(stop_reason(result))}")
+        checked = verification(result.confidence_parts)
+        if checked:
+            st.markdown(f"**Code checks:** {checked}")
         if result.escalated:
             to = result.models.get("reasoner") if result.models else None
             st.markdown(":orange-badge[escalated] to the reasoning model"

@@ -70,7 +70,7 @@ COLUMNS = {
     "accuracy": st.column_config.ProgressColumn(
         min_value=0.0, max_value=1.0, format="percent", width="small",
         help="Share of scored problems answered correctly (a run of one strategy only)."),
-    "accuracy by strategy": st.column_config.TextColumn(width="medium"),
+    "accuracy by strategy": st.column_config.TextColumn(width=280),
     "tokens": st.column_config.NumberColumn(width="small"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f", width="small"),
     "wall (s)": st.column_config.NumberColumn(

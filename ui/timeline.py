@@ -17,7 +17,8 @@ from ponder.types import TraceEvent
 from ponder.ui import escape, widgets
 from ponder.ui.graph import NODE_COLORS, TraceGraph
 
-ROW_PX = 22
+ROW_PX = 26
+TOTALS = {"result"}  # steps whose usage is the whole solve's, not their own
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def waterfall(items: list[Span]) -> alt.Chart:
         x=alt.X("start (s):Q", title="seconds since the first step"),
         x2="end (s):Q",
         y=alt.Y("span:N", sort=[s.label for s in items], title=None,
-                axis=alt.Axis(labelLimit=160)),
+                axis=alt.Axis(labelLimit=160, labelOverlap=False)),
         color=alt.Color("step:N", scale=alt.Scale(
             domain=steps, range=[NODE_COLORS.get(s, "#546e7a") for s in steps]),
             legend=alt.Legend(orient="top", title=None)),
@@ -100,8 +101,9 @@ def tree(items: list[Span], events: list[TraceEvent]) -> None:
     shown: set[int] = set()
     for s in items:
         if s.branch is None:
+            total = " (the whole solve)" if s.node in TOTALS else ""
             st.markdown(f"`{s.start:7.2f}s` **{s.node}** · {s.duration:.2f}s"
-                        + (f" · {s.tokens:,} tok" if s.tokens else ""))
+                        + (f" · {s.tokens:,} tok{total}" if s.tokens else ""))
             continue
         if s.branch in shown:
             continue
@@ -128,13 +130,13 @@ def show(events: list[TraceEvent], graph: TraceGraph) -> None:
         return
     st.subheader("Timeline")
     wall = max(s.end for s in items)
-    model = sum(s.model_s for s in items)
+    model = sum(s.model_s for s in items if s.node not in TOTALS)
     parallel = overlapping_branches(items)
     st.caption(f"wall time {wall:.2f}s · model time (summed over calls) {model:.2f}s"
                + (" · branches ran in parallel (overlapping bars)" if parallel else ""))
     left, right = st.columns([3, 2])
     left.altair_chart(waterfall(items), width="stretch",
-                      height=min(1400, 60 + ROW_PX * len(items)))
+                      height=min(1400, 90 + ROW_PX * len(items)))
     with right:
         st.markdown("**Span tree**")
         tree(items, [n.event for n in graph.nodes])

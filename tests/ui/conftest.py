@@ -171,6 +171,7 @@ def build_hostile(path: Path, canary: Canary) -> HostileStore:
         execution = ExecResult(status="ok", stdout=evil("stdout"), stderr=evil("stderr"),
                                value="`" + evil("value"), duration_s=0.1)
         branch = Branch(index=0, model=evil("bmodel"), text=evil("text"), answer=evil("answer"),
+                        reasoned_answer=evil("answer"),
                         code=evil("code"), execution=execution, code_answer=evil("canswer"),
                         verdict="verified", confidence=0.9, usage=Usage(prompt_tokens=3))
         votes = {evil("answer"): Vote(count=1, weight=1.0, verified=1)}
@@ -215,3 +216,26 @@ def hostile_store(tmp_path: Path) -> Iterator[HostileStore]:
         yield build_hostile(folder / "hostile.db", canary)
     finally:
         canary.server.shutdown()
+
+
+def rerun_batch(store: Store, batch_id: str) -> str:
+    """A second run of a batch (``ui-batch-2``) whose p-correct and p-wrong flip under
+    ``verified``: what the Compare page contrasts with the first."""
+    first = store.require_run(batch_id)
+    run = store.create_run(kind="batch", name="ui-batch-2", dataset=first.dataset,
+                           strategies=first.strategies, config=first.config)
+    for result in store.iter_results(batch_id):
+        problem = store.problem(batch_id, result.problem_id)
+        assert problem is not None
+        store.add_problem(run.id, problem, position=["p-correct", "p-wrong", "p-none"].index(
+            problem.id))
+        flip = result.strategy == "verified" and problem.id in ("p-correct", "p-wrong")
+        answer = (problem.reference + "1" if result.correct else problem.reference) \
+            if flip and problem.reference else result.answer
+        store.save_result(result.model_copy(update={
+            "run_id": run.id, "answer": answer,
+            "correct": (answer == problem.reference) if answer is not None else False}))
+        copy_trace(store, store.events(batch_id, problem.id, result.strategy), run.id,
+                   problem.id, result.strategy)
+    store.update_run(run.id, status="done")
+    return run.id

@@ -37,8 +37,9 @@ def traced(run_id: str, problem_id: str, strategy: str) -> list[TraceEvent]:
     root = ev("problem", 0, 0.01)
     a = ev("reason", 0.01, 3.0, "b-x", root, answer="9")
     b = ev("reason", 0.2, 3.5, "b-y", root, answer="8")
-    return [root, a, b, ev("vote", 3.5, 3.51, None, root, leader="8"),
-            ev("result", 3.51, 3.52, None, root, answer="8")]
+    result = ev("result", 3.51, 3.52, None, root, answer="8")
+    result.usage = a.usage + b.usage  # the result step carries the whole solve's usage
+    return [root, a, b, ev("vote", 3.5, 3.51, None, root, leader="8"), result]
 
 
 @pytest.fixture
@@ -57,7 +58,8 @@ def views_store(tmp_path: Path) -> dict[str, Any]:
         store.save_result(Result(
             run_id=run.id, problem_id="p1", strategy="verified", answer="8", confidence=0.0,
             confidence_parts={"status": "unverified", "share": 1.0, "stability": 0.75,
-                              "verification": 0.0, "summary": "2 of 2 branches agree; "
+                              "verification": 0.0, "verified": 0, "refuted": 1,
+                              "summary": "2 of 2 branches agree; "
                               "0 verified, 1 refuted; token confidence n/a"},
             votes={"8": Vote(count=2, weight=1.0)}, branches=[refuted_branch(), other],
             usage=Usage(prompt_tokens=80, latency_s=6.29, calls=2), samples_used=2,
@@ -94,8 +96,9 @@ def test_the_trace_header_leads_with_the_outcome_and_labels_wall_and_model_time(
     at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["solve"])
     shown = texts(at)
     assert "### Answer: 8 :green-badge[correct]" in shown
-    assert "**Stopped:** " + escape.markdown(
-        "unverified — every code check refuted the winner") in shown
+    assert "**Stopped:** " + escape.markdown("max samples — every planned sample was drawn") \
+        in shown
+    assert "**Code checks:** :red-badge[unverified] — 0 verified, 1 refuted" in shown
     assert escape.markdown("min(share 1.00, stability 0.75) × verification 0.00") in shown
     metrics: dict[str, str] = {}
     for m in at.metric:  # the header's come first (each step repeats them for itself)
@@ -119,8 +122,9 @@ def test_the_timeline_draws_every_step_and_parallel_branches_overlap(
 
     at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["solve"])
     assert "Timeline" in at.subheader.values
-    assert any("wall time 3.52s" in c and "branches ran in parallel" in c
-               for c in at.caption.values)
+    # Summed model time counts each call once (not again through the result's total).
+    assert any("wall time 3.52s · model time (summed over calls) 6.29s" in c
+               and "branches ran in parallel" in c for c in at.caption.values), at.caption.values
     assert [e.label for e in at.expander if e.label.startswith("Branch 0")]
 
 
