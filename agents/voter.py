@@ -308,7 +308,8 @@ def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     top = _leader_and_runner_up(votes)
     stop = {"rule": options.stop_rule, "threshold": options.stop_threshold, "remaining": remaining,
             "p_leader_holds": round(leader_holds(top[0].count, top[2], remaining), 4) if top else 0.0,
-            "reason": stop_reason(votes, remaining, verified_weight=most) if decided else None}
+            "reason": (stop_reason(votes, remaining, verified_weight=most)
+                       if decided and remaining else None)}  # None: not stopped early
     shown = {a: v.model_dump() for a, v in votes.items()}
     outcome = {"votes": shown, "leader": answer, "confidence": parts["confidence"],
                "confidence_parts": parts, "decided": decided, "stop": stop}
