@@ -194,6 +194,7 @@ class RayExecutor:
         self.actors: list[Any] = []
         self.busy: list[int] = []
         self.limiter: Any = None
+        self.args: list[Any] = []
         self.owns_connection = False
         self.store: Any = None
 
@@ -213,8 +214,11 @@ class RayExecutor:
             num_cpus=self.worker_cpus, max_concurrency=10_000, max_restarts=-1,
             max_task_retries=self.item_retries, scheduling_strategy="SPREAD")
         count = self.workers or sum(1 for node in self.ray.nodes() if node.get("Alive"))
-        self.actors = [worker.remote(remote_context, dict(SCRIPTS), limiter)
-                       for _ in range(max(1, count))]
+        # The constructor's arguments live in the object store, held here for the whole batch:
+        # a restarted actor (a killed worker) reads them again, and an argument Ray stored on
+        # its own would already be released by then.
+        self.args = [self.ray.put(remote_context), self.ray.put(dict(SCRIPTS))]
+        self.actors = [worker.remote(*self.args, limiter) for _ in range(max(1, count))]
         self.busy = [0] * len(self.actors)
         try:
             await asyncio.gather(*[actor.pid.remote() for actor in self.actors])
@@ -268,7 +272,7 @@ class RayExecutor:
             if actor is not None:
                 with contextlib.suppress(Exception):
                     self.ray.kill(actor)
-        self.actors, self.limiter = [], None
+        self.actors, self.limiter, self.args = [], None, []
         if self.owns_connection:
             self.ray.shutdown()
             self.owns_connection = False
