@@ -19,7 +19,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,7 +34,7 @@ MAX_FAILURES_IN_A_ROW = 5
 
 
 class BatchSettings(BaseModel):
-    """How to run a batch. ``strategies``, ``samples``, ``early_stop`` and ``seed`` enter
+    """How to run a batch. ``strategies``, ``samples``, ``early_stop``, the stop rule and ``seed`` enter
     the run's config hash (with models and dataset); the rest may change on a resume.
 
     >>> BatchSettings(strategies=["cot", "verified"], samples=4, run="demo", limit=20)
@@ -43,6 +43,8 @@ class BatchSettings(BaseModel):
     strategies: list[str] = Field(min_length=1)
     samples: int | None = Field(None, ge=1, le=256)
     early_stop: bool = True
+    stop_rule: Literal["adaptive", "conservative"] = "adaptive"
+    stop_threshold: float = Field(0.95, gt=0.0, le=1.0)
     seed: int | None = None
     concurrency: int | None = Field(None, ge=1, le=256)
     run: str | None = None
@@ -384,7 +386,8 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     options = SolveOptions(samples=settings.samples or config.samples,
-                           early_stop=settings.early_stop, seed=settings.seed)
+                           early_stop=settings.early_stop, seed=settings.seed,
+                           stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold)
     identity = run_config(spec, info, config, options, settings.strategies)
     sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)

@@ -12,6 +12,7 @@ from ponder.ui import escape, widgets
 
 STOPS = {
     "decided": "decided — the vote was settled before every sample was drawn",
+    "adaptive": "adaptive — the leader very probably holds at the full budget",
     "max_samples": "max samples — every planned sample was drawn",
     "budget_tokens": "budget — the token budget ran out",
     "budget_cost": "budget — the cost budget ran out",

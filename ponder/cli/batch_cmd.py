@@ -59,6 +59,11 @@ def batch(
     overwrite: Annotated[bool, typer.Option("--overwrite", help=(
         "If --run exists with other settings, delete it and start again."))] = False,
     no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
+    stop_rule: Annotated[str, typer.Option("--stop-rule", help=(
+        "adaptive: stop once the leader very probably holds at the full budget; "
+        "conservative: only once it cannot be overtaken."))] = "adaptive",
+    stop_threshold: Annotated[float, typer.Option("--stop-threshold", min=0.5, max=1.0, help=(
+        "Adaptive rule: the probability the leader must reach."))] = 0.95,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
@@ -96,7 +101,8 @@ def batch(
     names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
     try:
         settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
-                                 seed=seed, concurrency=concurrency, run=run, limit=limit,
+                                 stop_rule=_choice(stop_rule, "--stop-rule"),
+                                 stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
                                  overwrite=overwrite)
     except ValidationError as exc:
@@ -119,7 +125,8 @@ def batch(
 def _choice(value: str, flag: str) -> Any:
     from ponder.graphs.datasets import FORMATS
 
-    allowed = FORMATS if flag == "--dataset-format" else ("math", "code", "choice", "text")
+    allowed = {"--dataset-format": FORMATS, "--stop-rule": ("adaptive", "conservative")}.get(
+        flag, ("math", "code", "choice", "text"))
     if value not in allowed:
         raise typer.BadParameter(f"{value!r}; choose one of {', '.join(allowed)}", param_hint=flag)
     return value

@@ -418,3 +418,20 @@ def test_a_full_disk_fails_the_run_clearly_and_a_resume_finishes_it(tmp_path: Pa
     assert finish.returncode == 0, err
     assert (json.loads(out)["resumed"], json.loads(out)["solved"]) == (kept, 60 - kept)
     assert counts(db, "SELECT COUNT(DISTINCT problem_id || strategy) FROM results") == [(60,)]
+
+
+def test_batch_takes_the_stop_rule_and_records_it(tmp_path: Path) -> None:
+    model = register_script("cli-stop-rule", add)
+    config, data = write_config(tmp_path, model), write_dataset(tmp_path, 2)
+    store = str(tmp_path / "rule.db")
+    result = CliRunner().invoke(app, ["batch", str(data), "-s", "self-consistency", "-n", "8",
+                                      "--stop-rule", "conservative", "--stop-threshold", "0.9",
+                                      "--run", "rule", "--config", str(config), "--store", store])
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(store)
+    [config_json] = db.execute("SELECT config FROM runs WHERE name = 'rule'").fetchone()
+    options = json.loads(config_json)["options"]
+    assert options["stop_rule"] == "conservative" and options["stop_threshold"] == 0.9
+    bad = CliRunner().invoke(app, ["batch", str(data), "--stop-rule", "eager", "--config",
+                                   str(config), "--store", store])
+    assert bad.exit_code == 2 and "adaptive, conservative" in bad.output
