@@ -188,15 +188,18 @@ class Store(StoreQueries, StoreLeases):
 
     def update_run(self, run_id: str, *, status: str | None = None,
                    meta: dict[str, Any] | None = None) -> None:
-        """Set a run's status and merge keys into its meta."""
+        """Set a run's status and merge keys into its meta, in one statement (a reader never
+        sees the new status without the meta that explains it)."""
         with self._lock:
-            if status is not None:
-                self._exec("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
             if meta:
-                run = self.require_run(run_id)
-                merged = run.meta | meta
-                self._exec("UPDATE runs SET meta = ? WHERE id = ?",
-                           (json.dumps(merged, default=str), run_id))
+                merged = json.dumps(self.require_run(run_id).meta | meta, default=str)
+                if status is not None:
+                    self._exec("UPDATE runs SET status = ?, meta = ? WHERE id = ?",
+                               (status, merged, run_id))
+                else:
+                    self._exec("UPDATE runs SET meta = ? WHERE id = ?", (merged, run_id))
+            elif status is not None:
+                self._exec("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
 
     # problems -----------------------------------------------------------------------------
     def add_problem(self, run_id: str, problem: Problem, position: int = 0) -> None:
