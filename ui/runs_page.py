@@ -19,7 +19,7 @@ def filters(path: str) -> tuple[str | None, str | None, str | None]:
     seen = {s for run in data.recent_runs(path) for s in run.strategies}
     strategies = BUILT_IN + sorted(seen - set(BUILT_IN))
     cols = st.columns([1, 1, 2])
-    kind = cols[0].selectbox("Kind", ["all", "solve", "batch"], key="runs_kind")
+    kind = cols[0].selectbox("Kind", ["all", "solve", "batch", "serve"], key="runs_kind")
     strategy = cols[1].selectbox("Strategy", ["all", *strategies], key="runs_strategy")
     text = cols[2].text_input("Search", placeholder="run id, name, dataset or question text",
                               key="runs_text")

@@ -86,6 +86,7 @@ def test_runs_page_lists_and_filters_runs(ui_store: UIStore,
                                        "accuracy by strategy", "tokens", "cost ($)", "wall (s)",
                                        "model time (s)"]
 
+    assert at.selectbox(key="runs_kind").options == ["all", "solve", "batch", "serve"]
     at.selectbox(key="runs_kind").select("batch").run()
     assert list(at.dataframe[0].value["run"]) == ["ui-batch"]
     at.selectbox(key="runs_kind").select("all")
