@@ -31,6 +31,7 @@ from ponder.streaming import stream_completion
 from ponder.types import Completion
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+_log = logging.getLogger("ponder.models")
 
 Style = Literal["chat", "completion", "reasoning"]
 Messages = list[dict[str, str]]
@@ -329,7 +330,10 @@ class ModelClient:
                 if not error.retryable or attempt >= spec.retries:
                     raise error from exc
                 attempt += 1
-                await self._sleep(backoff(exc, attempt))
+                wait = backoff(exc, attempt)
+                _log.warning("%s; retrying in %.1f s (retry %d of %d)", error, wait, attempt,
+                             spec.retries)
+                await self._sleep(wait)
 
 
 _PROFILES: dict[str, Profile] = {}

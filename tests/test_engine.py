@@ -158,6 +158,7 @@ def test_a_batch_survives_a_killed_engine(tmp_path):
     output, _ = batch.communicate(timeout=600)
     assert killed is not None, output
     assert batch.returncode == 0, output
+    assert "local/" in output and "SIGKILL" in output and "retrying in" in output
     import sqlite3
 
     with sqlite3.connect(store) as db:
@@ -211,3 +212,21 @@ def test_installed_engine_carries_no_avx512_or_amx_code():
                           check=True).stdout
     assert "%ymm" in code  # AVX2 kernels are there
     assert "%zmm" not in code and "tileloadd" not in code
+
+
+def test_the_retry_after_a_killed_engine_is_said(embedded_config, caplog):
+    from ponder.local import engine as shared_engine
+    from ponder.models import ModelClient
+
+    client = ModelClient(embedded_config)
+    client.complete("standard", "Hi", max_tokens=1)
+    pid = shared_engine().worker_pid("smollm2-135m")
+    killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
+    killer.start()
+    with caplog.at_level("WARNING", logger="ponder.models"):
+        client.complete("standard", "Tell a long story about a ship.", max_tokens=300,
+                        temperature=1.0, seed=4)
+    killer.join()
+    [record] = [r for r in caplog.records if r.name == "ponder.models"]
+    assert "local/smollm2-135m" in record.getMessage() and "SIGKILL" in record.getMessage()
+    assert "retrying in" in record.getMessage()
