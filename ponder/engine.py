@@ -22,6 +22,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
+from ponder.engine_worker import receive, send
 from ponder.errors import BackendError
 from ponder.local import local_model
 
@@ -44,8 +45,6 @@ class _Worker:
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
                  stop_when: StopRule | None) -> dict[str, Any]:
-        from ponder.engine_worker import send
-
         with self.lock:
             conn = self._ensure_started()
             try:
@@ -67,8 +66,6 @@ class _Worker:
                 raise self._died(exc) from None
 
     def _receive(self, conn: Connection) -> dict[str, Any]:
-        from ponder.engine_worker import receive
-
         if not conn.poll(self.call_timeout):
             raise TimeoutError(f"no answer within {self.call_timeout:.0f} s")
         return receive(conn)

@@ -99,9 +99,8 @@ def _sampled(spec: RoleConfig, request: dict, base_seed: int, first: int) -> dic
 def _scripted_choice(model: str, messages: Messages, params: dict[str, Any], index: int) -> dict:
     from ponder.scripted import run_script
 
-    first = (params.get("extra_body") or {}).get("ponder_sample")
-    text = run_script(model, messages,
-                      int(first if first is not None else params.get("seed") or 0) + index)
+    first = int((params.get("extra_body") or {}).get("ponder_sample", 0))  # set by _sampled
+    text = run_script(model, messages, first + index)
     words = len(text.split())
     prompt = sum(len((m.get("content") or "").split()) for m in messages)
     return {
@@ -245,10 +244,7 @@ class ModelClient:
         try:
             if stop_when is not None and spec.provider not in _EMBEDDED and request.get("logprobs"):
                 # Watched token by token: each sample its own stream, cut when the rule fires.
-                fresh = list(await asyncio.gather(*[
-                    self._call(spec, _sampled(spec, request, base_seed, i), watch=stop_when)
-                    for i in missing]))
-                fresh = [batch[0] for batch in fresh]
+                fresh = await self._sample_each(spec, request, missing, base_seed, watch=stop_when)
             elif len(missing) == 1 and profile.n and spec.provider not in _EMBEDDED:
                 # A lone sample of a fan-out: join its siblings in one n-request.
                 fresh = [await self._coalescer.join(
@@ -291,8 +287,10 @@ class ModelClient:
         return await self._sample_each(spec, request, indices, base_seed)
 
     async def _sample_each(self, spec: RoleConfig, request: dict, indices: list[int],
-                           base_seed: int) -> list[Completion]:
-        calls = [self._call(spec, _sampled(spec, request, base_seed, i)) for i in indices]
+                           base_seed: int, *, watch: Callable[[list[float]], bool] | None = None,
+                           ) -> list[Completion]:
+        calls = [self._call(spec, _sampled(spec, request, base_seed, i), watch=watch)
+                 for i in indices]
         batches = await asyncio.gather(*calls)
         return [batch[0] for batch in batches]
 

@@ -64,12 +64,13 @@ def to_completions(litellm: Any, model: str, response: Any, latency: float) -> l
             model=model, text=text, reasoning=thinking, usage=share,
             finish_reason=(getattr(message, "provider_specific_fields", None) or {}).get(
                 "finish_reason", getattr(choice, "finish_reason", None)),
-            logprobs=_logprobs(choice),
+            logprobs=choice_logprobs(choice),
         ))
     return out
 
 
-def _logprobs(choice: Any) -> list[float] | None:
+def choice_logprobs(choice: Any) -> list[float] | None:
+    """The token log-probabilities of a choice (or a streamed chunk's choice), if any."""
     data = getattr(choice, "logprobs", None)
     content = getattr(data, "content", None) if data is not None else None
     if content is None and isinstance(data, dict):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ponder.responses import _logprobs, split_reasoning
+from ponder.responses import choice_logprobs, split_reasoning
 from ponder.types import Completion, Usage
 
 StopRule = Callable[[list[float]], bool]
@@ -40,7 +40,7 @@ async def stream_completion(litellm: Any, model: str, kwargs: dict[str, Any],
                 delta = getattr(choice, "delta", None)
                 content.append(getattr(delta, "content", None) or "")
                 thinking.append(getattr(delta, "reasoning_content", None) or "")
-                logprobs.extend(_logprobs(choice) or [])
+                logprobs.extend(choice_logprobs(choice) or [])
                 finish = getattr(choice, "finish_reason", None) or finish
             if logprobs and finish is None and stop_when(logprobs):
                 cut = True
