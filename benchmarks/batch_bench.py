@@ -42,7 +42,7 @@ def child(data: Path, store: Path, concurrency: int) -> None:
     """Run one batch and print its figures as JSON (the measured process)."""
     from ponder.config import RoleConfig, load_config
     from ponder.graphs.batch import BatchSettings, run_batch
-    from ponder.graphs.datasets import DatasetSpec
+    from ponder.eval.datasets import DatasetSpec
     from ponder.scripted import register_script
 
     model = register_script("bench", instant_answer)

@@ -42,7 +42,7 @@ async def measure(name: str, executor, data: Path, folder: Path, model: str) -> 
     """One batch of ``direct`` items; total rate and the rate after the first result."""
     from ponder.config import RoleConfig, load_config
     from ponder.graphs.batch import BatchSettings, run_batch
-    from ponder.graphs.datasets import DatasetSpec
+    from ponder.eval.datasets import DatasetSpec
 
     cfg = load_config(None, store=folder / f"{name}.db",
                       roles={"reasoner": RoleConfig(model=model), "standard": RoleConfig(model=model)})

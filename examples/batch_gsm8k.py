@@ -15,9 +15,9 @@ from pathlib import Path
 
 import ponder
 from ponder.graphs.batch import BatchSettings, run_batch
-from ponder.graphs.datasets import DatasetSpec
-from ponder.graphs.export import export_run
-from ponder.graphs.report import report_text
+from ponder.eval.datasets import DatasetSpec
+from ponder.eval.export import export_run
+from ponder.eval.report import report_text
 from ponder.store import Store
 
 SAMPLE = [

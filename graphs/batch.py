@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from ponder.config import Config, SolveOptions
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
-from ponder.graphs.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.store import RunInfo, Store
 from ponder.types import Problem, Result
 

@@ -87,7 +87,7 @@ def batch(
     from pydantic import ValidationError
 
     from ponder.graphs.batch import BatchSettings, run_batch
-    from ponder.graphs.datasets import DatasetSpec
+    from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
     from ponder.models import validate_roles
 
@@ -123,7 +123,7 @@ def batch(
 
 
 def _choice(value: str, flag: str) -> Any:
-    from ponder.graphs.datasets import FORMATS
+    from ponder.eval.datasets import FORMATS
 
     allowed = {"--dataset-format": FORMATS, "--stop-rule": ("adaptive", "conservative")}.get(
         flag, ("math", "code", "choice", "text"))
@@ -364,7 +364,7 @@ def report(
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Accuracy, no-answer rate, tokens, cost, latency and samples per strategy of a run."""
-    from ponder.graphs.report import REPORT_FORMATS, report_text
+    from ponder.eval.report import REPORT_FORMATS, report_text
     from ponder.store import Store
 
     if fmt not in REPORT_FORMATS:
@@ -389,7 +389,7 @@ def export(
     """Write a run's results, rewards or SFT training data, one record per line."""
     import sys
 
-    from ponder.graphs.export import EXPORT_FORMATS, export_run
+    from ponder.eval.export import EXPORT_FORMATS, export_run
     from ponder.store import Store
 
     if fmt not in EXPORT_FORMATS:

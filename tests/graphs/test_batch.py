@@ -16,8 +16,8 @@ import pytest
 
 from ponder.errors import PonderError, StoreError
 from ponder.graphs.batch import BatchRunner, BatchSettings, _Session, run_batch
-from ponder.graphs.datasets import DatasetSpec
-from ponder.graphs.report import build_report
+from ponder.eval.datasets import DatasetSpec
+from ponder.eval.report import build_report
 from ponder.scripted import register_script
 from ponder.store import Store
 from ponder.types import Problem, Result, Usage

@@ -24,7 +24,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="pip install 'ponder[ray]'")
 
 from ponder.graphs.batch import BatchSettings, run_batch  # noqa: E402
-from ponder.graphs.datasets import DatasetSpec  # noqa: E402
+from ponder.eval.datasets import DatasetSpec  # noqa: E402
 from ponder.graphs.executors import AsyncioExecutor, make_executor  # noqa: E402
 from ponder.graphs.ray_executor import ProviderLimiter, RayExecutor  # noqa: E402
 from ponder.scripted import register_script  # noqa: E402

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ponder.graphs.export import export_run
-from ponder.graphs.report import build_report, pass_at_k, render
+from ponder.eval.export import export_run
+from ponder.eval.report import build_report, pass_at_k, render
 from ponder.store import Store
 from ponder.types import Branch, Problem, Result, Usage
 

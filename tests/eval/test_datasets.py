@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ponder.errors import DatasetError
-from ponder.graphs.datasets import DatasetSpec, iter_problems, validate
+from ponder.eval.datasets import DatasetSpec, iter_problems, validate
 
 
 def jsonl(path: Path, rows: list[dict | str]) -> str:
