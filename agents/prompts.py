@@ -3,10 +3,16 @@
 * ``completion`` — base models (the embedded Gemma) continue few-shot text;
 * ``chat`` — instruction models get an explicit chain-of-thought instruction;
 * ``reasoning`` — reasoning models think natively, so no "think step by step".
+
+Every prompt takes ``demos``: worked examples (:class:`~ponder.config.Demo`) from which the
+nearest few are shown (:func:`ponder.agents.demos.select`). ``None`` means the built-in
+exemplars for completion prompts and none for chat and reasoning prompts.
 """
 
 from __future__ import annotations
 
+from ponder.agents.demos import Need, select
+from ponder.config import Demo
 from ponder.types import Problem
 
 Messages = list[dict[str, str]]
@@ -35,9 +41,33 @@ _SHOTS = [
 ]
 
 
+BUILTIN_DEMOS = [Demo(question=q, reasoning=r, answer=a, program=c) for q, r, a, c in _SHOTS]
+
+
 def _program(code: str, sink: str) -> str:
-    """An exemplar program ending in ``answer(x)`` (the value channel) or ``print(x)``."""
-    return code if sink == "answer" else code.replace("answer(", "print(")
+    """An exemplar program ending in ``answer(x)`` (the value channel) or ``print(x)``;
+    a stored program that printed its result is shown passing it to ``answer`` instead."""
+    if sink != "answer":
+        return code.replace("answer(", "print(")
+    lines = code.rstrip().split("\n")
+    if "answer(" not in code and lines[-1].startswith("print("):
+        lines[-1] = "answer(" + lines[-1][len("print("):]
+    return "\n".join(lines)
+
+
+def _demos(problem: Problem, demos: list[Demo] | None, style: str, need: Need) -> list[Demo]:
+    """The demos a prompt shows: the nearest given ones that show what it needs; else the
+    built-in ones for completion prompts (a base model needs examples) and none otherwise."""
+    chosen = select(problem, demos, need=need) if demos else []
+    return chosen if chosen or style != "completion" else BUILTIN_DEMOS
+
+
+def _turns(shots: list[tuple[str, str]]) -> Messages:
+    """Demos as earlier chat turns: the question, then the answer the model should give."""
+    out: Messages = []
+    for user, assistant in shots:
+        out += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return out
 
 
 CODE_STOP = ["```"]
@@ -56,30 +86,39 @@ def _with_plan(text: str, plan: str | None) -> str:
     return f"{text}\n\nPlan:\n{plan.strip()}" if plan else text
 
 
-def direct(problem: Problem, style: str) -> Messages:
+def direct(problem: Problem, style: str, *, demos: list[Demo] | None = None) -> Messages:
     """Ask for the answer alone."""
+    shots = _demos(problem, demos, style, None)
     if style == "completion":
-        shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, _, a, _ in _SHOTS)
-        return [{"role": "user", "content": f"{shots}Question: {_question(problem)}\nAnswer:"}]
-    return [{"role": "user", "content": f"{_question(problem)}\n\nReply with only 'Answer: <answer>'."}]
+        text = "".join(f"Question: {d.question}\nAnswer: {d.answer}\n\n" for d in shots)
+        return [{"role": "user", "content": f"{text}Question: {_question(problem)}\nAnswer:"}]
+    ask = "\n\nReply with only 'Answer: <answer>'."
+    return [*_turns([(d.question + ask, f"Answer: {d.answer}") for d in shots]),
+            {"role": "user", "content": f"{_question(problem)}{ask}"}]
 
 
-def reason(problem: Problem, style: str, plan: str | None = None) -> Messages:
+def reason(problem: Problem, style: str, plan: str | None = None, *,
+           demos: list[Demo] | None = None) -> Messages:
     """Ask for one line of reasoning that ends in an answer."""
     question = _with_plan(_question(problem), plan)
+    shots = _demos(problem, demos, style, "reasoning")
     if style == "completion":
-        shots = "".join(f"Question: {q}\nReasoning: {r} The answer is {a}.\n\n" for q, r, a, _ in _SHOTS)
-        return [{"role": "user", "content": f"{shots}Question: {question}\nReasoning:"}]
+        text = "".join(f"Question: {d.question}\nReasoning: {d.reasoning} The answer is {d.answer}.\n\n"
+                       for d in shots)
+        return [{"role": "user", "content": f"{text}Question: {question}\nReasoning:"}]
     if style == "reasoning":
-        return [{"role": "user", "content": f"{question}\n\n{ANSWER_FORMAT}"}]
+        return [*_turns([(f"{d.question}\n\n{ANSWER_FORMAT}", f"{d.reasoning}\nAnswer: {d.answer}")
+                         for d in shots]),
+                {"role": "user", "content": f"{question}\n\n{ANSWER_FORMAT}"}]
     return [
         {"role": "system", "content": f"Solve the problem. Think step by step. {ANSWER_FORMAT}"},
+        *_turns([(d.question, f"{d.reasoning}\nAnswer: {d.answer}") for d in shots]),
         {"role": "user", "content": question},
     ]
 
 
 def code(problem: Problem, style: str, plan: str | None = None, *,
-         sink: str = "answer") -> Messages:
+         sink: str = "answer", demos: list[Demo] | None = None) -> Messages:
     """Ask for a program that passes its result to ``answer(x)`` (or, for code problems, the
     solution).
 
@@ -94,20 +133,23 @@ def code(problem: Problem, style: str, plan: str | None = None, *,
             "Complete this Python function. Reply with one ```python block holding the whole "
             f"function.\n\n```python\n{problem.question}\n```")}]
     question = _with_plan(_question(problem), plan)
+    shots = _demos(problem, demos, style, "program")
     if style == "completion":
-        shots = "".join(f"Question: {q}\n```python\n{_program(c, sink)}\n```\n\n"
-                        for q, _, _, c in _SHOTS)
-        return [{"role": "user", "content": f"{shots}Question: {question}\n```python\n"}]
+        text = "".join(f"Question: {d.question}\n```python\n{_program(d.program or '', sink)}\n```\n\n"
+                       for d in shots)
+        return [{"role": "user", "content": f"{text}Question: {question}\n```python\n"}]
     finish = ("passes the final answer to answer(x) (a function that is already defined; do "
               "not print it)" if sink == "answer" else "prints only the final answer")
-    return [{"role": "user", "content": (
-        f"Write a short Python program that computes the answer to this problem and {finish}. "
-        "Reply with one ```python block.\n\n" + question)}]
+    ask = (f"Write a short Python program that computes the answer to this problem and {finish}. "
+           "Reply with one ```python block.\n\n")
+    return [*_turns([(ask + d.question, f"```python\n{_program(d.program or '', sink)}\n```")
+                     for d in shots]),
+            {"role": "user", "content": ask + question}]
 
 
-def step(problem: Problem, partial: str) -> Messages:
+def step(problem: Problem, partial: str, *, demos: list[Demo] | None = None) -> Messages:
     """Continue a program-of-thought one line at a time (beam search, completion style)."""
-    messages = code(problem, "completion", sink="print")
+    messages = code(problem, "completion", sink="print", demos=demos)
     return [{"role": "user", "content": messages[0]["content"] + partial}]
 
 

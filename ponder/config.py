@@ -54,6 +54,8 @@ class RoleConfig(BaseModel):
     thinking_budget: int | None = Field(None, ge=1024)
     concurrency: int | None = Field(None, ge=1, le=512)
     params: dict[str, Any] = Field(default_factory=dict)
+    # A JSONL of Demo records: this role's few-shot exemplars instead of the built-in ones.
+    demos: Path | None = None
 
     @field_validator("model")
     @classmethod
@@ -260,6 +262,25 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         _TOML_DATA.reset(token)
 
 
+class Demo(BaseModel):
+    """One worked example shown to the model before the question (a few-shot exemplar).
+
+    ``program`` feeds program-of-thought prompts, ``reasoning`` chain-of-thought ones; a
+    prompt uses only the demos that carry what it shows.
+
+    >>> Demo(question="Sam has 3 apples and buys 4 more. How many?", answer="7",
+    ...      program="apples = 3 + 4\nanswer(apples)")
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1)
+    answer: str
+    reasoning: str | None = None
+    program: str | None = None
+    id: str | None = None
+
+
 class SolveOptions(BaseModel):
     """Per-solve settings of a strategy: sampling, early stopping, budgets, beam shape.
 
@@ -291,6 +312,9 @@ class SolveOptions(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     max_cost_usd: float | None = Field(None, gt=0)
     seed: int | None = None
+    # Few-shot exemplars for every role (ponder.agents.demos picks the nearest per problem);
+    # None: the role's configured demos, else the built-in ones.
+    demos: list[Demo] | None = None
 
     @property
     def escalation_samples(self) -> int:
