@@ -130,11 +130,18 @@ def demos_from_results(results: Iterable[tuple[Problem, Result]]) -> list[Demo]:
     return dedupe(found)
 
 
-def demos_from_run(store: Store, run: str, *, strategy: str | None = None) -> list[Demo]:
-    """Every verified-correct trace of a stored run as a demo (one per question).
+def demos_from_run(store: Store | Path, run: str, *, strategy: str | None = None) -> list[Demo]:
+    """Every verified-correct trace of a stored run as a demo (one per question); ``store``
+    is a :class:`Store` or the path of one (opened and closed here).
 
     Raises ``ConfigError`` saying what to do when the run has none.
     """
+    if not isinstance(store, Store):
+        db = Store(store)
+        try:
+            return demos_from_run(db, run, strategy=strategy)
+        finally:
+            db.close()
     info = store.require_run(run)
     pairs = []
     for result in store.iter_results(info.id, strategy=strategy):

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ponder.config import Config, SolveOptions
+from ponder.config import Config, Demo, SolveOptions
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.store import RunInfo, Store
@@ -52,6 +52,7 @@ class BatchSettings(BaseModel):
     budget_usd: float | None = Field(None, gt=0)
     budget_tokens: int | None = Field(None, gt=0)
     overwrite: bool = False
+    demos: list[Demo] | None = None  # few-shot exemplars (part of the run's identity)
 
 
 @dataclass
@@ -387,7 +388,8 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     info = validate(spec)
     options = SolveOptions(samples=settings.samples or config.samples,
                            early_stop=settings.early_stop, seed=settings.seed,
-                           stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold)
+                           stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,
+                           demos=settings.demos)
     identity = run_config(spec, info, config, options, settings.strategies)
     sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)

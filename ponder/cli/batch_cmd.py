@@ -74,6 +74,9 @@ def batch(
     ray_address: Annotated[str | None, typer.Option("--ray-address", help=(
         "Ray cluster to join: auto or ray://HOST:PORT (default: the local one, or start one)."
     ))] = None,
+    demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
+        "Few-shot exemplars from the verified-correct traces of a stored run: each problem "
+        "gets the nearest few, never itself."))] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Solve every problem of a dataset with one or more strategies, resumably.
@@ -86,6 +89,7 @@ def batch(
 
     from pydantic import ValidationError
 
+    from ponder.agents.demos import demos_from_run
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
@@ -99,12 +103,14 @@ def batch(
                        id_field=id_field, choices_field=choices_field,
                        kind=_choice(kind, "--kind") if kind else None)
     names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
+    # Resolved once, here: each problem then picks its nearest demos from this pool.
+    pool = demos_from_run(cfg.store, demos) if demos else None
     try:
         settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
                                  stop_rule=_choice(stop_rule, "--stop-rule"),
                                  stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
-                                 overwrite=overwrite)
+                                 overwrite=overwrite, demos=pool)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
     validate_roles(cfg, ["reasoner", "standard"] if "escalate" in names else ["reasoner"])

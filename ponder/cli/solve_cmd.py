@@ -70,9 +70,13 @@ def solve(
     max_cost: Annotated[float | None, typer.Option("--budget-usd", help="Cost budget in USD.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
+    demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
+        "Few-shot exemplars from the verified-correct traces of a stored run (the nearest "
+        "few to the question)."))] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
+    from ponder.agents.demos import demos_from_run
     from ponder.config import SolveOptions
     from ponder.graphs.api import RUNS_CODE, solve as run_solve, strategy_builder
     from ponder.models import validate_roles
@@ -87,7 +91,8 @@ def solve(
         raise typer.BadParameter(f"{stop_rule!r}: use adaptive or conservative", param_hint="--stop-rule")
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
                            stop_rule=stop_rule, stop_threshold=stop_threshold,
-                           max_tokens=max_tokens, max_cost_usd=max_cost, seed=seed)
+                           max_tokens=max_tokens, max_cost_usd=max_cost, seed=seed,
+                           demos=demos_from_run(cfg.store, demos) if demos else None)
     roles = ["reasoner"] + (["standard"] if plan or name == "escalate" else [])
     validate_roles(cfg, roles)
     if name in RUNS_CODE:
