@@ -19,43 +19,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
+from ponder.store_branches import StoreBranches
 from ponder.store_lease import Lease, StoreLeases
-from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary
+from ponder.store_migrations import migrate
+from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
 from ponder.types import Problem, Result, TraceEvent, new_id
 
 __all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, name TEXT UNIQUE, kind TEXT NOT NULL, created_at REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'running', config_hash TEXT, config TEXT,
-    strategies TEXT, dataset TEXT, meta TEXT
-);
-CREATE TABLE IF NOT EXISTS problems (
-    run_id TEXT NOT NULL, problem_id TEXT NOT NULL, position INTEGER, body TEXT NOT NULL,
-    PRIMARY KEY (run_id, problem_id)
-);
-CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT NOT NULL, problem_id TEXT NOT NULL, strategy TEXT NOT NULL,
-    answer TEXT, reference TEXT, correct INTEGER, confidence REAL,
-    prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,
-    cost_usd REAL, latency_s REAL, wall_s REAL, samples_used INTEGER, stopped TEXT,
-    created_at REAL NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (run_id, problem_id, strategy)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY, run_id TEXT NOT NULL, problem_id TEXT NOT NULL, strategy TEXT,
-    node TEXT NOT NULL, branch_id TEXT, parent_id TEXT, started_at REAL, ended_at REAL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leases (
-    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    started_at REAL NOT NULL, heartbeat REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_problem ON events (run_id, problem_id, strategy);
-CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id, strategy);
-"""
-
 
 class RunInfo(BaseModel):
     """A run's identity and settings."""
@@ -72,7 +42,7 @@ class RunInfo(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class Store(StoreQueries, StoreLeases):
+class Store(StoreQueries, StoreBranches, StoreLeases):
     """Thread-safe access to one SQLite store file.
 
     >>> store = Store("runs.db")
@@ -87,18 +57,12 @@ class Store(StoreQueries, StoreLeases):
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-            self._migrate()
+            migrate(self._db)
+            self._db.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}; "
                              "pass another path with --store or PONDER_STORE") from None
         self._lock = threading.RLock()
-
-    def _migrate(self) -> None:
-        """Bring a store written by an earlier version up to this schema."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
-        if "wall_s" not in columns:
-            self._db.execute("ALTER TABLE results ADD COLUMN wall_s REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -124,7 +88,8 @@ class Store(StoreQueries, StoreLeases):
                 yield
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
+                    self._db.execute("ROLLBACK")
                 raise
 
     def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
@@ -178,10 +143,9 @@ class Store(StoreQueries, StoreLeases):
 
     def _as_found(self, run: RunInfo) -> RunInfo:
         """A run marked ``running`` whose process is gone (killed, or it could not write its
-        end on a full disk) reads as ``interrupted``: resuming it is safe."""
-        if run.status == "running" and (lease := self.lease(run.id)) and not lease.alive():
-            return run.model_copy(update={"status": "interrupted"})
-        return run
+        end on a full disk) reads as ``interrupted``: see :func:`reported_status`."""
+        status = self.run_status(run.id, run.status, run.created_at)
+        return run if status == run.status else run.model_copy(update={"status": status})
 
     def count_runs(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM runs").fetchone()[0])
@@ -238,21 +202,29 @@ class Store(StoreQueries, StoreLeases):
 
     # results ------------------------------------------------------------------------------
     def save_result(self, result: Result) -> bool:
-        """Store one problem's result; False (and nothing written) if it was already stored."""
+        """Store one problem's result with its branches (one transaction); False (and
+        nothing written) if it was already stored. Its problem must be stored first."""
         u = result.usage
-        with self._guard():
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO results (run_id, problem_id, strategy, answer, reference,"
-                " correct, confidence, prompt_tokens, completion_tokens, reasoning_tokens,"
-                " cost_usd, latency_s, wall_s, samples_used, stopped, created_at, body)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (result.run_id, result.problem_id, result.strategy, result.answer,
-                 result.reference, None if result.correct is None else int(result.correct),
-                 result.confidence, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
-                 u.cost_usd, u.latency_s, result.wall_s, result.samples_used, result.stopped, time.time(),
-                 result.model_dump_json()),
-            )
-            return cur.rowcount == 1
+        try:
+            with self._transaction():
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO results (run_id, problem_id, strategy, answer,"
+                    " reference, correct, confidence, prompt_tokens, completion_tokens,"
+                    " reasoning_tokens, cost_usd, latency_s, wall_s, samples_used, stopped,"
+                    " created_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (result.run_id, result.problem_id, result.strategy, result.answer,
+                     result.reference, None if result.correct is None else int(result.correct),
+                     result.confidence, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
+                     u.cost_usd, u.latency_s, result.wall_s, result.samples_used, result.stopped,
+                     time.time(), result.model_dump_json(exclude={"branches"})),
+                )
+                if cur.rowcount == 1:
+                    self._insert_branches(result)
+        except sqlite3.IntegrityError:
+            raise StoreError(f"cannot store the result of problem {result.problem_id!r}: run "
+                             f"{result.run_id!r} or that problem is not in the store (call "
+                             "create_run and add_problem first)") from None
+        return cur.rowcount == 1
 
     def done(self, run_id: str) -> set[tuple[str, str]]:
         """(problem_id, strategy) pairs that already have a stored result."""
@@ -268,42 +240,25 @@ class Store(StoreQueries, StoreLeases):
         return cur.rowcount
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run with its problems, results and trace events (one transaction)."""
-        with self._transaction():
-            for table in ("events", "results", "problems", "leases"):
-                self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
-            self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        """Delete a run with its problems, results, branches, trace events and lease (the
+        foreign keys cascade, in one statement)."""
+        self._exec("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def result(self, run_id: str, problem_id: str, strategy: str | None = None) -> Result | None:
-        sql = "SELECT body FROM results WHERE run_id = ? AND problem_id = ?"
+        where = "WHERE r.run_id = ? AND r.problem_id = ?"
         args: tuple = (run_id, problem_id)
         if strategy:
-            sql, args = sql + " AND strategy = ?", (*args, strategy)
-        rows = self._rows(sql + " LIMIT 1", args)
-        return Result.model_validate_json(rows[0]["body"]) if rows else None
+            where, args = where + " AND r.strategy = ?", (*args, strategy)
+        return next(self._load_results(where, args, "LIMIT 1"), None)
 
     def results(self, run_id: str, *, strategy: str | None = None, limit: int | None = None,
                 offset: int = 0, status: str | None = None) -> Iterator[Result]:
-        """One page of a run's results in problem order (all of them without ``limit``;
-        :meth:`iter_results` streams a large run page by page)."""
-        sql = ("SELECT r.body FROM results r LEFT JOIN problems p ON p.run_id = r.run_id"
-               " AND p.problem_id = r.problem_id WHERE r.run_id = ?")
-        args: list[Any] = [run_id]
-        if strategy:
-            sql += " AND r.strategy = ?"
-            args.append(strategy)
-        if status == "correct":
-            sql += " AND r.correct = 1"
-        elif status == "wrong":
-            sql += " AND r.correct = 0 AND r.answer IS NOT NULL"
-        elif status == "no_answer":
-            sql += " AND r.answer IS NULL"
-        sql += " ORDER BY p.position, r.problem_id, r.strategy LIMIT ? OFFSET ?"
-        args += [-1 if limit is None else limit, offset]
-        with self._guard():
-            rows = self._db.execute(sql, tuple(args)).fetchall()
-        for (body,) in rows:
-            yield Result.model_validate_json(body)
+        """One page of a run's results in problem order, each with its branches (all of
+        them without ``limit``; :meth:`iter_results` streams a large run page by page)."""
+        where, args = result_filter(run_id, strategy, status)
+        return self._load_results(where, (*args, -1 if limit is None else limit, offset),
+                                  "LIMIT ? OFFSET ?")
+
 
 def store_failure(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
     """A ``StoreError`` that says what went wrong with the store file and what to do."""

@@ -31,6 +31,12 @@ HEARTBEAT_S = 5.0
 """How often the holder refreshes its lease."""
 STALE_AFTER_S = 60.0
 """A lease not refreshed for this long is free, whoever held it."""
+QUIET_AFTER_S = 30 * 60.0
+"""A ``running`` run with no lease (a solve from the API, CLI, UI or server: only batches
+take one) that has written nothing for this long, no trace event and no result, is reported
+``interrupted``. Every node writes an event when it ends, so a live solve is never quiet
+this long unless one model call outlasts it; the margin is wide on purpose: calling a live
+run interrupted misleads more than showing a dead one as running for a while."""
 
 
 class Lease(BaseModel):
@@ -69,6 +75,23 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def reported_status(status: str, lease: Lease | None, last_write: float,
+                    now: float | None = None) -> str:
+    """The status to show for a run: a ``running`` one whose holder is gone reads
+    ``interrupted`` (resuming it is safe); the stored status is left as it is.
+
+    Gone means: its lease's holder is dead (:meth:`Lease.alive`), or, without a lease, it
+    wrote nothing for :data:`QUIET_AFTER_S` (``last_write``: its newest event or result, or
+    its creation). A lease decides alone when there is one: a batch can sit quiet for long
+    behind a slow model while its heartbeat proves it alive.
+    """
+    if status != "running":
+        return status
+    if lease is not None:
+        return status if lease.alive(now) else "interrupted"
+    return "interrupted" if (now or time.time()) - last_write > QUIET_AFTER_S else status
+
+
 class StoreLeases:
     """Lease bookkeeping; mixed into :class:`ponder.store.Store` (which owns the schema)."""
 
@@ -85,6 +108,19 @@ class StoreLeases:
         """The lease on a run, live or stale; ``None`` if nobody took one."""
         rows = self._rows("SELECT * FROM leases WHERE run_id = ?", (run_id,))
         return Lease(**rows[0]) if rows else None
+
+    def run_status(self, run_id: str, status: str, created_at: float) -> str:
+        """:func:`reported_status` of a run, looking up its lease and last write."""
+        if status != "running":
+            return status
+        lease = self.lease(run_id)
+        if lease is not None:
+            return reported_status(status, lease, created_at)
+        (last,) = self._exec(
+            "SELECT MAX(?, COALESCE((SELECT MAX(ended_at) FROM events WHERE run_id = ?), 0),"
+            " COALESCE((SELECT MAX(created_at) FROM results WHERE run_id = ?), 0))",
+            (created_at, run_id, run_id)).fetchone()
+        return reported_status(status, None, last)
 
     def acquire_lease(self, run_id: str, *, what: str = "run") -> Lease:
         """Take the run for this process, or raise ``StoreError`` naming its live holder."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,6 +48,7 @@ class StoreQueries:
 
     _db: sqlite3.Connection
     _lock: threading.RLock
+    run_status: Callable[[str, str, float], str]  # from StoreLeases (after this in the MRO)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -145,7 +146,7 @@ class StoreQueries:
         Aggregates only the runs of the page, so a store with huge batches stays fast.
         """
         where, args = _run_filter(kind, strategy, text)
-        return self._rows(
+        rows = self._rows(
             f"WITH page AS (SELECT * FROM runs {where} ORDER BY created_at DESC LIMIT ? OFFSET ?)"
             " SELECT page.id, page.name, page.kind, page.status, page.created_at, page.strategies,"
             " page.dataset, page.config, COUNT(res.problem_id) AS results,"
@@ -162,6 +163,9 @@ class StoreQueries:
             "  LIMIT 1) AS models"
             " FROM page LEFT JOIN results res ON res.run_id = page.id"
             " GROUP BY page.id ORDER BY page.created_at DESC", (*args, limit, offset))
+        for row in rows:  # as get_run reports it: a dead process's run reads interrupted
+            row["status"] = self.run_status(row["id"], row["status"], row["created_at"])
+        return rows
 
     def count_run_rows(self, *, kind: str | None = None, strategy: str | None = None,
                        text: str | None = None) -> int:
@@ -176,7 +180,7 @@ class StoreQueries:
 
         ``status`` is ``correct``, ``wrong`` or ``no_answer`` (as in :meth:`results`).
         """
-        where, args = _result_filter(run_id, strategy, status)
+        where, args = result_filter(run_id, strategy, status)
         return self._rows(
             "SELECT r.problem_id, r.strategy, json_extract(p.body, '$.question') AS question,"
             " r.answer, r.reference, r.correct, r.confidence,"
@@ -189,7 +193,7 @@ class StoreQueries:
     def count_results(self, run_id: str, *, strategy: str | None = None,
                       status: str | None = None) -> int:
         """How many results :meth:`result_table` pages through with these filters."""
-        where, args = _result_filter(run_id, strategy, status)
+        where, args = result_filter(run_id, strategy, status)
         return int(self._exec(f"SELECT COUNT(*) FROM results r {where}", args).fetchone()[0])
 
 
@@ -282,7 +286,7 @@ def _run_filter(kind: str | None, strategy: str | None,
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
 
-def _result_filter(run_id: str, strategy: str | None,
+def result_filter(run_id: str, strategy: str | None,
                    status: str | None) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause of the result pages (table alias ``r``)."""
     where, args = "WHERE r.run_id = ?", [run_id]

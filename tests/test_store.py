@@ -21,9 +21,16 @@ def result(run: str, pid: str, strategy: str, answer: str | None, correct: bool 
                   usage=Usage(prompt_tokens=tokens, completion_tokens=tokens, cost_usd=0.001))
 
 
+def add_problems(db: Store, run_id: str, *ids: str) -> None:
+    """A result's problem is stored first (a foreign key holds results to their problem)."""
+    for position, pid in enumerate(ids):
+        db.add_problem(run_id, Problem(id=pid, question=f"question {pid}"), position)
+
+
 def test_results_are_stored_once(tmp_path):
     db = Store(tmp_path / "s.db")
     run = db.create_run(kind="batch", name="exp", strategies=["cot"])
+    add_problems(db, run.id, "p1")
     assert db.save_result(result(run.id, "p1", "cot", "4", True))
     assert not db.save_result(result(run.id, "p1", "cot", "5", False))
     assert db.result(run.id, "p1").answer == "4"
@@ -43,6 +50,7 @@ def test_names_are_unique_and_runs_found_by_name(tmp_path):
 def test_summary_counts(tmp_path):
     db = Store(tmp_path / "s.db")
     run = db.create_run(kind="batch")
+    add_problems(db, run.id, *(f"p{i}" for i in range(4)))
     for i, (answer, correct) in enumerate([("1", True), ("2", False), (None, False), ("4", True)]):
         db.save_result(result(run.id, f"p{i}", "cot", answer, correct))
     db.save_result(result(run.id, "p0", "verified", "1", True, tokens=100))
@@ -68,6 +76,7 @@ def test_concurrent_writers(tmp_path):
 
     def write(start: int) -> None:
         for i in range(start, start + 50):
+            add_problems(db, run.id, f"p{i}")
             db.save_result(result(run.id, f"p{i}", "cot", str(i), True))
             db.add_event(TraceEvent(run_id=run.id, problem_id=f"p{i}", node="vote"))
 
@@ -128,5 +137,6 @@ def test_a_full_store_is_a_store_error_that_says_what_to_do(tmp_path):
     db._db.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
     with pytest.raises(StoreError, match=r"is full \(database or disk is full\): free disk space"):
         for i in range(1000):
+            add_problems(db, run.id, f"p{i}")
             db.save_result(result(run.id, f"p{i}", "cot", "x" * 2000, True))
     assert len(db.done(run.id)) < 1000  # what was stored is still readable

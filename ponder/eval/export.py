@@ -1,4 +1,5 @@
-"""Exports of a run, streamed from the store one page at a time.
+"""Exports of a run, streamed from the store one page at a time (branch exports read the
+``branches`` rows, never whole results).
 
 - ``sft``: verified-correct branches as chat training data, reasoning kept in ``<think>``
   tags — rejection sampling, as DeepSeek distilled R1 into small models; a code branch
@@ -17,7 +18,7 @@ from typing import Any, Literal, TextIO
 
 from ponder.answers import strip_think
 from ponder.store import Store
-from ponder.types import Branch, Problem, Result
+from ponder.types import Branch, Problem
 
 ExportFormat = Literal["sft", "rewards", "jsonl", "csv"]
 EXPORT_FORMATS: tuple[str, ...] = ("sft", "rewards", "jsonl", "csv")
@@ -26,14 +27,15 @@ RESULT_FIELDS = ("problem_id", "strategy", "answer", "reference", "correct", "co
 PAGE = 500
 
 
-def _with_problems(store: Store, run_id: str,
-                   strategy: str | None) -> Iterator[tuple[Problem | None, Result]]:
-    """Results in problem order with their problem (looked up once per problem)."""
+def _branches(store: Store, run_id: str, strategy: str | None, *,
+              accurate: bool = False) -> Iterator[tuple[Problem | None, dict[str, Any], Branch]]:
+    """Branch rows in problem order with their problem (parsed once per problem) and the
+    branch itself; no result is deserialised."""
     problem: Problem | None = None
-    for result in store.iter_results(run_id, strategy=strategy):
-        if problem is None or problem.id != result.problem_id:
-            problem = store.problem(run_id, result.problem_id)
-        yield problem, result
+    for row in store.branch_rows(run_id, strategy=strategy, accurate=accurate, page=PAGE):
+        if problem is None or problem.id != row["problem_id"]:
+            problem = Problem.model_validate_json(row["problem"]) if row["problem"] else None
+        yield problem, row, Branch.model_validate_json(row["body"])
 
 
 def is_verified_correct(branch: Branch, *, any_correct: bool = False) -> bool:
@@ -65,31 +67,27 @@ def sft_message(problem: Problem, branch: Branch) -> str:
 
 def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
                 any_correct: bool = False) -> Iterator[dict[str, Any]]:
-    """One chat record per verified-correct branch."""
-    for problem, result in _with_problems(store, run_id, strategy):
-        if problem is None:
-            continue
-        for branch in result.branches:
-            if (is_verified_correct(branch, any_correct=any_correct)
-                    and grade_is_tamper_proof(problem, branch)):
-                yield {"messages": [{"role": "user", "content": problem.question},
-                                    {"role": "assistant", "content": sft_message(problem, branch)}],
-                       "problem_id": result.problem_id, "strategy": result.strategy,
-                       "branch_id": branch.id, "model": branch.model}
+    """One chat record per verified-correct branch (SQL keeps only the accurate ones)."""
+    for problem, row, branch in _branches(store, run_id, strategy, accurate=True):
+        if (problem is not None and is_verified_correct(branch, any_correct=any_correct)
+                and grade_is_tamper_proof(problem, branch)):
+            yield {"messages": [{"role": "user", "content": problem.question},
+                                {"role": "assistant", "content": sft_message(problem, branch)}],
+                   "problem_id": row["problem_id"], "strategy": row["strategy"],
+                   "branch_id": branch.id, "model": branch.model}
 
 
 def reward_records(store: Store, run_id: str, *,
                    strategy: str | None = None) -> Iterator[dict[str, Any]]:
     """Every branch with its prompt, completion, verdict and rewards."""
-    for problem, result in _with_problems(store, run_id, strategy):
-        for branch in result.branches:
-            yield {"problem_id": result.problem_id, "strategy": result.strategy,
-                   "branch_id": branch.id, "index": branch.index, "model": branch.model,
-                   "prompt": problem.question if problem else None, "completion": branch.text,
-                   "reasoning": branch.reasoning, "code": branch.code, "answer": branch.answer,
-                   "reference": result.reference, "verdict": branch.verdict,
-                   "accuracy": branch.rewards.get("accuracy"),
-                   "format": branch.rewards.get("format"), "rewards": branch.rewards}
+    for problem, row, branch in _branches(store, run_id, strategy):
+        yield {"problem_id": row["problem_id"], "strategy": row["strategy"],
+               "branch_id": branch.id, "index": branch.index, "model": branch.model,
+               "prompt": problem.question if problem else None, "completion": branch.text,
+               "reasoning": branch.reasoning, "code": branch.code, "answer": branch.answer,
+               "reference": row["reference"], "verdict": branch.verdict,
+               "accuracy": branch.rewards.get("accuracy"),
+               "format": branch.rewards.get("format"), "rewards": branch.rewards}
 
 
 def result_records(store: Store, run_id: str, *,

@@ -1,7 +1,8 @@
 """Run reports: per-strategy figures computed from the store, rendered as md, json or csv.
 
-Totals, means and percentiles are SQL aggregates over the stored rows; pass@k reads the
-stored results page by page. Nothing holds a whole run in memory, however large.
+Totals, means and percentiles are SQL aggregates over the stored rows; pass@k counts the
+branch rows in SQL (problems per (samples, passed) pair). Nothing holds a whole run in
+memory, however large.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ponder.store import RunInfo, Store, StrategySummary
-from ponder.types import Branch
 
 ReportFormat = Literal["md", "json", "csv"]
 REPORT_FORMATS: tuple[str, ...] = ("md", "json", "csv")
@@ -67,42 +67,30 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def _passed(branch: Branch) -> bool:
-    """A branch passes when it earned the accuracy reward (else, when it was verified)."""
-    if "accuracy" in branch.rewards:
-        return branch.rewards["accuracy"] >= 1.0
-    return branch.verdict == "verified"
-
-
 def strategy_pass_at_k(store: Store, run_id: str, strategy: str,
                        ks: tuple[int, ...]) -> tuple[dict[str, float], str]:
     """Mean unbiased pass@k over *all* problems, for each k every problem has samples for.
 
     Counts every sampled branch of each problem (escalated stages included), graded by its
-    accuracy reward. A k above some problem's sample count is left out rather than averaged
-    over the problems that drew more samples: with early stopping those are the undecided,
-    harder ones, so such a mean is biased. Returns the figures and a sentence saying what
-    they count.
+    accuracy reward (else, by whether it was verified). A k above some problem's sample
+    count is left out rather than averaged over the problems that drew more samples: with
+    early stopping those are the undecided, harder ones, so such a mean is biased. Returns
+    the figures and a sentence saying what they count.
     """
-    sums = {k: 0.0 for k in ks}
-    problems, low, high = 0, None, 0
-    for result in store.iter_results(run_id, strategy=strategy):
-        n = len(result.branches)
-        c = sum(_passed(b) for b in result.branches)
-        problems += 1
-        low, high = n if low is None else min(low, n), max(high, n)
-        for k in ks:
-            sums[k] += pass_at_k(n, c, k) if n >= k else 0.0
+    counts = store.pass_counts(run_id, strategy)  # rows of (n, c, problems)
+    problems = sum(row["problems"] for row in counts)
     if not problems:
         return {}, ""
-    kept = [k for k in ks if k <= (low or 0)]
+    low, high = min(row["n"] for row in counts), max(row["n"] for row in counts)
+    kept = [k for k in ks if k <= low]
     note = (f"over all {problems} problems, every sampled branch "
             f"({low}-{high} per problem), graded by the accuracy reward")
     left = [k for k in ks if k not in kept]
     if left:
         note += (f"; pass@{', pass@'.join(map(str, left))} left out: some problems drew only "
                  f"{low} samples (early stopping) — rerun with early stopping off to report it")
-    return {f"pass@{k}": sums[k] / problems for k in kept}, note
+    return {f"pass@{k}": sum(row["problems"] * pass_at_k(row["n"], row["c"], k)
+                             for row in counts) / problems for k in kept}, note
 
 
 def _pass_ks(run: RunInfo) -> tuple[int, ...]:
