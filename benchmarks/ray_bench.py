@@ -73,6 +73,7 @@ def write_cost(folder: Path, source: Path, runs: int) -> tuple[float, int]:
     run = old.list_runs(limit=1)[0]
     result = next(iter(old.iter_results(run.id)))
     events = old.events(run.id, result.problem_id, result.strategy)
+    problem = old.problem(run.id, result.problem_id)
     fresh = Store(folder / "writes.db")
     fresh.create_run(run_id="w", kind="batch")
     started = time.perf_counter()
@@ -81,6 +82,7 @@ def write_cost(folder: Path, source: Path, runs: int) -> tuple[float, int]:
         for event in events:
             fresh.add_event(event.model_copy(update={"id": f"{event.id}-{i}", "run_id": "w",
                                                      "problem_id": pid}))
+        fresh.add_problem("w", problem.model_copy(update={"id": pid}))
         fresh.save_result(result.model_copy(update={"run_id": "w", "problem_id": pid}))
     return (time.perf_counter() - started) / runs, len(events)
 

@@ -12,7 +12,7 @@ import pytest
 
 from ponder.errors import StoreError
 from ponder.store import Store
-from ponder.store_lease import STALE_AFTER_S
+from ponder.store_lease import QUIET_AFTER_S, STALE_AFTER_S
 from ponder.types import Problem, Result, TraceEvent, Usage
 
 
@@ -140,3 +140,25 @@ def test_a_full_store_is_a_store_error_that_says_what_to_do(tmp_path):
             add_problems(db, run.id, f"p{i}")
             db.save_result(result(run.id, f"p{i}", "cot", "x" * 2000, True))
     assert len(db.done(run.id)) < 1000  # what was stored is still readable
+
+
+def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
+    db = Store(tmp_path / "s.db")
+    long_ago = time.time() - QUIET_AFTER_S - 60
+    quiet, busy, leased, dead, done = (db.create_run(kind=k, name=n) for k, n in [
+        ("solve", "quiet"), ("solve", "busy"), ("batch", "leased"), ("batch", "dead"),
+        ("solve", "done")])
+    db._exec("UPDATE runs SET created_at = ?", (long_ago,))
+    db.update_run(done.id, status="done")
+    db.add_event(TraceEvent(run_id=busy.id, problem_id="p1", node="reason"))  # wrote just now
+    _foreign_lease(db, leased.id, pid=4242, host="elsewhere", age_s=2)  # quiet, but beating
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _foreign_lease(db, dead.id, pid=gone.pid, host=socket.gethostname(), age_s=0)
+    shown = {row["name"]: row["status"] for row in db.run_rows()}
+    assert shown == {"quiet": "interrupted", "busy": "running", "leased": "running",
+                     "dead": "interrupted", "done": "done"}
+    assert {r.name: r.status for r in db.list_runs()} == shown  # the same rule everywhere
+    assert db.get_run("quiet").status == "interrupted"
+    stored = db._exec("SELECT name, status FROM runs").fetchall()
+    assert dict(stored) == {**{n: "running" for n in shown}, "done": "done"}  # reported, not written

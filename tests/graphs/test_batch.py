@@ -146,6 +146,7 @@ class _CostlyGraph:
 async def test_usd_budget_counts_earlier_spending(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     run = store.create_run(kind="batch", name="r", strategies=["cot"])
+    store.add_problem(run.id, Problem(id="old", question="q"))
     store.save_result(Result(run_id=run.id, problem_id="old", strategy="cot", answer="1",
                              usage=Usage(cost_usd=0.02)))
     runner = BatchRunner(store, run, {"cot": _CostlyGraph(run.id)},
