@@ -3,7 +3,6 @@ problems, the solution itself."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ponder.agents import prompts
@@ -23,7 +22,7 @@ def program_from(text: str, style: str, problem_kind: str, prompt_tail: str) -> 
 
 async def write_code(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Sample a program for branch ``state['index']``."""
-    problem, role, started = state["problem"], state["role"], time.time()
+    problem, role = state["problem"], state["role"]
     branch: Branch = state.get("branch") or Branch(id=state["branch_id"], index=state["index"])
     style = deps.models.style(role)
     messages = prompts.code(problem, style, state.get("plan"))
@@ -42,9 +41,6 @@ async def write_code(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         "confidence": branch.confidence if branch.confidence is not None
         else confidence_from_logprobs(completion.logprobs or []),
     })
-    event = deps.record(problem, "code", started, parent=state.get("parent_event"),
-                        branch_id=branch.id, inputs={"messages": messages, "role": role},
-                        outputs={"text": completion.text, "code": program,
-                                 "reasoning": completion.reasoning},
-                        usage=completion.usage)
-    return {"branch": updated, "parent_event": event}
+    deps.trace(inputs={"messages": messages, "role": role},
+               outputs={"text": completion.text, "code": program, "reasoning": completion.reasoning})
+    return {"branch": updated}

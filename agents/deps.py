@@ -1,46 +1,72 @@
-"""What nodes are given to do I/O: the model client, the sandbox and the trace sink."""
+"""What nodes are given to do I/O: the model client, the sandbox, the strategy's settings,
+and a way to describe their own step in the trace."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from ponder.config import SolveOptions
 from ponder.models import ModelClient
 from ponder.sandbox import Sandbox
-from ponder.types import Problem, TraceEvent, Usage
+from ponder.types import TraceEvent, Usage
 
 
-def _drop(event: TraceEvent) -> None:
+def _drop(item: Any) -> None:
     return None
 
 
-@dataclass
-class Deps:
-    """Everything a node may use; a node does I/O only through these.
+class NoSettings(BaseModel):
+    """A strategy without options of its own."""
 
-    ``emit`` receives every trace event (the graph builder points it at the store and at
-    LangGraph's stream writer); ``progress`` receives small live updates for ``stream``.
+    model_config = {"extra": "forbid"}
+
+
+@dataclass
+class Span:
+    """What a node says about its step beyond what the node wrapper measures itself.
+
+    The wrapper times every node, sums the usage of every model call made through
+    ``deps.models`` and records parentage; a node adds inputs and outputs worth showing with
+    :meth:`Deps.trace`, or the wrapper records a summary of the node's update.
+    """
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] | None = None
+    usage: Usage | None = None
+    metered: list[Usage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a node may use; a node does I/O only through these. Never mutated: each
+    node invocation gets its own view (see ``ponder.graphs.runtime``).
+
+    ``emit`` receives every trace event (the store); ``progress`` receives typed progress
+    events (``ponder.events``) for whoever streams the run.
     """
 
     models: ModelClient
     options: SolveOptions = field(default_factory=SolveOptions)
+    settings: BaseModel = field(default_factory=NoSettings)
     sandbox: Sandbox | None = None
     run_id: str = "run-local"
     strategy: str = ""
     emit: Callable[[TraceEvent], None] = _drop
-    progress: Callable[[dict[str, Any]], None] = lambda update: None
+    progress: Callable[[Any], None] = _drop
+    span: Span | None = None
 
-    def record(self, problem: Problem, node: str, started: float, *, parent: str | None = None,
-               branch_id: str | None = None, inputs: dict[str, Any] | None = None,
-               outputs: dict[str, Any] | None = None, usage: Usage | None = None) -> str:
-        """Emit one trace event for ``node`` and return its id (the parent of the next step)."""
-        event = TraceEvent(
-            run_id=self.run_id, problem_id=problem.id, strategy=self.strategy, node=node,
-            branch_id=branch_id, parent_id=parent, started_at=started, ended_at=time.time(),
-            inputs=inputs or {}, outputs=outputs or {}, usage=usage or Usage(),
-        )
-        self.emit(event)
-        return event.id
+    def trace(self, *, inputs: dict[str, Any] | None = None,
+              outputs: dict[str, Any] | None = None, usage: Usage | None = None) -> None:
+        """Describe this node's step in its trace event (a no-op outside a traced node)."""
+        if self.span is None:
+            return
+        if inputs is not None:
+            self.span.inputs = inputs
+        if outputs is not None:
+            self.span.outputs = outputs
+        if usage is not None:
+            self.span.usage = usage

@@ -6,7 +6,6 @@ are prompted for chain-of-thought; base models get few-shot completion prompts.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ponder.agents import prompts
@@ -25,7 +24,7 @@ def _stop_when(deps: Deps):
 
 async def reason(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Sample branch ``state['index']`` and extract its answer."""
-    problem, role, started = state["problem"], state["role"], time.time()
+    problem, role = state["problem"], state["role"]
     style = deps.models.style(role)
     messages = (prompts.direct(problem, style) if state.get("mode") == "direct"
                 else prompts.reason(problem, style, state.get("plan")))
@@ -44,10 +43,8 @@ async def reason(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         usage=completion.usage,
         verdict="unverified" if answer is not None else "no_answer", truncated=truncated,
     )
-    event = deps.record(problem, "reason", started, parent=state.get("parent_event"),
-                        branch_id=branch.id, inputs={"messages": messages, "role": role},
-                        outputs={"text": completion.text, "reasoning": completion.reasoning,
-                                 "answer": answer, "finish_reason": completion.finish_reason,
-                                 "confidence": branch.confidence, "truncated": truncated},
-                        usage=completion.usage)
-    return {"branch": branch, "parent_event": event}
+    deps.trace(inputs={"messages": messages, "role": role},
+               outputs={"text": completion.text, "reasoning": completion.reasoning,
+                        "answer": answer, "finish_reason": completion.finish_reason,
+                        "confidence": branch.confidence, "truncated": truncated})
+    return {"branch": branch}

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from typing import Any
+from typing import Any, Literal
 
 from ponder.agents import prompts
 from ponder.agents.deps import Deps
@@ -29,17 +28,18 @@ def _messages(problem: Any, partial: str, style: str) -> list[dict[str, str]]:
         "Reply with only the next line of the program.")}]
 
 
-def _score(beam: Beam) -> float:
+def mean_logprob(beam: Beam) -> float:
+    """A candidate's score: the model's mean token log-probability over its lines."""
     return beam["logprob"] / max(1, beam["tokens"])
 
 
 async def _propose(beam: Beam, state: dict[str, Any], deps: Deps,
                    salt: int) -> tuple[list[Beam], Usage]:
     """Next-line candidates for one beam, and what every proposal cost (kept or not)."""
-    role, problem = deps.options.role, state["problem"]
+    role, problem, settings = deps.options.role, state["problem"], deps.settings
     style = deps.models.style(role)
     completions = await deps.models.acomplete(
-        role, _messages(problem, beam["code"], style), n=deps.options.beam_expand,
+        role, _messages(problem, beam["code"], style), n=settings.beam_expand,
         first_index=salt, seed=deps.options.seed, stop=["\n", "```"], logprobs=True,
         max_tokens=60)
     out = []
@@ -52,33 +52,31 @@ async def _propose(beam: Beam, state: dict[str, Any], deps: Deps,
         lp = c.logprobs or []
         out.append({"code": beam["code"] + line + "\n", "logprob": beam["logprob"] + sum(lp),
                     "tokens": beam["tokens"] + max(1, len(lp)), "usage": [*beam["usage"], c.usage],
-                    "done": line.lstrip().startswith("print("), "parent": beam.get("event")})
+                    "done": line.lstrip().startswith("print(")})
     return out, Usage.total([c.usage for c in completions])
 
 
 async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Propose next lines for every live beam, concurrently."""
-    problem, started, depth = state["problem"], time.time(), state.get("depth", 0)
+    depth = state.get("depth", 0)
     beams = state.get("beams") or [{"code": "", "logprob": 0.0, "tokens": 0, "usage": [],
-                                    "done": False, "event": state.get("parent_event")}]
+                                    "done": False}]
     live = [b for b in beams if not b["done"]]
-    width = deps.options.beam_expand
+    width = deps.settings.beam_expand
     proposals = await asyncio.gather(*[
         _propose(b, state, deps, salt=(depth * len(live) + i) * width) for i, b in enumerate(live)])
     candidates = [b for b in beams if b["done"]] + [c for group, _ in proposals for c in group]
     spent = Usage.total([cost for _, cost in proposals])  # empty proposals were billed too
-    event = deps.record(problem, "expand", started, parent=state.get("parent_event"),
-                        inputs={"depth": depth, "live": len(live)},
-                        outputs={"candidates": [{"code": c["code"], "score": _score(c)}
-                                                for c in candidates]},
-                        usage=spent)
-    return {"beams": candidates, "depth": depth + 1, "parent_event": event, "usage": [spent],
-            "roles": [deps.options.role] if depth == 0 else []}
+    deps.trace(inputs={"depth": depth, "live": len(live)},
+               outputs={"candidates": [{"code": c["code"], "score": mean_logprob(c)}
+                                       for c in candidates]})
+    return {"beams": candidates, "depth": depth + 1, "usage": [spent],
+            "proposals": len(live) * width, "roles": [deps.options.role] if depth == 0 else []}
 
 
 async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Execute newly finished programs, drop failures, keep the best ``beam_width``."""
-    problem, started = state["problem"], time.time()
+    problem = state["problem"]
     fresh = [b for b in state["beams"] if b["done"] and "execution" not in b]
     results = await asyncio.gather(*[deps.sandbox.arun(b["code"]) for b in fresh])
     for beam, result in zip(fresh, results):
@@ -86,12 +84,11 @@ async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         printed = program_answer(result.stdout) if result.status == "ok" else None
         beam["answer"] = extract_answer(printed, problem.kind, problem.choices) if printed else None
     kept = [b for b in state["beams"] if not b["done"] or b.get("answer") is not None]
-    kept.sort(key=_score, reverse=True)
-    kept = kept[: deps.options.beam_width]
-    event = deps.record(problem, "prune", started, parent=state.get("parent_event"),
-                        outputs={"kept": [{"code": b["code"], "score": _score(b),
-                                           "answer": b.get("answer")} for b in kept]})
-    return {"beams": kept, "parent_event": event}
+    kept.sort(key=mean_logprob, reverse=True)
+    kept = kept[: deps.settings.beam_width]
+    deps.trace(outputs={"kept": [{"code": b["code"], "score": mean_logprob(b),
+                                  "answer": b.get("answer")} for b in kept]})
+    return {"beams": kept}
 
 
 def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
@@ -104,18 +101,18 @@ def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         branches.append(Branch(
             index=i, model=deps.models.role(deps.options.role).model, code=beam["code"], execution=beam["execution"],
             code_answer=beam["answer"], answer=beam["answer"], verdict="unverified",
-            confidence=min(1.0, math.exp(_score(beam))),
+            confidence=min(1.0, math.exp(mean_logprob(beam))),
             rewards={"format": 1.0},
         ))
     update: dict[str, Any] = {"branches": branches, "stage_samples": len(branches), "decided": True}
     if not branches:
         update["stopped"] = "no_answer"
         update["notes"] = [f"beam search finished no program that printed an answer within "
-                           f"{deps.options.beam_depth} steps"]
+                           f"{deps.settings.beam_depth} steps"]
     return update
 
 
-def beam_next(state: dict[str, Any], *, deps: Deps) -> str:
+def beam_next(state: dict[str, Any], *, depth: int) -> Literal["expand", "collect"]:
     """Keep expanding while a live beam remains and the depth allows."""
     live = any(not b["done"] for b in state.get("beams", []))
-    return "expand" if live and state.get("depth", 0) < deps.options.beam_depth else "collect"
+    return "expand" if live and state.get("depth", 0) < depth else "collect"

@@ -9,12 +9,12 @@ was trained with: ``accuracy`` (only where a reference or tests exist) and ``for
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ponder.agents import grader
 from ponder.agents.deps import Deps
-from ponder.answers import equivalent, extract_answer, is_correct, program_answer, value_answer
+from ponder import answers
+from ponder.answers import equivalent, extract_answer, program_answer, value_answer
 from ponder.errors import SandboxUnavailable
 from ponder.types import Branch, ExecResult, Problem
 
@@ -31,7 +31,7 @@ def program_with_tests(problem: Problem, solution: str) -> str:
 
 async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Run the branch's program (code problems: grade it against the tests) in the sandbox."""
-    problem, branch, started = state["problem"], state["branch"], time.time()
+    problem, branch = state["problem"], state["branch"]
     if not branch.code:
         return {}
     if deps.sandbox is None:
@@ -48,13 +48,11 @@ async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
         result = await deps.sandbox.arun(program)
         code_answer, source = program_result(result, problem)
     updated = branch.model_copy(update={"execution": result, "code_answer": code_answer})
-    event = deps.record(problem, "execute", started, parent=state.get("parent_event"),
-                        branch_id=branch.id, inputs={"code": program},
-                        outputs={"status": result.status, "stdout": result.stdout,
-                                 "stderr": result.stderr, "value": result.value,
-                                 "duration_s": result.duration_s, "answer": code_answer,
-                                 "answer_from": source})
-    return {"branch": updated, "parent_event": event}
+    deps.trace(inputs={"code": program},
+               outputs={"status": result.status, "stdout": result.stdout, "stderr": result.stderr,
+                        "value": result.value, "duration_s": result.duration_s,
+                        "answer": code_answer, "answer_from": source})
+    return {"branch": updated}
 
 
 def program_result(result: ExecResult, problem: Problem) -> tuple[str | None, str | None]:
@@ -73,17 +71,17 @@ def program_result(result: ExecResult, problem: Problem) -> tuple[str | None, st
     return answer, ("stdout" if answer is not None else None)
 
 
-def score(problem: Problem, answer: str | None) -> bool | None:
+def is_correct(problem: Problem, answer: str | None) -> bool | None:
     """Whether ``answer`` is right: against the reference, or for code, that the tests passed.
 
     ``None`` when there is nothing to check against.
     """
     if problem.kind == "code":
         return answer == "pass" if problem.tests else None
-    return is_correct(answer, problem.reference, problem.kind)
+    return answers.is_correct(answer, problem.reference, problem.kind)
 
 
-def judge(problem: Problem, branch: Branch) -> Branch:
+def verify_branch(problem: Problem, branch: Branch) -> Branch:
     """Give ``branch`` its final answer, verdict and rewards.
 
     A program that did not produce an answer (it crashed, timed out, printed nothing) says
@@ -109,7 +107,7 @@ def judge(problem: Problem, branch: Branch) -> Branch:
         verdict = "unverified"
     well_formed = "<think>" not in branch.text and "</think>" not in branch.text
     rewards = {"format": 1.0 if answer is not None and well_formed else 0.0}
-    correct = score(problem, answer)
+    correct = is_correct(problem, answer)
     if correct is not None:
         rewards["accuracy"] = 1.0 if correct else 0.0
     return branch.model_copy(update={"answer": answer, "verdict": verdict, "rewards": rewards,
@@ -118,12 +116,8 @@ def judge(problem: Problem, branch: Branch) -> Branch:
 
 async def verify(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Judge the branch and hand it to the vote."""
-    problem, started = state["problem"], time.time()
-    branch = judge(problem, state["branch"])
-    deps.record(problem, "verify", started, parent=state.get("parent_event"),
-                branch_id=branch.id,
-                outputs={"answer": branch.answer, "verdict": branch.verdict,
-                         "code_answer": branch.code_answer, "rewards": branch.rewards})
-    deps.progress({"event": "branch_finished", "branch": branch.index, "answer": branch.answer,
-                   "verdict": branch.verdict})
+    branch = verify_branch(state["problem"], state["branch"])
+    deps.trace(outputs={"answer": branch.answer, "verdict": branch.verdict,
+                        "reasoned_answer": branch.reasoned_answer,
+                        "code_answer": branch.code_answer, "rewards": branch.rewards})
     return {"branches": [branch]}

@@ -41,7 +41,7 @@ when the leader cannot be overtaken (certain), ``"adaptive"`` when only the post
   that every check refuted scores 0 and is ``unverified``.
 
 Its parts (counts, the three factors, mean token confidence, ``status``, a one-line
-``summary``) travel with the result as ``confidence_parts``, with the last vote's ``stop``
+``summary``) travel with the result as ``confidence_parts``, with the last vote's ``stop_check``
 record: the rule, its threshold, samples remaining, ``p_leader_holds`` and which rule fired.
 
 Everything but :func:`vote` (the graph node) is a pure function of its arguments.
@@ -50,7 +50,6 @@ Everything but :func:`vote` (the graph node) is a pure function of its arguments
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -58,6 +57,7 @@ from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
 from ponder.answers import equivalent, normalize
 from ponder.errors import ConfigError
+from ponder.events import VoteCounted
 from ponder.types import Branch, ProblemKind, Vote
 
 __all__ = [
@@ -292,7 +292,7 @@ def is_collapsing(logprobs: Sequence[float], *, window: int = 16, floor: float =
 
 def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Graph node: tally the current stage's branches, pick the leader, decide whether to stop."""
-    problem, options, started = state["problem"], deps.options, time.time()
+    problem, options = state["problem"], deps.options
     branches = stage_branches(state)
     kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
     votes = tally(kept, problem.kind)
@@ -306,16 +306,16 @@ def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
                           min_votes=options.min_votes, verified_weight=most)
                and not parts["split"] and parts["status"] != "unverified")
     top = _leader_and_runner_up(votes)
-    stop = {"rule": options.stop_rule, "threshold": options.stop_threshold, "remaining": remaining,
+    stop_check = {"rule": options.stop_rule, "threshold": options.stop_threshold, "remaining": remaining,
             "p_leader_holds": round(leader_holds(top[0].count, top[2], remaining), 4) if top else 0.0,
             "reason": (stop_reason(votes, remaining, verified_weight=most)
                        if decided and remaining else None)}  # None: not stopped early
     shown = {a: v.model_dump() for a, v in votes.items()}
-    outcome = {"votes": shown, "leader": answer, "confidence": parts["confidence"],
-               "confidence_parts": parts, "decided": decided, "stop": stop}
-    deps.record(problem, "vote", started, parent=state.get("parent_event"),
-                inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},
-                outputs=outcome)
-    deps.progress({"event": "vote", **outcome})
+    deps.trace(inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},
+               outputs={"votes": shown, "leader": answer, "confidence": parts["confidence"],
+                        "confidence_parts": parts, "decided": decided, "stop_check": stop_check})
+    deps.progress(VoteCounted(votes=votes, leader=answer, confidence=parts["confidence"],
+                              decided=decided, confidence_parts=parts))
     return {"votes": votes, "answer": answer, "confidence": parts["confidence"],
-            "confidence_parts": {**parts, "stop": stop}, "decided": decided, "stop": stop}
+            "confidence_parts": {**parts, "stop_check": stop_check}, "decided": decided,
+            "stop_check": stop_check}

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import ponder
-from ponder.agents.verifier import judge
+from ponder.agents.verifier import verify_branch
 
 
 async def whole_number_verifier(state: dict[str, Any], *, deps: Any) -> dict[str, Any]:
     """The stock verdict, then refute any answer that is not a whole number."""
-    branch = judge(state["problem"], state["branch"])
+    branch = verify_branch(state["problem"], state["branch"])
     if branch.answer is not None and not branch.answer.lstrip("-").isdigit():
         branch = branch.model_copy(update={"verdict": "refuted"})
     return {"branches": [branch]}

@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field
 from ponder.config import Config, Demo, SolveOptions
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.graphs.lifecycle import solve_problem
 from ponder.store import RunInfo, Store
-from ponder.types import Problem, Result
+from ponder.types import Problem
 
 FATAL = (ConfigError, SandboxUnavailable, StoreError)
 MAX_FAILURES_IN_A_ROW = 5
@@ -49,8 +50,14 @@ class BatchSettings(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=256)
     run: str | None = None
     limit: int | None = Field(None, ge=1)
+    # Per problem, as in ``ponder solve`` (part of the run's identity)...
     budget_usd: float | None = Field(None, gt=0)
     budget_tokens: int | None = Field(None, gt=0)
+    # ...and for the whole run (may change on a resume).
+    run_budget_usd: float | None = Field(None, gt=0)
+    run_budget_tokens: int | None = Field(None, gt=0)
+    # Strategy settings (``--set beam_width=4``): each strategy takes the keys it knows.
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
     overwrite: bool = False
     demos: list[Demo] | None = None  # few-shot exemplars (part of the run's identity)
 
@@ -254,8 +261,7 @@ class BatchRunner:
         """Solve one item and store it; failures are counted, fatal ones stop the batch."""
         s = self.session
         try:
-            state = await self.graphs[strategy].ainvoke({"problem": problem})
-            result: Result = state["result"]
+            result = await solve_problem(self.graphs[strategy], problem)
             if self.store.save_result(result):
                 s.solved += 1
                 s.failures_in_a_row = 0
@@ -304,10 +310,10 @@ class BatchRunner:
 
     def _check_budget(self) -> None:
         s, cfg = self.session, self.settings
-        if cfg.budget_usd is not None and self.spent_usd >= cfg.budget_usd:
-            s.stop = s.stop or "budget_usd"
-        elif cfg.budget_tokens is not None and self.spent_tokens >= cfg.budget_tokens:
-            s.stop = s.stop or "budget_tokens"
+        if cfg.run_budget_usd is not None and self.spent_usd >= cfg.run_budget_usd:
+            s.stop = s.stop or "run_budget_usd"
+        elif cfg.run_budget_tokens is not None and self.spent_tokens >= cfg.run_budget_tokens:
+            s.stop = s.stop or "run_budget_tokens"
         s.progress.stopping = s.stop
 
     def interrupt(self, *, now: bool = False) -> None:
@@ -340,9 +346,9 @@ class BatchRunner:
 
 def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
     """The one sandbox the batch shares, if any strategy or the problems run code."""
-    from ponder.graphs.api import RUNS_CODE
+    from ponder.graphs.registry import get_strategy
 
-    if kind != "code" and not any(s in RUNS_CODE for s in strategies):
+    if kind != "code" and not any(get_strategy(s).runs_code for s in strategies):
         return None
     from ponder.sandbox import make_sandbox
 
@@ -360,8 +366,8 @@ def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) 
     db.discard_incomplete(run.id)
     planned = min(info.rows, settings.limit or info.rows)
     db.update_run(run.id, status="running", meta={
-        "stopped": None, "limit": settings.limit, "budget_usd": settings.budget_usd,
-        "budget_tokens": settings.budget_tokens, "planned_problems": planned,
+        "stopped": None, "limit": settings.limit, "run_budget_usd": settings.run_budget_usd,
+        "run_budget_tokens": settings.run_budget_tokens, "planned_problems": planned,
         "dataset_rows": info.rows, "resumes": int(run.meta.get("resumes", -1)) + 1})
     return planned
 
@@ -378,18 +384,20 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     >>> outcome = await run_batch(DatasetSpec(source="test.jsonl"), config,
     ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
     """
-    from ponder.graphs.api import strategy_builder
     from ponder.graphs.executors import BatchContext, make_executor
+    from ponder.graphs.registry import check_settings, load_plugins
     from ponder.models import ModelClient
 
-    for name in settings.strategies:
-        strategy_builder(name)
+    load_plugins(config.plugins)
+    check_settings(settings.strategies, settings.strategy_options)
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     options = SolveOptions(samples=settings.samples or config.samples,
                            early_stop=settings.early_stop, seed=settings.seed,
                            stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,
-                           demos=settings.demos)
+                           demos=settings.demos, budget_usd=settings.budget_usd,
+                           budget_tokens=settings.budget_tokens,
+                           strategy_options=settings.strategy_options)
     identity = run_config(spec, info, config, options, settings.strategies)
     sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)
@@ -432,7 +440,7 @@ def _close_run(store: Store, run: RunInfo, s: _Session) -> None:
     process has exited (its lease is stale), and the store's error is what is reported.
     """
     left = s.progress.done < s.progress.total
-    status = {"budget_usd": "stopped", "budget_tokens": "stopped", "error": "failed",
+    status = {"run_budget_usd": "stopped", "run_budget_tokens": "stopped", "error": "failed",
               "interrupted": "interrupted"}.get(s.stop or "", "incomplete" if left else "done")
     meta: dict[str, Any] = {"stopped": s.stop, "failed": s.progress.failed, "errors": s.errors[:5]}
     if s.fatal is not None:

@@ -76,10 +76,12 @@ class AsyncioExecutor:
 
 def build_graphs(context: BatchContext, *, store: Any, sandbox: Any, models: Any) -> dict[str, Any]:
     """One compiled graph per strategy of the run, writing trace events to ``store``."""
-    from ponder.graphs.api import build_graph
+    from ponder.graphs.lifecycle import prepare
+    from ponder.graphs.registry import get_strategy, load_plugins, own_options
 
-    return {s: build_graph(s, context.config, options=context.options, store=store,
-                           run_id=context.run_id, sandbox=sandbox, models=models)
+    load_plugins(context.config.plugins)  # a worker process loads the run's plugins too
+    return {s: prepare(s, context.config, own_options(get_strategy(s), context.options),
+                       run_id=context.run_id, store=store, sandbox=sandbox, models=models).graph
             for s in context.strategies}
 
 

@@ -1,25 +1,30 @@
-"""Sampling strategies: fan out branches, vote, sample more or escalate, finish.
+"""The sampling assembly shared by every voting strategy: fan out branches, vote, sample more
+or move to another stage, finish.
 
-Every builder here is a few lines over one assembly function, so ``direct``, ``cot``,
-``self-consistency``, ``pot``, ``verified`` and ``escalate`` differ only in which branch
-steps they run, how many samples they take and whether they may escalate.
+A sampling strategy is a :class:`Sampling` shape (which branch steps run, how branches are
+prompted, an optional :class:`Stage` it may move to after a vote) passed to
+:func:`build_sampling`; see the strategy files in ``ponder.graphs.strategies``.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from ponder.agents import coder, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
-from ponder.graphs.runtime import Node, bind
+from ponder.events import RoundStarted
+from ponder.graphs.runtime import Node, traced
 from ponder.graphs.state import BranchOutput, BranchState, SolveState
-from ponder.types import Result, new_id
+from ponder.graphs.strategy import Shape
+from ponder.types import Result, Usage, new_id
 
 BRANCH_STEPS: dict[str, Node] = {
     "reason": reasoner.reason,
@@ -30,29 +35,38 @@ BRANCH_STEPS: dict[str, Node] = {
 
 
 @dataclass(frozen=True)
-class Sampling:
-    """The shape of a sampling strategy."""
+class Stage:
+    """Another stage a strategy may move to after a vote (escalation is one).
+
+    ``node`` (named ``name`` in the graph) switches the role and sets the new stage's
+    samples; ``needed(state, deps)`` says whether to move; ``route``, when given, runs before
+    any sampling and may pick the first role.
+    """
 
     name: str
+    node: Node
+    needed: Callable[[dict[str, Any], Deps], bool]
+    route: Node | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The shape of a sampling strategy: branch steps, prompt mode, optional next stage."""
+
     steps: tuple[str, ...]
     mode: str = "cot"
-    samples: int | None = None
-    escalate: bool = False
-
-    @property
-    def runs_code(self) -> bool:
-        return "execute" in self.steps
+    stage: Stage | None = None
 
 
 def start(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     """Open the problem's trace and set the first stage."""
-    problem, began = state["problem"], time.time()
-    event = deps.record(problem, "problem", began, inputs={"question": problem.question,
-                                                           "kind": problem.kind},
-                        outputs={"strategy": deps.strategy})
-    return {"parent_event": event, "started_at": began, "role": state.get("role") or deps.options.role,
-            "stage_start": 0, "stage_samples": state.get("stage_samples") or deps.options.samples,
-            "dispatched": 0, "escalated": False, "decided": False, "stopped": None}
+    problem = state["problem"]
+    deps.trace(inputs={"question": problem.question, "kind": problem.kind},
+               outputs={"strategy": deps.strategy})
+    samples = state.get("stage_samples") or deps.options.samples
+    return {"started_at": time.time(), "role": state.get("role") or deps.options.role,
+            "stage_start": 0, "stage_samples": samples, "planned": samples,
+            "escalated": False, "decided": False, "stopped": None}
 
 
 def dispatch(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
@@ -72,7 +86,8 @@ def dispatch(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     stopped = router.budget_reached(state, options)
     if stopped:
         size = 0
-    deps.progress({"event": "round", "size": size, "role": state["role"]})
+    deps.progress(RoundStarted(size=size, role=state["role"]))
+    deps.trace(outputs={"size": size, "role": state["role"], "stopped": stopped})
     return {"round_size": size, "stopped": stopped, "roles": [state["role"]] if size else []}
 
 
@@ -105,55 +120,58 @@ def run_notes(state: dict[str, Any], deps: Deps) -> list[str]:
             notes.append(f"{len(cut)} of {len(mine)} branches of role {role} ran out of tokens "
                          f"({limit}) before answering (finish_reason=length): "
                          f"raise roles.{role}.max_tokens")
-    return list(dict.fromkeys(notes))
-
-
-def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
-    """Assemble the Result."""
-    problem, began = state["problem"], time.time()
-    branches = state.get("branches", [])
-    usage = router.spent(state)
-    answer = state.get("answer")
-    used = len(branches)
-    planned = deps.options.samples + (deps.options.escalation_samples if state.get("escalated") else 0)
-    per_sample = (usage.total_tokens / used) if used else 0
-    # Why sampling ended early: the rule that fired at the last vote ("decided": the leader
-    # could not be overtaken; "adaptive": it very probably would not be), or a budget.
-    early = (state.get("stop") or {}).get("reason") or "decided"
-    stopped = state.get("stopped") or (early if used < planned else "max_samples")
-    if answer is None and any(b.truncated for b in branches):
-        stopped = "truncated"
-    notes = run_notes(state, deps)
     parts = state.get("confidence_parts") or {}
     if parts.get("status") == "unverified":
         notes.append(f"unverified: every code check refuted the winning answer ({parts['summary']})")
+    return list(dict.fromkeys(notes))
+
+
+def result_of(state: dict[str, Any], deps: Deps, *, usage: Usage, samples_used: int,
+              max_samples: int, stopped: str, tokens_saved: int = 0) -> Result:
+    """The Result of a finished problem; what each strategy counts is its own to say."""
+    problem, answer = state["problem"], state.get("answer")
+    notes = run_notes(state, deps)
     result = Result(
         run_id=deps.run_id, problem_id=problem.id, strategy=deps.strategy, answer=answer,
-        confidence=state.get("confidence", 0.0), confidence_parts=parts,
-        votes=state.get("votes", {}), seed=deps.options.seed,
-        branches=branches, usage=usage, samples_used=used, max_samples=max(planned, used),
+        confidence=state.get("confidence", 0.0), confidence_parts=state.get("confidence_parts") or {},
+        votes=state.get("votes", {}), seed=deps.options.seed, branches=state.get("branches", []),
+        usage=usage, samples_used=samples_used, max_samples=max(max_samples, samples_used),
         models={r: deps.models.role(r).model for r in dict.fromkeys(state.get("roles", []))},
-        stopped=stopped, reference=problem.reference,
-        correct=verifier.score(problem, answer),
-        escalated=bool(state.get("escalated")),
-        tokens_saved=int(max(0, planned - used) * per_sample),
-        wall_s=round(time.time() - state.get("started_at", began), 3), notes=notes,
+        stopped=stopped, reference=problem.reference, correct=verifier.is_correct(problem, answer),
+        escalated=bool(state.get("escalated")), tokens_saved=tokens_saved,
+        wall_s=round(time.time() - state.get("started_at", time.time()), 3), notes=notes,
     )
-    deps.record(problem, "result", began, parent=state.get("parent_event"),
-                outputs={"answer": answer, "confidence": result.confidence,
-                         "samples_used": used, "stopped": stopped, "correct": result.correct,
-                         "stop": state.get("stop"),
-                         "notes": notes},
-                usage=usage)
-    return {"result": result}
+    deps.trace(outputs={"answer": answer, "confidence": result.confidence,
+                        "samples_used": samples_used, "stopped": stopped,
+                        "correct": result.correct, "stop_check": state.get("stop_check"),
+                        "notes": notes}, usage=usage)
+    return result
 
 
-def branch_graph(steps: tuple[str, ...], deps: Deps, nodes: dict[str, Node]) -> Any:
+def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+    """Assemble the Result of a sampling run: samples used of those planned, why it stopped."""
+    branches = state.get("branches", [])
+    usage = router.spent(state)
+    used = len(branches)
+    planned = state.get("planned") or deps.options.samples
+    # Why sampling ended early: the rule that fired at the last vote ("decided": the leader
+    # could not be overtaken; "adaptive": it very probably would not be), or a budget.
+    early = (state.get("stop_check") or {}).get("reason") or "decided"
+    stopped = state.get("stopped") or (early if used < planned else "max_samples")
+    if state.get("answer") is None and any(b.truncated for b in branches):
+        stopped = "truncated"
+    per_sample = (usage.total_tokens / used) if used else 0
+    return {"result": result_of(state, deps, usage=usage, samples_used=used, max_samples=planned,
+                                stopped=stopped,
+                                tokens_saved=int(max(0, planned - used) * per_sample))}
+
+
+def branch_graph(steps: tuple[str, ...], shape: Shape) -> Any:
     """The per-branch pipeline (``reason → code → execute → verify``, or part of it)."""
-    graph = StateGraph(BranchState, output_schema=BranchOutput)
+    graph = StateGraph(BranchState, context_schema=Deps, output_schema=BranchOutput)
     chain = [*steps, "verify"] if steps[-1:] != ("verify",) else list(steps)
     for name in chain:
-        graph.add_node(name, bind(nodes.get(name, BRANCH_STEPS[name]), deps))
+        graph.add_node(name, shape.node(name, BRANCH_STEPS[name]))
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, chain[1:]):
         graph.add_edge(a, b)
@@ -161,77 +179,50 @@ def branch_graph(steps: tuple[str, ...], deps: Deps, nodes: dict[str, Node]) -> 
     return graph.compile()
 
 
-def build_sampling(spec: Sampling, deps: Deps, *, nodes: dict[str, Node] | None = None,
-                   checkpointer: Any = None) -> Any:
-    """Assemble a sampling strategy's graph from the shared nodes."""
-    nodes = nodes or {}
-    if spec.samples is not None:
-        deps.options = deps.options.model_copy(update={"samples": spec.samples})
-    graph = StateGraph(SolveState)
-    graph.add_node("start", bind(nodes.get("start", start), deps))
-    if spec.escalate:
-        graph.add_node("route", bind(nodes.get("route", router.route), deps))
-    if deps.options.plan:
-        graph.add_node("plan", bind(nodes.get("plan", planner.plan), deps))
-    graph.add_node("dispatch", bind(nodes.get("dispatch", dispatch), deps))
-    graph.add_node("branch", branch_graph(spec.steps, deps, nodes))
-    graph.add_node("vote", bind(nodes.get("vote", voter.vote), deps))
-    if spec.escalate:
-        graph.add_node("escalate", bind(nodes.get("escalate", router.escalate), deps))
-    graph.add_node("finish", bind(nodes.get("finish", finish), deps))
+Next = Literal["sample_more", "next_stage", "finish"]
 
-    chain = ["start"] + (["route"] if spec.escalate else []) + (["plan"] if deps.options.plan else [])
+
+def after_vote(state: dict[str, Any], runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
+    """What follows a vote: more samples, the next stage, or the result."""
+    step = router.after_vote(state, options=runtime.context.options)
+    if step == "finish" and stage is not None and not state.get("escalated") \
+            and not state.get("stopped") and stage.needed(state, runtime.context):
+        return "next_stage"
+    return step
+
+
+def build_sampling(spec: Sampling, shape: Shape) -> StateGraph:
+    """Assemble a sampling strategy's graph from the shared nodes."""
+    stage = spec.stage
+    graph = StateGraph(SolveState, context_schema=Deps)
+    graph.add_node("start", shape.node("start", start, trace_as="problem"))
+    chain = ["start"]
+    if stage is not None and stage.route is not None:
+        graph.add_node("route", shape.node("route", stage.route))
+        chain.append("route")
+    if shape.plan:
+        graph.add_node("plan", shape.node("plan", planner.plan))
+        chain.append("plan")
+    graph.add_node("dispatch", shape.node("dispatch", dispatch))
+    graph.add_node("branch", branch_graph(spec.steps, shape))
+    graph.add_node("vote", shape.node("vote", voter.vote))
+    graph.add_node("finish", shape.node("finish", finish, trace_as="result"))
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, [*chain[1:], "dispatch"]):
         graph.add_edge(a, b)
     graph.add_conditional_edges("dispatch", lambda s: fan_out(s, mode=spec.mode), ["branch", "vote"])
     graph.add_edge("branch", "vote")
     targets = {"sample_more": "dispatch", "finish": "finish"}
-    if spec.escalate:
-        targets["escalate"] = "escalate"
-        graph.add_edge("escalate", "dispatch")
-    graph.add_conditional_edges(
-        "vote", lambda s: router.after_vote(s, options=deps.options, can_escalate=spec.escalate),
-        targets)
+    if stage is not None:
+        graph.add_node(stage.name, shape.node(stage.name, stage.node))
+        targets["next_stage"] = stage.name
+        graph.add_edge(stage.name, "dispatch")
+    graph.add_conditional_edges("vote", _after_vote_with(stage), targets)
     graph.add_edge("finish", END)
-    return graph.compile(checkpointer=checkpointer)
+    return graph
 
 
-SAMPLING = {
-    "direct": Sampling("direct", ("reason",), mode="direct", samples=1),
-    "cot": Sampling("cot", ("reason",), samples=1),
-    "self-consistency": Sampling("self-consistency", ("reason",)),
-    "pot": Sampling("pot", ("code", "execute")),
-    "verified": Sampling("verified", ("reason", "code", "execute")),
-    "escalate": Sampling("escalate", ("reason", "code", "execute"), escalate=True),
-}
-
-
-def build_direct(deps: Deps, **kw: Any) -> Any:
-    """One answer, no reasoning."""
-    return build_sampling(SAMPLING["direct"], deps, **kw)
-
-
-def build_cot(deps: Deps, **kw: Any) -> Any:
-    """One chain of thought."""
-    return build_sampling(SAMPLING["cot"], deps, **kw)
-
-
-def build_self_consistency(deps: Deps, **kw: Any) -> Any:
-    """Majority vote over up to ``samples`` chains of thought."""
-    return build_sampling(SAMPLING["self-consistency"], deps, **kw)
-
-
-def build_pot(deps: Deps, **kw: Any) -> Any:
-    """Program of thought: the model writes code, the sandbox computes the answer."""
-    return build_sampling(SAMPLING["pot"], deps, **kw)
-
-
-def build_verified(deps: Deps, **kw: Any) -> Any:
-    """Reason, cross-check with code, vote with verified branches weighted up."""
-    return build_sampling(SAMPLING["verified"], deps, **kw)
-
-
-def build_escalate(deps: Deps, **kw: Any) -> Any:
-    """Standard model first; the reasoning model only when the vote is split or unverified."""
-    return build_sampling(SAMPLING["escalate"], deps, **kw)
+def _after_vote_with(stage: Stage | None) -> Callable[..., Next]:
+    def route_after_vote(state: dict[str, Any], runtime: Runtime[Deps]) -> Next:
+        return after_vote(state, runtime, stage=stage)
+    return route_after_vote

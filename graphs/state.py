@@ -1,4 +1,6 @@
-"""Graph state: what flows between nodes (LangGraph channels with reducers)."""
+"""Graph state: what flows between nodes (LangGraph channels with reducers).
+
+``parent_event`` is the node wrapper's (``ponder.graphs.runtime``): nodes never set it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ from typing import Annotated, Any, TypedDict
 from ponder.types import Branch, Problem, Result, Usage, Vote
 
 
+def _latest(old: str | None, new: str | None) -> str | None:
+    """The trace event the next step hangs off (nodes running side by side may both set it)."""
+    return new
+
+
 class SolveState(TypedDict, total=False):
     """State of one problem being solved. Branches and usage accumulate across rounds."""
 
@@ -15,7 +22,7 @@ class SolveState(TypedDict, total=False):
     plan: str | None
     role: str
     difficulty: float
-    parent_event: str | None
+    parent_event: Annotated[str | None, _latest]
     branches: Annotated[list[Branch], operator.add]
     usage: Annotated[list[Usage], operator.add]
     roles: Annotated[list[str], operator.add]
@@ -23,18 +30,16 @@ class SolveState(TypedDict, total=False):
     stage_start: int
     started_at: float
     stage_samples: int
-    dispatched: int
+    planned: int
     round_size: int
     votes: dict[str, Vote]
     answer: str | None
     confidence: float
     confidence_parts: dict[str, Any]
     decided: bool
-    stop: dict[str, Any]
+    stop_check: dict[str, Any]
     stopped: str | None
     escalated: bool
-    beams: list[dict[str, Any]]
-    depth: int
     result: Result | None
 
 

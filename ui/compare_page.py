@@ -3,6 +3,9 @@ problems whose outcome flipped between them."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -50,17 +53,43 @@ def table(a: list[StrategySummary], b: list[StrategySummary]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Accuracy per strategy, A and B as adjacent bars."""
+def accuracy_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Accuracy per strategy, A and B as adjacent bars, each with its percentage.
+
+    Strategies label one shared axis, written level (a faceted chart stacked them rotated
+    into one another).
+    """
     long = frame.melt(id_vars="strategy", value_vars=["accuracy A", "accuracy B"],
                       var_name="run", value_name="accuracy").dropna()
     long["run"] = long["run"].str[-1]
-    return alt.Chart(long).mark_bar().encode(
-        x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("run:N", title=None), row=alt.Row("strategy:N", title=None),
-        color=alt.Color("run:N", scale=alt.Scale(domain=["A", "B"],
-                                                 range=["#1e88e5", "#fb8c00"])),
+    base = alt.Chart(long).encode(
+        x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1.12])),
+        y=alt.Y("strategy:N", title=None, sort=list(dict.fromkeys(long["strategy"])),
+                axis=alt.Axis(labelLimit=260)),
+        yOffset=alt.YOffset("run:N", sort=["A", "B"]),
         tooltip=["strategy", "run", alt.Tooltip("accuracy:Q", format=".0%")])
+    bars = base.mark_bar().encode(
+        color=alt.Color("run:N", scale=alt.Scale(domain=["A", "B"], range=["#1e88e5", "#fb8c00"]),
+                        legend=alt.Legend(orient="top", title=None)))
+    labels = base.mark_text(align="left", dx=4, fontSize=11).encode(
+        text=alt.Text("accuracy:Q", format=".0%"))
+    return (bars + labels).properties(height=alt.Step(16))
+
+
+def trace_link(run_id: str, problem_id: str, strategy: str) -> str:
+    """The trace page of one result; ids are URL-encoded (an id may hold ``&``, ``#``, ``?``)."""
+    return "./trace?" + urlencode({"run": run_id, "problem": problem_id, "strategy": strategy})
+
+
+def flip_frame(a: RunInfo, b: RunInfo, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The flipped problems as table rows, each linked to its trace in both runs."""
+    return pd.DataFrame([{
+        "problem": r["problem_id"], "strategy": r["strategy"],
+        "flip": "fixed in B" if r["correct_b"] == 1 else "broken in B",
+        "answer A": r["answer_a"], "answer B": r["answer_b"], "reference": r["reference"],
+        "trace A": trace_link(a.id, r["problem_id"], r["strategy"]),
+        "trace B": trace_link(b.id, r["problem_id"], r["strategy"]),
+    } for r in rows])
 
 
 def flips(path: str, a: RunInfo, b: RunInfo) -> None:
@@ -75,15 +104,7 @@ def flips(path: str, a: RunInfo, b: RunInfo) -> None:
                "broken in B.")
     if not rows:
         return
-    link = "./trace?run={}&problem={}&strategy={}"
-    frame = pd.DataFrame([{
-        "problem": r["problem_id"], "strategy": r["strategy"],
-        "flip": "fixed in B" if r["correct_b"] == 1 else "broken in B",
-        "answer A": r["answer_a"], "answer B": r["answer_b"], "reference": r["reference"],
-        "trace A": link.format(a.id, r["problem_id"], r["strategy"]),
-        "trace B": link.format(b.id, r["problem_id"], r["strategy"]),
-    } for r in rows])
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+    st.dataframe(flip_frame(a, b, rows), hide_index=True, width="stretch", column_config={
         "trace A": st.column_config.LinkColumn(display_text="open A"),
         "trace B": st.column_config.LinkColumn(display_text="open B")})
 
@@ -110,7 +131,7 @@ def main() -> None:
         "cost A ($)": st.column_config.NumberColumn(format="$%.4f"),
         "cost B ($)": st.column_config.NumberColumn(format="$%.4f")})
     if frame[["accuracy A", "accuracy B"]].notna().any().any():
-        st.altair_chart(accuracy_chart(frame), width="content")
+        st.altair_chart(accuracy_chart(frame), width="stretch")
     flips(path, a, b)
 
 

@@ -126,6 +126,40 @@ def comparison(path: str, run_a: str, run_b: str) -> tuple[int, list[dict[str, A
     db = open_store(path)
     return db.common_results(run_a, run_b), db.flipped(run_a, run_b)
 
+@dataclass(frozen=True)
+class Neighbours:
+    """Where a problem sits among its run's problems, and the ones either side of it."""
+
+    position: int  # 1-based
+    total: int
+    previous: str | None
+    next: str | None
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def neighbours(path: str, run_id: str, problem_id: str) -> Neighbours | None:
+    """The problems before and after ``problem_id`` in the run's order (as the Run page and
+    the matrix list them); two indexed lookups, however many problems the run holds."""
+    db = open_store(path)
+    mine = "(COALESCE(position, -1), problem_id)"
+    here = ("(SELECT COALESCE(position, -1) FROM problems WHERE run_id = ?1 AND problem_id = ?2),"
+            " ?2")
+    rows = db._rows(  # a read for the trace page's navigation; the Store has no such query
+        f"SELECT (SELECT COUNT(*) FROM problems WHERE run_id = ?1 AND {mine} < ({here}))"
+        " AS before, (SELECT COUNT(*) FROM problems WHERE run_id = ?1) AS total,"
+        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} < ({here})"
+        "  ORDER BY COALESCE(position, -1) DESC, problem_id DESC LIMIT 1) AS previous,"
+        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} > ({here})"
+        "  ORDER BY COALESCE(position, -1), problem_id LIMIT 1) AS next,"
+        " EXISTS (SELECT 1 FROM problems WHERE run_id = ?1 AND problem_id = ?2) AS known",
+        (run_id, problem_id))
+    row = dict(rows[0])
+    if not row["known"]:
+        return None
+    return Neighbours(position=row["before"] + 1, total=row["total"], previous=row["previous"],
+                      next=row["next"])
+
+
 @dataclass
 class Trace:
     """Everything the trace page shows for one problem under one strategy."""

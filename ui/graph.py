@@ -4,11 +4,15 @@ The layout is computed here rather than by a force simulation so the picture rea
 right in the order things happened: the problem, then one row per branch
 (reason → code → execute → verify), then the vote, more rounds if any, and the result.
 Edges follow ``parent_id``; dashed edges join each branch's last step to the vote that
-counted it. Pure Python: the page hands the spec to ``st.echarts_chart``.
+counted it. A trace wider than the page (several rounds of sampling, an escalation) is
+folded: its rounds are stacked as bands, so labels keep their size. Pure Python: the page
+hands the spec to ``st.echarts_chart``.
 """
 
 from __future__ import annotations
 
+import colorsys
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +26,16 @@ NODE_W, NODE_H = 100, 40
 MARGIN = 40
 ASSUMED_WIDTH = 1000
 SIDE = NODE_W // 2 + 12  # room for the outermost nodes' boxes
+MAX_COLUMNS = 8  # what ASSUMED_WIDTH holds at full node size; wider traces fold into bands
+BAND_GAP = 40  # pixels between two folded bands
 
 NODE_COLORS = {
     "problem": "#607d8b", "route": "#8e24aa", "plan": "#8e24aa", "reason": "#1e88e5",
     "code": "#00897b", "execute": "#fb8c00", "verify": "#9e9e9e", "vote": "#f9a825",
-    "escalate": "#d81b60", "expand": "#5e35b1", "prune": "#757575", "result": "#2e7d32",
+    "result": "#2e7d32",
 }
+"""Colours of the generic steps every sampling strategy shares; any other step (a
+strategy's own, a user's custom node) gets :func:`step_color`'s colour from its name."""
 VERDICT_COLORS = {"verified": "#43a047", "refuted": "#e53935", "unverified": "#9e9e9e",
                   "no_answer": "#bdbdbd"}
 FAILED = "#e53935"
@@ -86,9 +94,22 @@ def _ordered(events: list[TraceEvent]) -> list[TraceEvent]:
     return sorted(walk, key=lambda e: (e.started_at, rank[e.id]))
 
 
-def layout(events: list[TraceEvent], branches: dict[str, int] | None = None) -> TraceGraph:
+def step_color(node: str) -> str:
+    """A step's colour: the palette's for generic steps, else a stable one hashed from its
+    name (mid lightness, so white labels stay readable)."""
+    if node in NODE_COLORS:
+        return NODE_COLORS[node]
+    digest = hashlib.sha256(node.encode("utf-8")).digest()
+    hue = int.from_bytes(digest[:2], "big") / 65536
+    red, green, blue = colorsys.hls_to_rgb(hue, 0.38 + digest[2] / 255 * 0.08, 0.6)
+    return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in (red, green, blue)))
+
+
+def layout(events: list[TraceEvent], branches: dict[str, int] | None = None,
+           max_columns: int | None = MAX_COLUMNS) -> TraceGraph:
     """Place events in columns by what they waited for and in rows by branch.
 
+    A trace of more than ``max_columns`` columns is folded into bands (:func:`fold`).
     A branch's first step starts after the latest shared step (plan, or the previous vote);
     a shared step (vote, escalate, result) starts after every branch that ended before it.
     Edges: a branch's first step hangs from the shared step that started its round (the
@@ -132,6 +153,48 @@ def layout(events: list[TraceEvent], branches: dict[str, int] | None = None) -> 
         elif event.branch_id is None and not done and previous is not None:
             graph.edges.append((position[previous.id], i))  # the shared steps, in order
         previous = event if event.branch_id is None else previous
+    if max_columns is not None and len({n.x for n in graph.nodes}) > max_columns:
+        return fold(graph, max_columns)
+    return graph
+
+
+def _segments(graph: TraceGraph) -> list[list[float]]:
+    """The graph's columns cut after each step that closed a round (a vote its branches
+    flowed into): every round stays whole."""
+    ends = {graph.nodes[b].x for _, b in graph.flows}
+    segments: list[list[float]] = [[]]
+    for x in sorted({n.x for n in graph.nodes}):
+        segments[-1].append(x)
+        if x in ends:
+            segments.append([])
+    return [s for s in segments if s]
+
+
+def fold(graph: TraceGraph, max_columns: int = MAX_COLUMNS) -> TraceGraph:
+    """Stack the rounds of a wide trace as bands, read like lines of text.
+
+    Whole rounds are packed into a band while it holds ``max_columns`` columns (a longer
+    round, or a chain of shared steps such as a search's, wraps); each band
+    has rows only for the branches that ran in it, its shared steps centred between them.
+    Nodes keep their index, edges and flows; only positions change.
+    """
+    bands: list[list[float]] = []
+    chunks = [segment[i:i + max_columns] for segment in _segments(graph)  # a long chain wraps
+              for i in range(0, len(segment), max_columns)]
+    for segment in chunks:
+        if bands and len(bands[-1]) + len(segment) <= max_columns:
+            bands[-1] += segment
+        else:
+            bands.append(list(segment))
+    top = 0.0
+    for band in bands:
+        start, members = band[0], [n for n in graph.nodes if n.x in set(band)]
+        rows = sorted({n.y for n in members if n.branch is not None})
+        spine = top + (len(rows) - 1) / 2 * Y_STEP if rows else top
+        for n in members:
+            y = top + rows.index(n.y) * Y_STEP if n.branch is not None else spine
+            n.x, n.y = (n.x - start), y
+        top += max(1, len(rows)) * Y_STEP + BAND_GAP
     return graph
 
 
@@ -151,12 +214,12 @@ def node_color(event: TraceEvent) -> str:
     """Green/red for verdicts, outcomes and failed executions; a color per step otherwise."""
     out = event.outputs
     if event.node == "verify":
-        return VERDICT_COLORS.get(str(out.get("verdict")), NODE_COLORS["verify"])
+        return VERDICT_COLORS.get(str(out.get("verdict")), step_color("verify"))
     if event.node == "execute" and out.get("status") not in (None, "ok"):
         return FAILED
     if event.node == "result" and out.get("correct") is False:
         return FAILED
-    return NODE_COLORS.get(event.node, "#546e7a")
+    return step_color(event.node)
 
 
 def tooltip(event: TraceEvent) -> str:

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ponder.types import Branch, Result, TraceEvent, Vote
+from ponder.types import Branch, Result, TraceEvent, Usage, Vote
 from ponder.ui import escape, widgets
 from ponder.ui.graph import TraceGraph, TraceNode
 
@@ -62,11 +62,14 @@ def _execution_of(node: TraceNode, graph: TraceGraph) -> TraceEvent | None:
     return None
 
 
-def step(node: TraceNode, graph: TraceGraph) -> None:
-    """Everything about one trace event: prompt, output, reasoning, code, run, usage."""
+def step(node: TraceNode, graph: TraceGraph, anchor: str | None = None) -> None:
+    """Everything about one trace event: prompt, output, reasoning, code, run, usage.
+
+    ``anchor`` names its heading, so a link ending ``#anchor`` scrolls to it.
+    """
     event = node.event
     took = max(0.0, event.ended_at - event.started_at)
-    st.markdown(f"#### {escape.markdown(node.title)}")
+    st.subheader(escape.markdown(node.title), anchor=anchor or False)
     when = time.strftime("%H:%M:%S", time.localtime(event.started_at))
     role = event.inputs.get("role")
     st.caption(f"started {when} · {took:.2f}s"
@@ -93,9 +96,31 @@ def step(node: TraceNode, graph: TraceGraph) -> None:
         execution(ran.outputs)
     if isinstance(out.get("votes"), dict) and out["votes"]:
         vote_chart(out["votes"], out.get("leader"))
-    facts = {k: v for k, v in out.items() if k not in SHOWN_ELSEWHERE and v is not None}
+    facts = {k: rounded(v) for k, v in out.items() if k not in SHOWN_ELSEWHERE and v is not None}
+    for name, rows in [(k, v) for k, v in facts.items() if _is_table(v)]:
+        st.markdown(f"**{escape.markdown(name)}** · {len(rows)}")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        del facts[name]
     if facts:
         st.json(facts, expanded=True)
+
+
+def rounded(value: Any, places: int = 3) -> Any:
+    """``value`` with every float rounded (a score of -0.2890266190423129 reads -0.289)."""
+    if isinstance(value, float):
+        return round(value, places)
+    if isinstance(value, dict):
+        return {k: rounded(v, places) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, places) for v in value]
+    return value
+
+
+def _is_table(value: Any) -> bool:
+    """A list of flat records (a search's candidates, say): shown as a table, not JSON."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, dict) and not any(isinstance(x, (dict, list)) for x in v.values())
+        for v in value)
 
 
 def _tally(votes: dict[str, Any]) -> pd.DataFrame:
@@ -120,14 +145,27 @@ def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
         return
     top = str(leader) if leader is not None else frame.sort_values("weight").iloc[-1]["answer"]
     frame["role"] = ["leader" if a == top else "other" for a in frame["answer"]]
-    chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("weight:Q", title="vote weight"),
-        y=alt.Y("answer:N", sort="-x", title="answer"),
-        color=alt.Color("role:N", scale=alt.Scale(domain=["leader", "other"],
-                                                  range=["#f9a825", "#90a4ae"]), legend=None),
+    frame["facts"] = [tally_text(r.count, r.verified, r.weight) for r in frame.itertuples()]
+    base = alt.Chart(frame).encode(
+        # The answer axis has no title: rotated, it was clipped to "answei" on short charts.
+        y=alt.Y("answer:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200)),
         tooltip=["answer", "count", "verified", alt.Tooltip("weight:Q", format=".2f")],
     )
-    st.altair_chart(chart, width="stretch", height=70 + 36 * len(frame))
+    bars = base.mark_bar().encode(
+        x=alt.X("weight:Q", title="vote weight per answer",
+                scale=alt.Scale(domainMax=float(frame["weight"].max()) * 1.35 or 1.0)),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["leader", "other"],
+                                                  range=["#f9a825", "#90a4ae"]), legend=None))
+    # Counts and verified flags written beside each bar, not only in the tooltip.
+    labels = base.mark_text(align="left", dx=6, color="#37474f").encode(x="weight:Q",
+                                                                         text="facts:N")
+    st.altair_chart(bars + labels, width="stretch", height=70 + 36 * len(frame))
+
+
+def tally_text(count: int, verified: int, weight: float) -> str:
+    """What a vote bar says beside it: ``3 votes · 1 verified · weight 2.33``."""
+    votes = f"{count} vote" + ("s" if count != 1 else "")
+    return f"{votes} · {verified} verified · weight {weight:.2f}"
 
 
 def counted(branch: Branch) -> str:
@@ -142,9 +180,10 @@ def counted(branch: Branch) -> str:
     return f"{branch.answer} ({' = '.join(sources) or 'as extracted'})"
 
 
-def branch_card(branch: Branch) -> None:
+def branch_card(branch: Branch, shared: Usage | None = None) -> None:
     """One branch: reasoned answer, program answer, verdict, what the vote counted, then its
-    text, reasoning, code and execution."""
+    text, reasoning, code and execution; ``shared`` is the usage of steps no branch owns
+    (what a branch that recorded none of its own is told it cost)."""
     mark = VERDICT_MARK.get(branch.verdict, "gray")
     md = escape.markdown
     st.markdown(f"**Branch {branch.index}** · :{mark}-badge[{md(branch.verdict)}]"
@@ -176,12 +215,18 @@ def branch_card(branch: Branch) -> None:
         st.caption("code (not run)")
         st.code(branch.code, language="python")
     u = branch.usage
+    rewards = f" · rewards {md(branch.rewards)}" if branch.rewards else ""
+    if not u.calls and not u.total_tokens and shared is not None and shared.total_tokens:
+        # A search's branches share their steps: the usage sits on those steps, not here.
+        st.caption(f"usage is recorded per step, not per branch: the shared steps spent "
+                   f"{shared.total_tokens:,} tokens · {widgets.dollars(shared.cost_usd)} · "
+                   f"model time {shared.latency_s:.2f}s in {shared.calls} call(s){rewards}")
+        return
     st.caption(f"{u.total_tokens:,} tokens · {widgets.dollars(u.cost_usd)} · "
-               f"model time {u.latency_s:.2f}s"
-               + (f" · rewards {md(branch.rewards)}" if branch.rewards else ""))
+               f"model time {u.latency_s:.2f}s{rewards}")
 
 
-def compare(result: Result, *, key: str) -> None:
+def compare(result: Result, *, key: str, shared: Usage | None = None) -> None:
     """Two branches side by side, picked by the user."""
     branches = sorted(result.branches, key=lambda b: b.index)
     if not branches:
@@ -189,7 +234,7 @@ def compare(result: Result, *, key: str) -> None:
         return
     if len(branches) == 1:  # one branch: no side to compare it with
         with st.container(border=True):
-            branch_card(branches[0])
+            branch_card(branches[0], shared)
         return
     labels = {i: f"branch {b.index} · {b.answer} · {b.verdict}" for i, b in enumerate(branches)}
     cols = st.columns(2)
@@ -199,4 +244,4 @@ def compare(result: Result, *, key: str) -> None:
             pick = st.selectbox("Branch", list(labels), index=default, format_func=labels.get,
                                 key=f"{key}_{side}", label_visibility="collapsed")
             with st.container(border=True):
-                branch_card(branches[pick])
+                branch_card(branches[pick], shared)

@@ -14,6 +14,8 @@ from ponder.ui import data, escape, matrix, widgets
 
 OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "no_answer"}
 PROBLEM_COLUMNS = {
+    "problem": st.column_config.TextColumn(pinned=True),
+    "outcome": st.column_config.TextColumn(pinned=True),
     "confidence": st.column_config.NumberColumn(format="%.2f"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
     "model time (s)": st.column_config.NumberColumn(format="%.1f",
@@ -44,17 +46,22 @@ def summary_frame(rows: list[StrategySummary]) -> pd.DataFrame:
     } for s in rows])
 
 
-def tradeoff_chart(frame: pd.DataFrame, x: str) -> alt.LayerChart:
-    """Accuracy against ``x``, one labelled point per strategy."""
-    base = alt.Chart(frame).encode(
-        x=alt.X(x, type="quantitative", scale=alt.Scale(zero=True)),
+def tradeoff_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
+    """Accuracy against ``x``, one point per strategy told apart by colour and shape.
+
+    Named in the legend below, not by text beside each point: labels of close points
+    overlapped, and those at the right edge were clipped.
+    """
+    names = list(frame["strategy"])
+    return alt.Chart(frame).mark_point(size=160, filled=True, opacity=0.9).encode(
+        x=alt.X(x, type="quantitative", scale=alt.Scale(zero=True, nice=True)),
         y=alt.Y("accuracy", type="quantitative", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
-        tooltip=["strategy", "accuracy", x],
+        color=alt.Color("strategy:N", scale=widgets.strategy_scale(names),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=240)),
+        shape=alt.Shape("strategy:N", scale=alt.Scale(domain=names)),
+        tooltip=["strategy", alt.Tooltip("accuracy:Q", format=".0%"), x],
     )
-    points = base.mark_circle(size=140).encode(color="strategy:N")
-    labels = base.mark_text(align="left", dx=9, dy=-6).encode(text="strategy:N")
-    return points + labels
 
 
 def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
@@ -69,7 +76,8 @@ def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
                    f"{s.no_answer} without an answer, {s.total_tokens:,} tokens")
     frame = summary_frame(rows)
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        "accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+        "strategy": st.column_config.TextColumn(pinned=True),
+        "accuracy": widgets.accuracy_column(),
         "tokens / problem": st.column_config.NumberColumn(format="%.0f"),
         "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
         "cost / problem ($)": st.column_config.NumberColumn(format="$%.5f"),
@@ -139,12 +147,15 @@ def problems(path: str, run: RunInfo) -> None:
 
 
 def main() -> None:
+    crumbs = st.container()
     st.title("Run")
     path = widgets.store_or_stop()
     run = widgets.pick_run(path, key="run_pick")
     if run is None:
         st.info("No runs yet.")
         return
+    with crumbs:
+        widgets.breadcrumbs(run)
     header(path, run)
     strategies(run, data.summaries(path, run.id))
     if len(run.strategies) > 1 or run.kind == "batch":

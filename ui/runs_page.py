@@ -67,10 +67,10 @@ COLUMNS = {
     "kind": st.column_config.TextColumn(width="small"),
     "status": st.column_config.TextColumn(width="small"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-    "accuracy": st.column_config.ProgressColumn(
-        min_value=0.0, max_value=1.0, format="percent", width="small",
+    "accuracy": widgets.accuracy_column(
+        width="small", pinned=True,
         help="Share of scored problems answered correctly (a run of one strategy only)."),
-    "accuracy by strategy": st.column_config.TextColumn(width=280),
+    "accuracy by strategy": st.column_config.TextColumn(width=280, pinned=True),
     "tokens": st.column_config.NumberColumn(width="small"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f", width="small"),
     "wall (s)": st.column_config.NumberColumn(

@@ -15,7 +15,7 @@ import streamlit as st
 
 from ponder.types import TraceEvent
 from ponder.ui import escape, widgets
-from ponder.ui.graph import NODE_COLORS, TraceGraph
+from ponder.ui.graph import TraceGraph, step_color
 
 ROW_PX = 26
 TOTALS = {"result"}  # steps whose usage is the whole solve's, not their own
@@ -81,7 +81,7 @@ def waterfall(items: list[Span]) -> alt.Chart:
         y=alt.Y("span:N", sort=[s.label for s in items], title=None,
                 axis=alt.Axis(labelLimit=160, labelOverlap=False)),
         color=alt.Color("step:N", scale=alt.Scale(
-            domain=steps, range=[NODE_COLORS.get(s, "#546e7a") for s in steps]),
+            domain=steps, range=[step_color(s) for s in steps]),
             legend=alt.Legend(orient="top", title=None)),
         tooltip=["span", "duration (s)", "start (s)", "tokens",
                  alt.Tooltip("cost ($):Q", format="$.5f"), "model time (s)"],

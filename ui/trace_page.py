@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from ponder.store import RunInfo
-from ponder.ui import data, escape, outcome, panels, timeline, widgets
+from ponder.types import TraceEvent, Usage
+from ponder.ui import data, escape, outcome, panels, search_tree, timeline, widgets
 from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
 
 
@@ -63,6 +66,40 @@ def overview(trace: data.Trace) -> None:
     outcome.show(result, trace.events)
 
 
+def neighbours(path: str, run: RunInfo, problem_id: str, strategy: str | None) -> None:
+    """``← previous`` · problem N of M · ``next →`` in the run's problem order."""
+    near = data.neighbours(path, run.id, problem_id)
+    if near is None or near.total < 2:
+        return
+    keep = {"strategy": strategy} if strategy else {}
+    with st.container(horizontal=True, gap="medium", vertical_alignment="center",
+                      key="trace_neighbours"):
+        if near.previous is not None:
+            st.page_link("trace_page.py", label="← previous problem", query_params={
+                "run": run.id, "problem": near.previous, **keep})
+        st.caption(f"problem {near.position:,} of {near.total:,}")
+        if near.next is not None:
+            st.page_link("trace_page.py", label="next problem →", query_params={
+                "run": run.id, "problem": near.next, **keep})
+
+
+def step_anchor(index: int) -> str:
+    """The in-page anchor of step ``#index+1`` (what a step link scrolls to)."""
+    return f"step-{index + 1}"
+
+
+def step_link(run_id: str, problem_id: str, strategy: str | None, index: int) -> str:
+    """A relative URL that opens this trace on step ``#index+1`` and scrolls to it."""
+    query = {"run": run_id, "problem": problem_id, **({"strategy": strategy} if strategy else {}),
+             "step": str(index + 1)}
+    return f"./trace?{urlencode(query)}#{step_anchor(index)}"
+
+
+def _remember_step(node_key: str) -> None:
+    """Keep the picked step in the URL (``?step=N``), so the address links to it."""
+    st.query_params["step"] = str(st.session_state[node_key] + 1)
+
+
 def _on_graph_select(chart_key: str, node_key: str) -> None:
     """Copy a click on a graph node into the node picker."""
     state: Any = st.session_state.get(chart_key)
@@ -71,6 +108,7 @@ def _on_graph_select(chart_key: str, node_key: str) -> None:
                for i in group.get("data_indices", [])]
     if indices:
         st.session_state[node_key] = indices[0]
+        _remember_step(node_key)
 
 
 def default_node(graph: TraceGraph) -> int:
@@ -82,10 +120,24 @@ def default_node(graph: TraceGraph) -> int:
     return 0
 
 
-def graph_section(graph: TraceGraph, key: str) -> None:
-    """The trace graph, clickable, above the chosen step's details."""
+def _linked_step(graph: TraceGraph, key: str) -> int | None:
+    """The step ``?step=N`` names, the first time this page sees that link."""
+    wanted = st.query_params.get("step", "")
+    seen = f"{key}_linked"
+    if not wanted.isdigit() or not 1 <= int(wanted) <= len(graph.nodes) \
+            or st.session_state.get(seen) == wanted:
+        return None
+    st.session_state[seen] = wanted
+    return int(wanted) - 1
+
+
+def graph_section(graph: TraceGraph, key: str, link: Callable[[int], str]) -> None:
+    """The trace graph, clickable, above the chosen step's details (``link``: a step's URL)."""
     node_key, chart_key = f"{key}_node", f"{key}_graph"
-    if st.session_state.get(node_key) not in range(len(graph.nodes)):
+    linked = _linked_step(graph, key)
+    if linked is not None:
+        st.session_state[node_key] = linked
+    elif st.session_state.get(node_key) not in range(len(graph.nodes)):
         st.session_state[node_key] = default_node(graph)
     st.subheader("Steps")
     st.echarts_chart(echarts_spec(graph, st.session_state[node_key]), key=chart_key,
@@ -94,9 +146,12 @@ def graph_section(graph: TraceGraph, key: str) -> None:
     st.caption("Click a step to read it (or pick it below); shift+scroll zooms, drag pans. "
                "Dashed lines join branches to the vote that counted them.")
     st.selectbox("Step", list(range(len(graph.nodes))), key=node_key,
-                 format_func=lambda i: graph.nodes[i].title)
+                 format_func=lambda i: graph.nodes[i].title,
+                 on_change=lambda: _remember_step(node_key))
+    index = st.session_state[node_key]
     with st.container(border=True):
-        panels.step(graph.nodes[st.session_state[node_key]], graph)
+        panels.step(graph.nodes[index], graph, anchor=step_anchor(index))
+        st.markdown(f"[Link to this step]({link(index)})")
 
 
 def votes_section(trace: data.Trace) -> None:
@@ -115,7 +170,14 @@ def votes_section(trace: data.Trace) -> None:
         panels.vote_chart(votes, leader)
 
 
+def shared_usage(events: list[TraceEvent]) -> Usage:
+    """What the steps no branch owns spent (a search's expansions, a plan), not the total."""
+    return Usage.total([e.usage for e in events
+                        if e.branch_id is None and e.node not in timeline.TOTALS])
+
+
 def main() -> None:
+    crumbs = st.container()
     st.title("Trace")
     path = widgets.store_or_stop()
     run = widgets.pick_run(path, key="trace_run")
@@ -124,9 +186,12 @@ def main() -> None:
         return
     strategy = pick_strategy(run)
     problem_id = pick_problem(path, run, strategy)
+    with crumbs:
+        widgets.breadcrumbs(run, problem_id, strategy)
     if problem_id is None:
         st.info("This run has no traced problems yet.")
         return
+    neighbours(path, run, problem_id, strategy)
     trace = data.trace(path, run.id, problem_id, strategy)
     overview(trace)
     if not trace.events:
@@ -134,13 +199,16 @@ def main() -> None:
         return
     known = {b.id: b.index for b in trace.result.branches} if trace.result else None
     graph = layout(trace.events, known)
-    graph_section(graph, key=f"trace_{run.id}_{problem_id}_{strategy}")
+    key = f"trace_{run.id}_{problem_id}_{strategy}"
+    graph_section(graph, key=key, link=lambda i: step_link(run.id, problem_id, strategy, i))
+    search_tree.show(trace.events, key=key)
     timeline.show(trace.events, graph)
     votes_section(trace)
     if trace.result is not None and trace.result.branches:
         branches = trace.result.branches
         st.subheader("Branches side by side" if len(branches) > 1 else "Branch")
-        panels.compare(trace.result, key=f"trace_cmp_{run.id}_{problem_id}")
+        panels.compare(trace.result, key=f"trace_cmp_{run.id}_{problem_id}",
+                       shared=shared_usage(trace.events))
 
 
 if __name__ == "__main__":  # Streamlit runs page files as __main__

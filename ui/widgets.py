@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
+import altair as alt
 import streamlit as st
 
 from ponder.errors import PonderError
@@ -71,6 +73,28 @@ def not_found(message: str, *, run_id: str | None = None) -> None:
     st.stop()
 
 
+def breadcrumbs(run: RunInfo, problem: str | None = None, strategy: str | None = None) -> None:
+    """``Runs › run › problem › strategy``: every level but the last a link to its page."""
+    md = escape.markdown
+    levels = [("runs_page.py", "Runs", None),
+              ("run_page.py", md(run.name or run.id), {"run": run.id})]
+    if problem is not None:
+        levels.append(("trace_page.py", f"problem {md(problem)}", {"run": run.id,
+                                                                   "problem": problem}))
+    if problem is not None and strategy is not None:
+        levels.append(("trace_page.py", md(strategy), {"run": run.id, "problem": problem,
+                                                       "strategy": strategy}))
+    with st.container(horizontal=True, gap="small", vertical_alignment="center",
+                      key="breadcrumbs"):
+        for i, (page, label, query) in enumerate(levels):
+            if i:
+                st.markdown("›", width="content")
+            if i == len(levels) - 1:
+                st.markdown(f"**{label}**", width="content")
+            else:
+                st.page_link(page, label=label, query_params=query)
+
+
 def pick_run(path: str, *, key: str) -> RunInfo | None:
     """The run named by ``?run=`` or chosen from the newest runs; keeps the URL in step.
 
@@ -125,6 +149,24 @@ def usage_metrics(usage: Usage, *, wall: float | None = None) -> None:
                    help="Every model call's latency added up; calls made in parallel each "
                    "count, so this can exceed the wall time.")
     cols[4].metric("Calls", usage.calls)
+
+
+STRATEGY_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+"""Categorical colours far apart in hue and lightness (no two blues next to each other)."""
+
+
+def strategy_scale(names: list[str]) -> alt.Scale:
+    """One clearly different colour per strategy, in the order given."""
+    return alt.Scale(domain=names, range=[STRATEGY_PALETTE[i % len(STRATEGY_PALETTE)]
+                                          for i in range(len(names))])
+
+
+def accuracy_column(**options: object) -> Any:
+    """An accuracy bar (0–100%) in one neutral colour: the theme's primary colour is red,
+    which read as "bad" for 83%."""
+    return st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent",
+                                           color="blue", **options)
 
 
 def dollars(value: float | None) -> str:

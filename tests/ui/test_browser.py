@@ -109,7 +109,7 @@ def test_trace_page_shows_the_graph_code_and_votes(ui_server: str, ui_store: Any
         assert box is not None and box["height"] > 150
         # The problem node sits at the graph's left edge, halfway down: click it.
         page.mouse.click(box["x"] + SIDE, box["y"] + box["height"] / 2)
-        page.wait_for_selector('h4:has-text("#1 problem")', timeout=30_000)
+        page.wait_for_selector('h3:has-text("#1 problem")', timeout=30_000)
         page.mouse.move(0, 0)  # end the hover highlight before the picture
         page.screenshot(path=str(tmp_path / "trace-problem.png"))
         chromium.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ponder.types import TraceEvent
-from ponder.ui.graph import chart_height, echarts_spec, layout
+from ponder.ui.graph import chart_height, echarts_spec, layout, step_color
 
 
 def step(node: str, at: float, parent: TraceEvent | None = None, branch: str | None = None,
@@ -76,3 +76,65 @@ def test_an_empty_or_parentless_trace_still_lays_out() -> None:
     orphan.parent_id = "missing"
     graph = layout([orphan])
     assert len(graph.nodes) == 1 and graph.edges == []
+
+
+def escalated(rounds: int = 3, width: int = 4) -> list[TraceEvent]:
+    """Several rounds of ``width`` branches (reason → code → execute → verify), a vote after
+    each, then an escalation to the reasoning model and the result: far wider than a page."""
+    root = step("problem", 0)
+    events, t = [root], 1.0
+    for r in range(rounds):
+        for b in range(width):
+            parent = root
+            for node in ("reason", "code", "execute", "verify"):
+                out = {"verdict": "refuted"} if node == "verify" else {"answer": str(10 + b)}
+                parent = step(node, t + 0.01 * b, parent, f"b-{r}-{b}", **out)
+                events.append(parent)
+                t += 1
+        events.append(step("vote", t, root, leader="10"))
+        t += 1
+    events.append(step("escalate", t, root, answer="12"))
+    events.append(step("result", t + 1, root, answer="12", correct=False))
+    return events
+
+
+def test_a_wide_multi_round_trace_keeps_labels_branch_numbers_and_answers() -> None:
+    events = escalated()
+    graph = layout(events)
+    spec = echarts_spec(graph)
+    data = spec["series"][0]["data"]
+    labels = [d["label"]["formatter"] for d in data]
+    # Nothing shrinks to a four-letter stub ("reas", "exec"): every label keeps its step,
+    # its branch number and its answer, and the boxes keep full size.
+    assert all(d["label"]["show"] for d in data) and data[0]["symbolSize"][0] >= 90
+    assert "reason b11\n13" in labels and "verify b5\nrefuted" in labels, labels
+    assert "escalate\n12" in labels
+    # Rounds are stacked as bands: no more columns than the page holds, each band below
+    # the one before, and every edge kept.
+    assert len({n.x for n in graph.nodes}) <= 8
+    votes = [n for n in graph.nodes if n.event.node == "vote"]
+    assert votes[0].y < votes[1].y < votes[2].y
+    assert len(spec["series"][0]["links"]) == len(graph.edges) + len(graph.flows)
+    # Within a band, branches keep their own rows.
+    first = [n for n in graph.nodes if n.event.node == "reason" and n.branch in range(4)]
+    assert len({n.y for n in first}) == 4
+
+
+def test_a_narrow_trace_is_not_folded() -> None:
+    graph = layout(two_rounds())
+    assert len({n.x for n in graph.nodes}) == 8  # one row of columns, as before
+
+
+def test_node_colours_come_from_the_step_name_not_from_a_list_of_strategies() -> None:
+    from ponder.ui import graph as module
+
+    assert "escalate" not in module.NODE_COLORS and "expand" not in module.NODE_COLORS
+    colors = {name: step_color(name) for name in ("escalate", "expand", "prune", "my_node")}
+    assert len(set(colors.values())) == 4  # different steps, different colours
+    assert colors == {name: step_color(name) for name in colors}  # and always the same one
+    assert all(c.startswith("#") and len(c) == 7 for c in colors.values())
+    # A user's custom step gets its own colour in the graph, not a shared fallback grey.
+    root = step("problem", 0)
+    mine = step("my_node", 1, root)
+    data = echarts_spec(layout([root, mine]))["series"][0]["data"]
+    assert data[1]["itemStyle"]["color"] == colors["my_node"]

@@ -187,3 +187,133 @@ def test_compare_runs_per_strategy_and_the_problems_that_flipped(
     assert flips["trace B"][0].startswith(f"./trace?run={views_store['after']}&problem=")
     assert any("2 result(s) in both runs; 1 fixed in B, 1 broken in B" in c
                for c in at.caption.values)
+
+
+@pytest.fixture
+def beam_store(tmp_path: Path) -> dict[str, Any]:
+    """A beam solve as beam records it: usage on its expand steps, none on its branches."""
+    from .test_search_tree import beam_trace
+
+    path = tmp_path / "beam.db"
+    store = Store(path)
+    try:
+        run = store.create_run(kind="solve", strategies=["beam"])
+        store.add_problem(run.id, Problem(id="p1", question="What is 12 * 5?"))
+        for event in beam_trace():
+            store.add_event(event.model_copy(update={"run_id": run.id, "problem_id": "p1"}))
+        program = "x = 12 * 5\nprint(x)\n"
+        branches = [Branch(index=i, model="local/gemma-3-270m", code=program, answer="60",
+                           code_answer="60", execution=ExecResult(status="ok", stdout="60"),
+                           verdict="unverified") for i in range(2)]
+        store.save_result(Result(run_id=run.id, problem_id="p1", strategy="beam", answer="60",
+                                 votes={"60": Vote(count=2, weight=1.6)}, branches=branches,
+                                 usage=Usage(prompt_tokens=200, calls=4), samples_used=2,
+                                 max_samples=8, stopped="decided"))
+        store.update_run(run.id, status="done")
+    finally:
+        store.close()
+    return {"path": path, "run": run.id}
+
+
+def test_a_beam_trace_draws_its_search_tree_and_says_usage_is_per_step(
+        beam_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, beam_store["path"], "trace_page.py", run=beam_store["run"])
+    assert "Search tree" in at.subheader.values
+    assert any("6 candidates over 2 rounds · 2 pruned (grey) · 2 finished programs" in c
+               for c in at.caption.values), at.caption.values
+    shown = texts(at)
+    # The branches recorded no usage of their own: no "0 tokens · $0 · 0.00s" card.
+    assert not [c for c in at.caption.values if c.startswith("0 tokens · $0")]
+    assert "usage is recorded per step, not per branch: the shared steps spent 200 tokens" \
+        in shown
+
+
+def test_a_step_link_opens_that_step_with_its_candidates_as_a_rounded_table(
+        beam_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, beam_store["path"], "trace_page.py", run=beam_store["run"],
+                   step="2")
+    assert "\\#2 expand" in at.subheader.values
+    assert [s.proto.anchor for s in at.subheader if s.value == "\\#2 expand"] == ["step-2"]
+    table = next(d.value for d in at.dataframe if "score" in d.value.columns)
+    assert list(table["score"]) == [-0.289, -0.519, -1.9]  # not -0.2890266190423129
+    links = [m for m in at.markdown.values if m.startswith("[Link to this step]")]
+    assert links and links[0].endswith("&step=2#step-2)"), links
+
+
+def test_breadcrumbs_and_previous_next_problem(views_store: dict[str, Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["before"],
+                   problem="p1", strategy="cot")
+    crumbs = [(p.proto.label, p.proto.page, p.proto.query_string) for p in at.get("page_link")]
+    assert ("Runs", "runs", "") in crumbs
+    assert ("before", "run", f"run={views_store['before']}") in crumbs
+    assert ("problem p1", "trace", f"run={views_store['before']}&problem=p1") in crumbs
+    assert "**cot**" in at.markdown.values  # the level the page is on, not a link
+    assert ("next problem →", "trace", f"run={views_store['before']}&problem=p2&strategy=cot") \
+        in crumbs
+    assert not any(label.startswith("← previous") for label, _, _ in crumbs)
+    assert "problem 1 of 2" in at.caption.values
+
+    at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["before"],
+                   problem="p2", strategy="cot")
+    crumbs = [(p.proto.label, p.proto.query_string) for p in at.get("page_link")]
+    assert ("← previous problem", f"run={views_store['before']}&problem=p1&strategy=cot") \
+        in crumbs
+    assert not any(label.startswith("next problem") for label, _ in crumbs)
+
+    at = open_page(monkeypatch, views_store["path"], "run_page.py", run=views_store["before"])
+    labels = [p.proto.label for p in at.get("page_link")]
+    assert labels[:1] == ["Runs"] and "**before**" in at.markdown.values
+
+
+def test_key_columns_are_pinned_and_accuracy_bars_are_not_red(
+        views_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    at = open_page(monkeypatch, views_store["path"])
+    columns = json.loads(at.dataframe[0].proto.columns)
+    pinned = [name for name, conf in columns.items() if conf.get("pinned")]
+    assert pinned == ["run", "accuracy", "accuracy by strategy"]
+    assert columns["accuracy"]["type_config"]["color"] == "blue"  # the theme's primary is red
+    at = open_page(monkeypatch, views_store["path"], "run_page.py", run=views_store["before"])
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["strategy"]["pinned"] and columns["accuracy"]["type_config"]["color"] == "blue"
+
+
+def test_vote_bars_say_their_counts_and_the_answer_axis_has_no_clipped_title() -> None:
+    assert panels.tally_text(3, 1, 2.3324) == "3 votes · 1 verified · weight 2.33"
+    assert panels.tally_text(1, 0, 1.0) == "1 vote · 0 verified · weight 1.00"
+
+
+def test_strategy_charts_use_distinct_colours_and_no_clipped_labels() -> None:
+    import pandas as pd
+
+    from ponder.ui import compare_page, run_page, widgets
+
+    frame = pd.DataFrame({"strategy": ["cot", "pot", "verified"], "accuracy": [0.5, 0.55, 0.6],
+                          "tokens / problem": [100.0, 101.0, 102.0]})
+    spec = run_page.tradeoff_chart(frame, "tokens / problem").to_dict()
+    assert "layer" not in spec and spec["mark"]["type"] == "point"  # no text beside points
+    colors = spec["encoding"]["color"]["scale"]["range"]
+    assert len(set(colors)) == 3 and colors == widgets.STRATEGY_PALETTE[:3]
+    both = pd.DataFrame({"strategy": ["cot", "pot"], "accuracy A": [0.5, 0.2],
+                         "accuracy B": [0.6, None]})
+    chart = compare_page.accuracy_chart(both).to_dict()
+    assert "facet" not in chart and "row" not in json_text(chart)  # no rotated facet labels
+    assert any(layer["mark"]["type"] == "text" for layer in chart["layer"])
+
+
+def json_text(spec: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(spec)
+
+
+def test_compare_links_keep_ids_with_url_syntax_whole() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from ponder.ui import compare_page
+
+    run, problem, strategy = "run-a&b=c#d", "p 1?x=/../y", "pot%20"
+    query = parse_qs(urlsplit(compare_page.trace_link(run, problem, strategy)).query)
+    assert query == {"run": [run], "problem": [problem], "strategy": [strategy]}

@@ -1,0 +1,169 @@
+"""One run, one lifecycle: create → checks → run → save, or fail.
+
+:class:`SolveRun` is the only code that records a single-problem run; ``ponder.solve``/
+``asolve``, the UI's live page and the server all drain its :meth:`SolveRun.events`, and the
+batch runner solves its items through :func:`prepare` and :func:`solve_problem`. Whatever
+happens — an unknown strategy, a sandbox that cannot start, a provider error, a cancelled
+task — the run ends ``done``, ``failed`` or ``cancelled``, never ``running``.
+
+>>> run = SolveRun(Problem(question="What is 6 * 7?"), "pot", config, options, store=store)
+>>> async for event in run.events():
+...     print(event.line() or event.type)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ponder.agents.deps import Deps
+from ponder.config import Config, SolveOptions
+from ponder.errors import PonderError
+from ponder.events import ProgressEvent, RunFinished, RunStarted
+from ponder.graphs.registry import compiled, get_strategy, load_plugins
+from ponder.graphs.runtime import BoundGraph, Node, make_deps
+from ponder.graphs.strategy import Shape, Strategy
+from ponder.models import ModelClient, validate_roles
+from ponder.sandbox import Sandbox
+from ponder.store import Store
+from ponder.types import Problem, Result, new_id
+
+_PROGRESS = (ProgressEvent.__args__)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Prepared:
+    """A strategy ready to run: checked, its dependencies made, its graph compiled."""
+
+    strategy: Strategy
+    options: SolveOptions
+    settings: BaseModel
+    deps: Deps
+    graph: BoundGraph
+
+
+def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str,
+            store: Any = None, nodes: dict[str, Node] | None = None,
+            sandbox: Sandbox | None = None, models: ModelClient | None = None,
+            checkpointer: Any = None) -> Prepared:
+    """The pre-run checks, in one place: the strategy exists and accepts its settings, its
+    roles' models can be called, the strategy accepts them, the sandbox starts."""
+    load_plugins(config.plugins)
+    spec = get_strategy(strategy)
+    settings = spec.settings_from(options)
+    options = spec.prepare(options, settings)
+    models = models or ModelClient(config)
+    validate_roles(models.config, spec.roles(options, settings))
+    spec.check(models, options, settings)
+    deps = make_deps(config, options, strategy=spec.name, run_id=run_id, settings=settings,
+                     store=store, models=models, sandbox=sandbox, needs_sandbox=spec.runs_code)
+    shape = Shape(plan=options.plan, nodes=dict(nodes or {}))
+    return Prepared(spec, deps.options, settings, deps,
+                    BoundGraph(compiled(spec, shape, checkpointer=checkpointer), deps))
+
+
+async def problem_events(graph: Any, problem: Problem,
+                         config: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+    """Run ``graph`` on ``problem``: its progress events as they happen, then
+    :class:`RunFinished` with the (not yet saved) result.
+
+    Branches run inside a subgraph, so their events only reach the stream with
+    ``subgraphs=True``; this hides that detail.
+    """
+    final: dict[str, Any] = {}
+    async for namespace, mode, chunk in graph.astream(
+            {"problem": problem}, config, stream_mode=["custom", "values"], subgraphs=True):
+        if mode == "custom" and isinstance(chunk, _PROGRESS):
+            yield chunk
+        elif mode == "values" and not namespace and isinstance(chunk, dict):
+            final = chunk
+    result = final.get("result")
+    if not isinstance(result, Result):
+        raise PonderError("the graph finished without a result; a custom graph must end by "
+                          "setting state['result'] to a ponder Result")
+    yield RunFinished(result=result)
+
+
+async def solve_problem(graph: Any, problem: Problem) -> Result:
+    """Run ``graph`` on one problem and return its result (no streaming)."""
+    state = await graph.ainvoke({"problem": problem})
+    result = state.get("result") if isinstance(state, dict) else None
+    if not isinstance(result, Result):
+        raise PonderError("the graph finished without a result; a custom graph must end by "
+                          "setting state['result'] to a ponder Result")
+    return result
+
+
+def run_config(config: Config, options: SolveOptions) -> dict[str, Any]:
+    """What a run record keeps of its settings: the role models and the options."""
+    return {"roles": {k: v.model for k, v in config.roles.items()},
+            "options": options.model_dump(mode="json")}
+
+
+@dataclass
+class SolveRun:
+    """One problem solved with one strategy as one recorded run."""
+
+    problem: Problem
+    strategy: str
+    config: Config
+    options: SolveOptions
+    store: Store | None = None
+    nodes: dict[str, Node] | None = None
+    sandbox: Sandbox | None = None
+    models: ModelClient | None = None
+    kind: str = "solve"
+    meta: dict[str, Any] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: new_id("run-"))
+    result: Result | None = None
+    _opened: bool = False
+
+    def open(self) -> str:
+        """Record the run (status ``running``) and its problem; returns the run id."""
+        if not self._opened and self.store is not None:
+            self.store.create_run(run_id=self.run_id, kind=self.kind, strategies=[self.strategy],
+                                  config=run_config(self.config, self.options), meta=self.meta)
+            self.store.add_problem(self.run_id, self.problem)
+        self._opened = True
+        return self.run_id
+
+    async def events(self) -> AsyncIterator[Any]:
+        """:class:`RunStarted`, the progress events, then :class:`RunFinished` (saved)."""
+        self.open()
+        try:
+            yield RunStarted(run_id=self.run_id, problem_id=self.problem.id, strategy=self.strategy)
+            prepared = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
+                               store=self.store, nodes=self.nodes, sandbox=self.sandbox,
+                               models=self.models)
+            async for event in problem_events(prepared.graph, self.problem):
+                if isinstance(event, RunFinished):
+                    self.result = event.result
+                else:
+                    yield event
+            if self.store is not None:
+                self.store.save_result(self.result)
+                self.store.update_run(self.run_id, status="done")
+        except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt) as exc:
+            self.end("cancelled", str(exc.args[0]) if getattr(exc, "args", None) else "cancelled")
+            raise
+        except BaseException as exc:
+            self.end("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        yield RunFinished(result=self.result)
+
+    def end(self, status: str, error: str | None = None) -> None:
+        """Close the record as ``status`` (a later, more specific status overrides)."""
+        if self.store is not None:
+            self.store.update_run(self.run_id, status=status,
+                                  meta={"error": error} if error else None)
+
+    async def run(self) -> Result:
+        """Drain :meth:`events` and return the result."""
+        async for _ in self.events():
+            pass
+        assert self.result is not None
+        return self.result

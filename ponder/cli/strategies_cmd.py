@@ -1,0 +1,32 @@
+"""``ponder strategies``: what the registry holds, with each strategy's roles and settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ponder.cli.common import ConfigOpt, JsonOpt, config_for, console, print_json, text
+
+
+def strategies(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List the strategies (built-in and the config's plugins): what they do, the roles they
+    need, whether they run code, and their own settings (pass them with --set KEY=VALUE)."""
+    from ponder.config import SolveOptions
+    from ponder.graphs.registry import STRATEGIES, load_plugins
+
+    load_plugins(config_for(config).plugins)
+    rows: list[dict[str, Any]] = []
+    for spec in STRATEGIES.values():
+        settings = spec.settings()
+        rows.append({"name": spec.name, "summary": spec.summary, "runs_code": spec.runs_code,
+                     "roles": spec.roles(SolveOptions(), settings),
+                     "settings": settings.model_dump(mode="json")})
+    if as_json:
+        print_json(rows)
+        return
+    out = console()
+    for row in rows:
+        out.print(text(row["name"], "bold"), text(f"  {row['summary']}"))
+        detail = f"    roles: {', '.join(row['roles'])}; runs code: {'yes' if row['runs_code'] else 'no'}"
+        if row["settings"]:
+            detail += "; settings: " + ", ".join(f"{k}={v}" for k, v in row["settings"].items())
+        out.print(text(detail, "dim"))
