@@ -2,6 +2,9 @@
 
 Results are written per problem in one transaction keyed by (run, problem, strategy), so a
 batch killed at any moment loses at most the problems in flight and never duplicates one.
+The schema is the migrations list in :mod:`ponder.store_migrations`, applied on open; foreign
+keys are on, so deleting a run deletes everything under it. A result's branches are rows
+(:mod:`ponder.store_branches`), put back into each :class:`Result` read.
 This module does not depend on LangGraph; the UI reads it and nothing else.
 """
 
@@ -26,6 +29,7 @@ from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, re
 from ponder.types import Problem, Result, TraceEvent, new_id
 
 __all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
+
 
 class RunInfo(BaseModel):
     """A run's identity and settings."""
@@ -204,7 +208,6 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
     def save_result(self, result: Result) -> bool:
         """Store one problem's result with its branches (one transaction); False (and
         nothing written) if it was already stored. Its problem must be stored first."""
-        u = result.usage
         try:
             with self._transaction():
                 cur = self._db.execute(
@@ -212,12 +215,7 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
                     " reference, correct, confidence, prompt_tokens, completion_tokens,"
                     " reasoning_tokens, cost_usd, latency_s, wall_s, samples_used, stopped,"
                     " created_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (result.run_id, result.problem_id, result.strategy, result.answer,
-                     result.reference, None if result.correct is None else int(result.correct),
-                     result.confidence, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
-                     u.cost_usd, u.latency_s, result.wall_s, result.samples_used, result.stopped,
-                     time.time(), result.model_dump_json(exclude={"branches"})),
-                )
+                    _result_values(result))
                 if cur.rowcount == 1:
                     self._insert_branches(result)
         except sqlite3.IntegrityError:
@@ -275,6 +273,16 @@ def store_failure(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
                           "pass another --store")
     return StoreError(f"the store {path} failed ({text}); check the disk it is on, or pass "
                       "another --store")
+
+
+def _result_values(result: Result) -> tuple[Any, ...]:
+    """A ``results`` row; its body leaves the branches out (they are rows of their own)."""
+    u = result.usage
+    return (result.run_id, result.problem_id, result.strategy, result.answer, result.reference,
+            None if result.correct is None else int(result.correct), result.confidence,
+            u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cost_usd, u.latency_s,
+            result.wall_s, result.samples_used, result.stopped, time.time(),
+            result.model_dump_json(exclude={"branches"}))
 
 
 def _run(row: dict[str, Any]) -> RunInfo:

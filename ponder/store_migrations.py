@@ -186,8 +186,8 @@ def m003_foreign_keys(db: sqlite3.Connection) -> None:
                    f" WHERE {has_parent}")
         db.execute(f"DROP TABLE {table}")
         db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
-    db.execute("CREATE INDEX IF NOT EXISTS events_by_problem ON events (run_id, problem_id, strategy)")
-    db.execute("CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id, strategy)")
+    db.execute("CREATE INDEX events_by_problem ON events (run_id, problem_id, strategy)")
+    db.execute("CREATE INDEX results_by_run ON results (run_id, strategy)")
 
 
 # 4 ------------------------------------------------------------------------------------------

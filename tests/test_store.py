@@ -161,4 +161,5 @@ def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
     assert {r.name: r.status for r in db.list_runs()} == shown  # the same rule everywhere
     assert db.get_run("quiet").status == "interrupted"
     stored = db._exec("SELECT name, status FROM runs").fetchall()
-    assert dict(stored) == {**{n: "running" for n in shown}, "done": "done"}  # reported, not written
+    # reported, never written
+    assert dict(stored) == {**{n: "running" for n in shown}, "done": "done"}
