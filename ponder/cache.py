@@ -18,11 +18,6 @@ from ponder.types import Completion
 
 def request_key(request: dict[str, Any], index: int) -> str:
     """A stable key for sample ``index`` of ``request``."""
-    # A mid-generation stop hook's id changes per call; it must not split the cache.
-    extra = {k: v for k, v in (request.get("extra_body") or {}).items() if k != "ponder_stop_id"}
-    request = {k: v for k, v in request.items() if k != "extra_body"}
-    if extra:
-        request["extra_body"] = extra
     body = json.dumps(request, sort_keys=True, default=str)
     return hashlib.sha256(f"{body}#{index}".encode()).hexdigest()
 

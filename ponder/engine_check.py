@@ -42,7 +42,7 @@ def check(names: list[str]) -> list[tuple[str, bool, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ponder.local import LOCAL_MODELS
+    from ponder.embedded import LOCAL_MODELS
 
     parser = argparse.ArgumentParser(prog="python -m ponder.engine_check", description=__doc__)
     parser.add_argument("models", nargs="*", help="embedded model names (default: all)")

@@ -1,7 +1,7 @@
 """The embedded engine's worker: one llama.cpp model in its own process.
 
 A crash inside llama.cpp (a bad kernel for this CPU, an assertion) kills only this process;
-the parent :class:`ponder.local.LocalEngine` turns that into a ``BackendError`` naming the
+the parent :class:`ponder.engine.LocalEngine` turns that into a ``BackendError`` naming the
 model and the signal, and starts a fresh worker on the next call. ``LoadedModel`` is the
 generation code itself, also used in process (``LocalEngine(isolation="none")``) by the
 benchmark that measures what the process boundary costs.
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ponder.local import PromptStyle, completion_prompt
+from ponder.embedded import PromptStyle, completion_prompt
 
 StopRule = Callable[[list[float]], bool]
 

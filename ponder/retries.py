@@ -3,7 +3,7 @@
 LiteLLM 1.110 raises its own exception classes; where the HTTP headers live depends on the
 route (``exc.response.headers`` on ``openai/``, ``exc.litellm_response_headers`` on
 ``deepseek/``, ``hosted_vllm/``, ``anthropic/``), so :func:`retry_after` reads both.
-The ``litellm`` module is handed in: only :mod:`ponder.models` imports it.
+The ``litellm`` module is handed in: only :mod:`ponder.backends.litellm` imports it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A scripted model for tests and examples: a local function plays the model.
 
-Registered functions are reached as ``scripted/<name>`` through the same LiteLLM seam as
-every other provider, so code under test runs the real adapter (usage, ``n``, retries).
+Registered functions are reached as ``scripted/<name>`` through
+:class:`ponder.backends.scripted.ScriptedBackend`, a backend like any other, so code under
+test runs the real model client (usage, ``n``, retries, cache).
 
 >>> register_script("echo", lambda messages, index: "Answer: 4")
 >>> # RoleConfig(model="scripted/echo")

@@ -7,7 +7,7 @@ hands each token's log-probability to the stop rule, and closes the stream once 
 fires: the server stops generating, and billing, when the connection closes. The tokens that
 arrived are what the branch cost; the prompt is counted with LiteLLM's tokenizer, since a
 stream cut short carries no usage. The ``litellm`` module is handed in: only
-:mod:`ponder.models` imports it.
+:mod:`ponder.backends.litellm` imports it.
 """
 
 from __future__ import annotations

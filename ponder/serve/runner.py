@@ -66,10 +66,10 @@ class Runner:
     def warm(self) -> None:
         """Import the graph builders and LiteLLM (seconds of CPU) before the first request."""
         from ponder.graphs import api
-        from ponder.models import _litellm
+        from ponder.backends.litellm import load_litellm
 
         api.strategy_builder(self.config.strategy)
-        _litellm()
+        load_litellm()
 
     # admission --------------------------------------------------------------------------
     def strategies(self) -> list[str]:

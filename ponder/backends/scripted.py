@@ -1,0 +1,69 @@
+"""The scripted backend: ``scripted/<name>`` models played by functions (the test double).
+
+A script registered with :func:`ponder.scripted.register_script` is a model like any other:
+the client calls it through the same seam as a provider, so code under test runs the real
+usage accounting, ``n``, retries and cache. A word counts as a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ponder.backends.base import Call, ModelStatus, Style
+from ponder.config import RoleConfig
+from ponder.errors import BackendError, ConfigError
+from ponder.providers import Profile, profile_for
+from ponder.responses import Choice, completions
+from ponder.scripted import SCRIPTS, run_script
+from ponder.types import Completion
+
+LOGPROB = -0.05
+"""The log-probability of every scripted token: confident, and the same for every sample."""
+
+
+class ScriptedBackend:
+    """Registered scripts: sample ``first + i`` of a call is ``script(messages, first + i)``.
+
+    A script that raises is the model failing (a retryable ``BackendError``), as a provider's
+    500 would be; an unregistered name is a ``BackendError`` that says how to register it.
+
+    >>> register_script("four", cycle("Answer: 4"))
+    >>> await ScriptedBackend().complete(RoleConfig(model="scripted/four"), Call(messages))
+    """
+
+    remote = False
+
+    def profile(self, model: str) -> Profile:
+        return profile_for(model, None)
+
+    def style(self, model: str) -> Style:
+        return "chat"
+
+    def status(self, role: str, spec: RoleConfig, *, reach: bool = False,
+               timeout: float = 5.0) -> ModelStatus:
+        ok = spec.model.split("/", 1)[1] in SCRIPTS
+        return ModelStatus(role, spec.model, ok, "scripted test model" if ok else "not registered")
+
+    async def complete(self, spec: RoleConfig, call: Call) -> list[Completion]:
+        started = time.perf_counter()
+        texts = await asyncio.to_thread(_run, spec.model, call)
+        counts = [len(text.split()) for text in texts]
+        logprobs = bool(call.params.get("logprobs"))
+        return completions(
+            spec.model,
+            [Choice(text, "stop", [LOGPROB] * words if logprobs else None)
+             for text, words in zip(texts, counts)],
+            prompt_tokens=sum(len((m.get("content") or "").split()) for m in call.messages),
+            completion_tokens=sum(counts), latency_s=time.perf_counter() - started)
+
+
+def _run(model: str, call: Call) -> list[str]:
+    name = model.split("/", 1)[1]
+    try:
+        return [run_script(name, call.messages, call.first + i) for i in range(call.n)]
+    except ConfigError as exc:
+        raise BackendError(model, None, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever the script raised is the model failing
+        raise BackendError(model, None, f"the script raised {type(exc).__name__}: {exc}",
+                           retryable=True) from exc
