@@ -17,11 +17,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ponder.config import Config, RoleConfig, SolveOptions, load_config
-    from ponder.graphs.api import asolve, build_graph, register_strategy, solve
+    from ponder.graphs.api import Strategy, asolve, build_graph, register_strategy, solve
 
 _LAZY = {
     "solve": "ponder.graphs.api", "asolve": "ponder.graphs.api",
     "build_graph": "ponder.graphs.api", "register_strategy": "ponder.graphs.api",
+    "Strategy": "ponder.graphs.api",
     "Config": "ponder.config", "RoleConfig": "ponder.config", "SolveOptions": "ponder.config",
     "load_config": "ponder.config",
 }
@@ -39,6 +40,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackendError", "Branch", "BudgetExceeded", "Config", "ConfigError", "DatasetError",
     "ModelOutputError", "PonderError", "Problem", "Result", "RoleConfig", "SandboxUnavailable",
-    "SolveOptions", "StoreError", "TraceEvent", "Usage", "Vote", "asolve", "build_graph",
+    "SolveOptions", "StoreError", "Strategy", "TraceEvent", "Usage", "Vote", "asolve", "build_graph",
     "load_config", "register_strategy", "solve",
 ]

@@ -15,7 +15,10 @@ STOPS = {
     "adaptive": "adaptive — the leader very probably holds at the full budget",
     "max_samples": "max samples — every planned sample was drawn",
     "budget_tokens": "budget — the token budget ran out",
+    "budget_usd": "budget — the cost budget ran out",
     "budget_cost": "budget — the cost budget ran out",
+    "search_complete": "search complete — the beam search ran to its depth or finished",
+    "no_answer": "no answer — nothing produced an answer",
     "truncated": "truncated — the model ran out of tokens before answering",
     "unverified": "unverified — every code check refuted the winner",
 }

@@ -11,13 +11,10 @@ import streamlit as st
 
 from ponder.ui import data, widgets
 
-BUILT_IN = ["direct", "cot", "self-consistency", "pot", "verified", "beam", "escalate"]
-
-
 def filters(path: str) -> tuple[str | None, str | None, str | None]:
     """Kind, strategy and free text to filter runs by."""
-    seen = {s for run in data.recent_runs(path) for s in run.strategies}
-    strategies = BUILT_IN + sorted(seen - set(BUILT_IN))
+    # The strategies the store's runs used (this page reads the store, not the registry).
+    strategies = sorted({s for run in data.recent_runs(path) for s in run.strategies})
     cols = st.columns([1, 1, 2])
     kind = cols[0].selectbox("Kind", ["all", "solve", "batch", "serve"], key="runs_kind")
     strategy = cols[1].selectbox("Strategy", ["all", *strategies], key="runs_strategy")

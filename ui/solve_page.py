@@ -31,10 +31,13 @@ class Request:
 
 @st.cache_resource(show_spinner="Loading the strategies…")
 def strategy_names() -> list[str]:
-    """Registered strategies (importing the graphs loads LangGraph, so once per server)."""
-    from ponder.graphs.api import STRATEGIES
+    """Registered strategies, with the config's plugins (importing the graphs loads LangGraph,
+    so once per server)."""
+    from ponder.graphs.registry import load_plugins, strategy_names as names
 
-    return list(STRATEGIES)
+    settings = data.settings()
+    load_plugins(load_config(settings.config_path, store=settings.store).plugins)
+    return names()
 
 
 def form(config: Config) -> Request | None:
@@ -70,17 +73,8 @@ def form(config: Config) -> Request | None:
 
 
 def prepare(config: Config, request: Request) -> tuple[Config, SolveOptions]:
-    """The config and options for the request; a PonderError says what is wrong."""
-    from ponder.graphs.api import RUNS_CODE
-    from ponder.models import validate_roles
-
+    """The config and options for the request (the run's own checks say what else is wrong)."""
     config = config.with_models(reasoner=request.reasoner, standard=request.standard)
-    roles = ["reasoner"] + (["standard"] if request.plan or request.strategy == "escalate" else [])
-    validate_roles(config, roles)
-    if request.strategy in RUNS_CODE:
-        from ponder.sandbox import make_sandbox
-
-        make_sandbox(config.sandbox)  # fail now, clearly, if the sandbox cannot start
     options = SolveOptions(samples=request.samples, plan=request.plan,
                            early_stop=request.early_stop)
     return config, options
@@ -104,7 +98,7 @@ class LiveView:
         self.count.metric("Branches finished", len(live.branches))
         self.started.metric("Branches started", live.dispatched)
         if live.branches:
-            self.branches.dataframe(pd.DataFrame(live.branches), hide_index=True, width="stretch")
+            self.branches.dataframe(pd.DataFrame(live.rows()), hide_index=True, width="stretch")
         tally = live.tally()
         if tally:
             with self.votes.container():

@@ -24,6 +24,9 @@ StoreOpt = Annotated[Path | None, typer.Option(
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="A ponder.toml (default: ./ponder.toml if present).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SettingOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="A strategy setting, KEY=VALUE (repeatable; `ponder strategies` lists them), "
+    "e.g. --set beam_width=4.")]
 
 # C0/C1 controls but tab and newline, and the bidirectional overrides that reorder a line.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -34,6 +37,21 @@ def config_for(config: Path | None, store: Path | None = None, **overrides: Any)
     from ponder.config import load_config
 
     return load_config(config, store=store, **overrides)
+
+
+def strategy_settings(pairs: list[str] | None) -> dict[str, Any]:
+    """``["beam_width=4", "escalate_role=standard"]`` as a dict; values read as JSON when they
+    parse (numbers, true/false), else kept as strings. The strategy validates them."""
+    settings: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r}: write KEY=VALUE", param_hint="--set")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
 
 
 def print_json(data: Any) -> None:

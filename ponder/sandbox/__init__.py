@@ -56,7 +56,13 @@ def make_sandbox(cfg: SandboxConfig, *, api_key: str | None = None) -> Sandbox:
         known = ", ".join(sorted(BACKENDS))
         raise SandboxUnavailable(f"unknown sandbox {cfg.backend!r}; choose one of {known}") from None
     if cfg.backend == "e2b":
-        return backend(cfg, api_key=api_key or os.environ.get("E2B_API_KEY"))
+        from ponder.sandbox.e2b import NO_KEY, import_e2b
+
+        key = api_key or os.environ.get("E2B_API_KEY")
+        if not key:  # a run would only collect sandbox errors: stop before it starts
+            raise SandboxUnavailable(NO_KEY)
+        import_e2b()  # the install hint, now rather than at the first program
+        return backend(cfg, api_key=key)
     return backend(cfg)
 
 

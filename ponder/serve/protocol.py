@@ -253,18 +253,7 @@ def chunk_body(run_id: str, *, model: str, created: int, delta: dict[str, Any] |
             "model": model, "choices": choices, **extra}
 
 
-def progress_line(event: dict[str, Any]) -> str | None:
-    """A progress event from the graph as one line of streamed reasoning (or nothing)."""
-    kind = event.get("event")
-    if kind == "branch_finished":
-        return (f"[ponder] branch {event.get('branch')} finished: answer {event.get('answer')} "
-                f"({event.get('verdict')})\n")
-    if kind == "vote":
-        leader, conf = event.get("leader"), float(event.get("confidence") or 0.0)
-        state = "decided" if event.get("decided") else "undecided"
-        return f"[ponder] vote: leader {leader} (confidence {conf:.2f}, {state})\n"
-    if kind == "round":
-        return f"[ponder] sampling {event.get('size')} branches with the {event.get('role')} role\n"
-    if kind == "escalated":
-        return f"[ponder] escalating to the {event.get('to')} role\n"
-    return None
+def progress_line(event: Any) -> str | None:
+    """A progress event of the run (``ponder.events``) as one line of streamed reasoning."""
+    line = event.line() if hasattr(event, "line") else None
+    return f"[ponder] {line}\n" if line else None

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder.config import Config, SolveOptions
-from ponder.errors import BackendError, ConfigError, PonderError, SandboxUnavailable
+from ponder.errors import BackendError, ConfigError, SandboxUnavailable
+from ponder.events import RunFinished, RunStarted
 from ponder.serve.protocol import ChatRequest, ServeError, check_strategy, parse_model, problem_text
 from ponder.store import Store
 from ponder.types import Problem, Result, new_id
@@ -59,25 +60,26 @@ class Runner:
         self._strategies = strategies
         self.open_runs: set[str] = set()
         self.in_flight = 0
-        self._checked: set[str] = set()
+        self._runs: dict[str, Any] = {}
         self._sandbox: Any = None
         self._mean_s = 1.0
 
     def warm(self) -> None:
         """Import the graph builders and LiteLLM (seconds of CPU) before the first request."""
-        from ponder.graphs import api
         from ponder.backends.litellm import load_litellm
+        from ponder.graphs.registry import get_strategy, load_plugins
 
-        api.strategy_builder(self.config.strategy)
+        load_plugins(self.config.plugins)
+        get_strategy(self.config.strategy)
         load_litellm()
 
     # admission --------------------------------------------------------------------------
     def strategies(self) -> list[str]:
         if self._strategies is not None:
             return self._strategies()
-        from ponder.graphs.api import STRATEGIES
+        from ponder.graphs.registry import strategy_names
 
-        return list(STRATEGIES)
+        return strategy_names()
 
     def admit(self) -> None:
         """Take a slot or refuse with 429 and a ``Retry-After`` from recent run times."""
@@ -111,7 +113,7 @@ class Runner:
             options = SolveOptions(
                 samples=(over and over.samples) or name.samples or config.samples,
                 early_stop=True if over is None or over.early_stop is None else over.early_stop,
-                max_cost_usd=over and over.budget_usd, max_tokens=over and over.budget_tokens,
+                budget_usd=over and over.budget_usd, budget_tokens=over and over.budget_tokens,
                 seed=over and over.seed)
         except ConfigError as exc:
             raise ServeError(400, str(exc), param="model") from None
@@ -131,73 +133,54 @@ class Runner:
     # running ----------------------------------------------------------------------------
     def open(self, plan: Plan, meta: dict[str, Any]) -> str:
         """Record the run (status ``running``) before anything runs, so its id can go out."""
-        run_id = new_id("run-")
-        self.store.create_run(
-            run_id=run_id, kind="serve", strategies=[plan.strategy],
-            config={"roles": {k: v.model for k, v in plan.config.roles.items()},
-                    "options": plan.options.model_dump()},
-            meta={"source": "serve", "model": plan.model, **meta})
-        self.store.add_problem(run_id, plan.problem)
-        self.open_runs.add(run_id)
-        return run_id
+        from ponder.graphs.lifecycle import SolveRun
+        from ponder.graphs.registry import get_strategy
+        from ponder.models import ModelClient
+
+        # A model client per request: a shared one would let its coalescer merge two
+        # requests' identical samples into one call (one completion, counted twice).
+        sandbox = self._shared_sandbox() if get_strategy(plan.strategy).runs_code else None
+        run = SolveRun(plan.problem, plan.strategy, plan.config, plan.options, store=self.store,
+                       sandbox=sandbox, models=ModelClient(plan.config), kind="serve",
+                       meta={"source": "serve", "model": plan.model, **meta})
+        run.open()
+        self._runs[run.run_id] = run
+        self.open_runs.add(run.run_id)
+        return run.run_id
 
     async def execute(self, plan: Plan, run_id: str, on_progress: OnProgress | None = None) -> Result:
         """Run the plan to a stored result; every way out leaves the run's status set."""
+        run = self._runs[run_id]
         try:
             async with asyncio.timeout(self.settings.timeout_s):
-                result = await self._drive(plan, run_id, on_progress)
+                async for event in run.events():
+                    if on_progress is not None and not isinstance(event, (RunStarted, RunFinished)):
+                        await on_progress(event)
         except TimeoutError:
             self._finish(run_id, "failed", f"timed out after {self.settings.timeout_s:g}s")
             raise ServeError(504, f"the run took longer than the server's request timeout "
                              f"({self.settings.timeout_s:g}s); ask for fewer samples or a "
                              f"cheaper strategy (run {run_id})", type="timeout_error",
                              code="timeout") from None
-        except asyncio.CancelledError as exc:
-            self._finish(run_id, "cancelled", str(exc.args[0]) if exc.args else "cancelled")
+        except asyncio.CancelledError:
+            self._finish(run_id, None)  # the lifecycle recorded it as cancelled
             raise
         except BaseException as exc:
             error = _as_serve_error(exc, run_id)
             self._finish(run_id, "failed", error.message)
             raise error from exc
-        self.store.save_result(result)
-        self._finish(run_id, "done")
-        return result
+        self._finish(run_id, None)
+        assert run.result is not None
+        return run.result
 
-    async def _drive(self, plan: Plan, run_id: str, on_progress: OnProgress | None) -> Result:
-        from ponder.graphs.api import RUNS_CODE, build_graph, progress_events
-
-        sandbox = self._shared_sandbox() if plan.strategy in RUNS_CODE else None
-        graph = build_graph(plan.strategy, plan.config, options=plan.options, store=self.store,
-                            run_id=run_id, sandbox=sandbox, models=self._client(plan))
-        result = None
-        async for item in progress_events(graph, plan.problem):
-            if item.get("type") == "result":
-                result = item.get("result")
-            elif on_progress is not None:
-                await on_progress(item)
-        if result is None:
-            raise PonderError(f"the {plan.strategy} graph finished without a result")
-        return result
-
-    def _finish(self, run_id: str, status: str, error: str | None = None) -> None:
+    def _finish(self, run_id: str, status: str | None, error: str | None = None) -> None:
         self.open_runs.discard(run_id)
-        self.store.update_run(run_id, status=status, meta={"error": error} if error else None)
-
-    def _client(self, plan: Plan) -> Any:
-        """A model client for this request alone: a shared one would let its coalescer merge
-        two requests' identical samples into one call (one completion, counted twice). Each
-        set of role models is checked once (keys present, weights found)."""
-        from ponder.models import ModelClient, validate_roles
-
-        roles = ["reasoner"] + (["standard"] if plan.strategy == "escalate" else [])
-        key = repr([(r, plan.config.roles[r].model) for r in roles])
-        if key not in self._checked:
-            try:
-                validate_roles(plan.config, roles)
-            except ConfigError as exc:
-                raise ServeError(400, str(exc), param="model") from None
-            self._checked.add(key)
-        return ModelClient(plan.config)
+        run = self._runs.pop(run_id, None)
+        if status is not None:
+            if run is not None:
+                run.end(status, error)
+            else:
+                self.store.update_run(run_id, status=status, meta={"error": error} if error else None)
 
     def _shared_sandbox(self) -> Any:
         if self._sandbox is None:

@@ -8,7 +8,7 @@ import pytest
 
 import ponder
 from ponder.agents.deps import Deps
-from ponder.agents.router import needs_escalation
+from ponder.graphs.strategies.escalate import EscalateSettings, needs_escalation
 from ponder.agents.voter import assess, beta_stability, decide, tally, vote
 from ponder.config import SolveOptions
 from ponder.scripted import register_script
@@ -60,7 +60,7 @@ def split_3_3() -> dict:
     """3:3 in the raw vote; the confidence filter drops one '2' branch (share 0.6 after)."""
     branches = [b(0, "1", confidence=0.9), b(1, "1", confidence=0.9), b(2, "1", confidence=0.9),
                 b(3, "2", confidence=0.9), b(4, "2", confidence=0.9), b(5, "2", confidence=0.1)]
-    deps = Deps(models=None, options=SolveOptions(samples=6, escalate_below=0.6))  # type: ignore[arg-type]
+    deps = Deps(models=None, options=SolveOptions(samples=6))  # type: ignore[arg-type]
     state = {"problem": Problem(question="?"), "branches": branches, "stage_samples": 6}
     return {**state, **vote(state, deps=deps)}
 
@@ -70,7 +70,7 @@ def test_a_3_3_split_is_never_decided_and_escalates() -> None:
     assert state["confidence_parts"]["share"] >= 0.6  # the filter made it look like 3:2
     assert state["confidence_parts"]["split"] and not state["decided"]
     assert state["confidence"] <= 0.5
-    assert needs_escalation(state, SolveOptions(samples=6, escalate_below=0.6))
+    assert needs_escalation(state, Deps(models=None, settings=EscalateSettings(escalate_below=0.6)))  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")

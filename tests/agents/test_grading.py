@@ -9,7 +9,7 @@ import pytest
 
 from ponder.agents import grader
 from ponder.agents.deps import Deps
-from ponder.agents.verifier import execute, judge, program_with_tests
+from ponder.agents.verifier import execute, verify_branch, program_with_tests
 from ponder.config import SandboxConfig
 from ponder.sandbox.local import LocalSandbox
 from ponder.types import Branch, Problem
@@ -116,7 +116,7 @@ def test_execute_and_judge_grade_through_the_nonce(sandbox: LocalSandbox) -> Non
 
     def run(code: str) -> Branch:
         update = asyncio.run(execute({"problem": ADD, "branch": Branch(code=code)}, deps=deps))
-        return judge(ADD, update["branch"])
+        return verify_branch(ADD, update["branch"])
 
     honest, cheat = run(PROMPT + "    return a + b\n"), run(CHEATS["os._exit(0)"])
     assert (honest.verdict, honest.answer, honest.rewards["accuracy"]) == ("verified", "pass", 1.0)

@@ -10,7 +10,7 @@ import pytest
 
 from ponder.agents import prompts
 from ponder.agents.deps import Deps
-from ponder.agents.verifier import execute, judge
+from ponder.agents.verifier import execute, verify_branch
 from ponder.config import SandboxConfig
 from ponder.sandbox.local import LocalSandbox
 from ponder.types import Branch, Problem
@@ -23,7 +23,7 @@ def run(code: str, problem: Problem = LUCY, reasoned: str | None = None) -> Bran
     deps = Deps(models=None, sandbox=LocalSandbox(SandboxConfig(timeout_s=10)))  # type: ignore[arg-type]
     branch = Branch(code=code, answer=reasoned, verdict="unverified" if reasoned else "no_answer")
     update = asyncio.run(execute({"problem": problem, "branch": branch}, deps=deps))
-    return judge(problem, update["branch"])
+    return verify_branch(problem, update["branch"])
 
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")

@@ -117,18 +117,18 @@ async def test_changed_settings_are_refused_or_overwritten(tmp_path: Path, cfg) 
 async def test_token_budget_stops_the_run_and_the_report_says_so(tmp_path: Path, cfg) -> None:
     store = Store(cfg.store)
     outcome = await run_batch(dataset(tmp_path, 20), cfg,
-                              BatchSettings(strategies=["cot"], run="b", budget_tokens=60,
+                              BatchSettings(strategies=["cot"], run="b", run_budget_tokens=60,
                                             concurrency=1), store=store)
     run = store.require_run("b")
-    assert outcome.stopped == "budget_tokens" and run.status == "stopped"
-    assert run.meta["stopped"] == "budget_tokens"
+    assert outcome.stopped == "run_budget_tokens" and run.status == "stopped"
+    assert run.meta["stopped"] == "run_budget_tokens"
     stored = build_report(store, "b").strategies[0]
     assert 0 < stored.problems < 20 and stored.total_tokens >= 60
     assert stored.total_tokens - 60 < stored.total_tokens / stored.problems + 1  # one item over at most
     rerun = await run_batch(dataset(tmp_path, 20), cfg,
-                            BatchSettings(strategies=["cot"], run="b", budget_tokens=60),
+                            BatchSettings(strategies=["cot"], run="b", run_budget_tokens=60),
                             store=store)
-    assert rerun.stopped == "budget_tokens" and rerun.solved == 0
+    assert rerun.stopped == "run_budget_tokens" and rerun.solved == 0
 
 
 class _CostlyGraph:
@@ -150,11 +150,11 @@ async def test_usd_budget_counts_earlier_spending(tmp_path: Path) -> None:
     store.save_result(Result(run_id=run.id, problem_id="old", strategy="cot", answer="1",
                              usage=Usage(cost_usd=0.02)))
     runner = BatchRunner(store, run, {"cot": _CostlyGraph(run.id)},
-                         BatchSettings(strategies=["cot"], budget_usd=0.05), concurrency=1,
+                         BatchSettings(strategies=["cot"], run_budget_usd=0.05), concurrency=1,
                          spent=(0, 0.02))
     problems = ((i, Problem(id=f"p{i}", question="q")) for i in range(10))
     session: _Session = await runner.run_all(problems, total=10)
-    assert session.stop == "budget_usd" and session.solved == 3  # 0.02 + 3 * 0.01 >= 0.05
+    assert session.stop == "run_budget_usd" and session.solved == 3  # 0.02 + 3 * 0.01 >= 0.05
 
 
 async def test_one_failing_problem_is_counted_and_retried_on_resume(tmp_path: Path,

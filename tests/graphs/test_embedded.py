@@ -16,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 QUESTION = "Sam has 3 apples and buys 4 more apples. How many apples does he have now?"
 
+BEAM = {"beam_width": 2, "beam_expand": 2, "beam_depth": 3}
+
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
@@ -31,7 +33,7 @@ def shared(tmp_path_factory):
 def test_strategy_through_embedded_model(strategy, shared):
     cfg, models, sandbox = shared
     problem = Problem(question=QUESTION, reference="7")
-    options = SolveOptions(samples=2, beam_width=2, beam_expand=2, beam_depth=3)
+    options = SolveOptions(samples=2, strategy_options=BEAM if strategy == "beam" else {})
     result = ponder.solve(problem, strategy, config=cfg, options=options, models=models,
                           sandbox=sandbox)
     assert result.usage.completion_tokens > 0 and result.usage.calls >= 1
@@ -66,5 +68,5 @@ def test_live_progress_from_embedded_run(shared):
         return [e async for e in progress_events(graph, Problem(question="What is 2 + 2?"))]
 
     events = asyncio.run(collect())
-    assert [e["event"] for e in events if e.get("event") == "branch_finished"]
-    assert events[-1]["type"] == "result" and events[-1]["result"].samples_used >= 1
+    assert [e for e in events if e.type == "branch"]
+    assert events[-1].type == "result" and events[-1].result.samples_used >= 1

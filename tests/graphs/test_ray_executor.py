@@ -160,12 +160,12 @@ async def test_killed_worker_retries_the_item_and_stores_it_once(tmp_path: Path,
 
 async def test_budget_stops_dispatch_across_workers(tmp_path: Path, cluster, scripted_config) -> None:
     cfg = scripted_config(register_script("ray-add", add))
-    settings = BatchSettings(strategies=["cot"], concurrency=2, budget_tokens=1, run="budget")
+    settings = BatchSettings(strategies=["cot"], concurrency=2, run_budget_tokens=1, run="budget")
     outcome = await run_batch(dataset(tmp_path, 10), cfg, settings,
                               store=Store(tmp_path / "budget.db"),
                               executor=RayExecutor(workers=2))
     # the first result spends the budget: nothing new is sent, the one in flight is kept
-    assert outcome.stopped == "budget_tokens" and outcome.run.status == "stopped"
+    assert outcome.stopped == "run_budget_tokens" and outcome.run.status == "stopped"
     assert outcome.solved == stored(tmp_path / "budget.db") == 2
 
 

@@ -3,6 +3,8 @@ budgets, node replacement, streaming, checkpointers and pinned graph shapes."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -11,7 +13,7 @@ from ponder.config import SolveOptions
 from ponder.graphs.api import STRATEGIES, build_graph, progress_events
 from ponder.scripted import register_script
 from ponder.store import Store
-from ponder.types import Problem
+from ponder.types import Branch, Problem
 
 
 def arithmetic(answers: list[str], code: str = "print(6 * 7)"):
@@ -62,7 +64,7 @@ def test_unanimous_run_stops_early(unanimous):
     result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=unanimous)
     assert result.samples_used == 4 < result.max_samples == 8
     assert result.stopped == "adaptive" and result.tokens_saved > 0
-    stop = result.confidence_parts["stop"]
+    stop = result.confidence_parts["stop_check"]
     assert stop["rule"] == "adaptive" and stop["p_leader_holds"] >= 0.95 and stop["remaining"] == 4
 
 
@@ -80,7 +82,7 @@ def test_adaptive_stops_where_conservative_keeps_sampling(scripted_config):
     assert conservative.samples_used == 12 and conservative.stopped == "decided"
     assert fixed.samples_used == 16 and fixed.stopped == "max_samples"
     assert adaptive.usage.total_tokens < conservative.usage.total_tokens < fixed.usage.total_tokens
-    assert conservative.confidence_parts["stop"]["rule"] == "conservative"
+    assert conservative.confidence_parts["stop_check"]["rule"] == "conservative"
 
 
 def test_no_early_stop_takes_every_sample(unanimous):
@@ -126,7 +128,7 @@ def test_hard_problem_routes_straight_to_reasoner(scripted_config):
 
 def test_token_budget_stops_sampling(split):
     result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=8, config=split,
-                          max_tokens=30)
+                          budget_tokens=30)
     assert result.stopped == "budget_tokens"
     assert result.samples_used < 8
 
@@ -155,17 +157,57 @@ def test_replace_a_node(unanimous):
     assert result.answer == "7" and result.votes["7"].verified == 0
 
 
+def test_a_replaced_node_is_traced_with_timing_usage_and_parent(unanimous):
+    """A user's node knows nothing about tracing; the runtime records it like a built-in."""
+    async def my_reason(state, *, deps):
+        [completion] = await deps.models.acomplete(state["role"], "What is 6 * 7?",
+                                                   first_index=state["index"])
+        await asyncio.sleep(0.05)
+        return {"branch": Branch(id=state["branch_id"], index=state["index"], answer="42",
+                                 text=completion.text, usage=completion.usage)}
+
+    result = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2,
+                          config=unanimous, nodes={"reason": my_reason}, early_stop=False)
+    events = Store(unanimous.store).events(result.run_id)
+    mine = [e for e in events if e.node == "reason"]
+    assert len(mine) == 2
+    for event in mine:
+        assert event.ended_at - event.started_at >= 0.05
+        assert event.usage.completion_tokens > 0 and event.usage.calls == 1
+        assert event.branch_id is not None and event.outputs["branch"]["answer"] == "42"
+        parent = next(e for e in events if e.id == event.parent_id)
+        assert parent.node == "dispatch"
+    verify = [e for e in events if e.node == "verify"]
+    assert {e.parent_id for e in verify} == {e.id for e in mine}
+    assert result.usage.completion_tokens == sum(e.usage.completion_tokens for e in mine)
+
+
+def test_a_failing_node_leaves_a_trace_event_and_a_failed_run(unanimous):
+    def broken(state, *, deps):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        ponder.solve("What is 6 * 7?", strategy="cot", config=unanimous, nodes={"vote": broken})
+    store = Store(unanimous.store)
+    run = store.list_runs(limit=1)[0]
+    assert run.status == "failed" and "boom" in run.meta["error"]
+    [event] = [e for e in store.events(run.id) if e.node == "vote"]
+    assert event.outputs["error"] == "RuntimeError: boom"
+
+
 async def test_stream_reports_progress_and_works_with_checkpointer(unanimous):
     graph = build_graph("verified", unanimous, options=SolveOptions(samples=4),
                         checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t1"}}
     events = [e async for e in progress_events(graph, Problem(question="What is 6 * 7?"), config)]
-    kinds = [e.get("event") for e in events]
+    kinds = [e.type for e in events]
     # 2:0 of a budget of 4 is not yet decided (P(leader holds) = 0.9); after one more
     # verified branch the one sample left cannot overtake it.
-    assert kinds.count("branch_finished") == 3 and kinds.count("vote") == 2
-    assert kinds.index("branch_finished") < kinds.index("vote")
-    assert events[-1]["type"] == "result" and events[-1]["result"].answer == "42"
+    assert kinds.count("branch") == 3 and kinds.count("vote") == 2
+    assert kinds.index("branch") < kinds.index("vote")
+    steps = [e.node for e in events if e.type == "node"]
+    assert steps.count("reason") == 3 and steps.count("verify") == 3 and steps[0] == "problem"
+    assert events[-1].type == "result" and events[-1].result.answer == "42"
     snapshot = graph.get_state(config)
     assert snapshot.values["result"].answer == "42"
 

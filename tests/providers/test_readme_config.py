@@ -13,6 +13,8 @@ from tests.providers.standins import StandIn, chat_reply, openai_error
 
 PROGRAM = "```python\nanswer(6 * 7)\n```"
 
+BEAM = {"beam_width": 2, "beam_expand": 2, "beam_depth": 2}
+
 
 def deepseek(path, body, standin):
     if body.get("logprobs") or body.get("top_logprobs"):
@@ -38,7 +40,7 @@ def test_every_strategy_runs_on_the_readme_config_or_refuses_up_front(serve, tmp
                                api_base=reasoner.base),
         "standard": RoleConfig(model="openai/gpt-4.1-mini", api_base=standard.base + "/v1"),
     })
-    options = SolveOptions(samples=4, beam_width=2, beam_expand=2, beam_depth=2)
+    options = SolveOptions(samples=4, strategy_options=BEAM if strategy == "beam" else {})
     if strategy == "beam":
         with pytest.raises(ConfigError, match="beam search cannot use deepseek/deepseek-reasoner"):
             ponder.solve("What is 6 times 7?", strategy, config=config, options=options)

@@ -186,9 +186,12 @@ def test_subprocess_backend_warns_that_it_does_not_isolate() -> None:
         make_sandbox(SandboxConfig(backend="subprocess"))
 
 
-def test_e2b_without_a_key_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_e2b_without_a_key_cannot_be_made_and_a_keyless_box_only_errors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("E2B_API_KEY", raising=False)
-    result = make_sandbox(SandboxConfig(backend="e2b")).run("print(1)")
+    with pytest.raises(SandboxUnavailable, match="E2B_API_KEY is not set"):
+        make_sandbox(SandboxConfig(backend="e2b"))
+    result = E2BSandbox(SandboxConfig(backend="e2b")).run("print(1)")
     assert result.status == "sandbox_error"
     assert "E2B_API_KEY" in result.message
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from ponder.config import RoleConfig, SolveOptions, load_config
+from ponder.errors import SandboxUnavailable
+from ponder.events import BranchFinished, VoteCounted
 from ponder.scripted import register_script
 from ponder.store import Store
-from ponder.types import Vote
+from ponder.types import Branch, Vote
 from ponder.ui.live import LiveSolve, stream_solve
 
 
@@ -27,7 +31,9 @@ async def test_progress_streams_branch_by_branch_and_the_run_is_stored(tmp_path:
     assert finished == sorted(finished) and {1, 2, 3} <= set(finished)
     before_result = [s for s in seen if s.result is None]
     assert before_result and before_result[-1].current_leader() == "5"
-    assert sorted(b["answer"] for b in live.branches) == ["5", "5", "6"]
+    assert sorted(b.answer for b in live.branches) == ["5", "5", "6"]
+    assert [row["verdict"] for row in live.rows()] == ["unverified"] * 3
+    assert [s.node for s in seen[-1].steps][0] == "problem"
     assert live.result is not None and live.result.answer == "5"
     assert live.tally()["5"].count == 2 and live.tally()["6"].count == 1
 
@@ -38,14 +44,26 @@ async def test_progress_streams_branch_by_branch_and_the_run_is_stored(tmp_path:
     assert nodes.count("reason") == 3 and "vote" in nodes and "result" in nodes
 
 
-def test_the_tally_before_any_vote_counts_finished_branches() -> None:
+def test_the_tally_before_any_vote_counts_finished_branches_as_the_vote_does() -> None:
     live = LiveSolve(run_id="r", problem_id="p", strategy="verified")
     finished = [("7", "verified"), ("7", "refuted"), (None, "no_answer")]
     for index, (answer, verdict) in enumerate(finished):
-        live.apply({"type": "progress", "event": "branch_finished", "branch": index,
-                    "answer": answer, "verdict": verdict})
-    assert live.tally() == {"7": Vote(count=2, weight=2.0, verified=1)}
+        live.apply(BranchFinished(branch=Branch(index=index, answer=answer, verdict=verdict)))
+    # The voter's own weights: verified counts double, refuted a quarter.
+    assert live.tally() == {"7": Vote(count=2, weight=2.25, verified=1)}
     assert live.current_leader() == "7"
-    live.apply({"type": "progress", "event": "vote", "leader": "8",
-                "votes": {"8": {"count": 1, "weight": 0.9, "verified": 1}}})
+    live.apply(VoteCounted(leader="8", votes={"8": Vote(count=1, weight=0.9, verified=1)}))
     assert live.current_leader() == "8" and live.tally()["8"].weight == 0.9
+
+
+async def test_a_run_that_fails_inside_is_left_failed_never_running(tmp_path: Path) -> None:
+    model = register_script("ui-live-nobox", lambda messages, i: "```python\nanswer(5)\n```")
+    config = load_config(None, store=tmp_path / "live.db", sandbox={"backend": "e2b"},
+                         roles={"reasoner": RoleConfig(model=model),
+                                "standard": RoleConfig(model=model)})
+    store = Store(config.store)
+    with pytest.raises(SandboxUnavailable, match="E2B_API_KEY"):
+        await stream_solve("What is 2 + 3?", "pot", config, SolveOptions(samples=2), store,
+                           lambda state: None)
+    [run] = store.list_runs()
+    assert run.status == "failed" and "E2B_API_KEY" in run.meta["error"]
