@@ -144,6 +144,8 @@ class Config(BaseSettings):
     strategy: str = "verified"
     samples: int = Field(8, ge=1, le=256)
     concurrency: int = Field(4, ge=1, le=256)
+    # Strategy plugins to load: module names or paths to .py files (see ponder.graphs.registry).
+    plugins: list[str] = Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod
@@ -282,9 +284,9 @@ class Demo(BaseModel):
 
 
 class SolveOptions(BaseModel):
-    """Per-solve settings of a strategy: sampling, early stopping, budgets, beam shape.
+    """Per-solve settings shared by strategies: sampling, early stopping, budgets, seed.
 
-    >>> SolveOptions(samples=8, max_cost_usd=0.05)
+    >>> SolveOptions(samples=8, budget_usd=0.05, strategy_options={"beam_width": 4})
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -299,24 +301,16 @@ class SolveOptions(BaseModel):
     min_votes: int = Field(2, ge=1)
     plan: bool = False
     role: str = "reasoner"
-    escalate_role: str = "reasoner"
-    escalate_below: float = Field(0.6, ge=0.0, le=1.0)
-    escalate_samples: int | None = Field(None, ge=1)
-    hard_above: float = Field(0.7, ge=0.0, le=1.0)
     use_logprobs: bool = True
     keep_fraction: float = Field(0.9, gt=0.0, le=1.0)
     collapse_floor: float | None = Field(None, gt=0.0, lt=1.0)
-    beam_width: int = Field(3, ge=1, le=32)
-    beam_expand: int = Field(2, ge=1, le=16)
-    beam_depth: int = Field(8, ge=1, le=64)
-    max_tokens: int | None = Field(None, ge=1)
-    max_cost_usd: float | None = Field(None, gt=0)
+    # Per-problem budgets (the batch command's whole-run budgets are BatchSettings').
+    budget_tokens: int | None = Field(None, ge=1)
+    budget_usd: float | None = Field(None, gt=0)
+    # The strategy's own settings (beam width, escalation threshold...), validated by the
+    # strategy's settings model: ``ponder strategies`` lists them.
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     # Few-shot exemplars for every role (ponder.agents.demos picks the nearest per problem);
     # None: the role's configured demos, else the built-in ones.
     demos: list[Demo] | None = None
-
-    @property
-    def escalation_samples(self) -> int:
-        """Samples the reasoning role gets after an escalation (half of ``samples`` by default)."""
-        return self.escalate_samples or max(1, self.samples // 2)

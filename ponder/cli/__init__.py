@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from ponder.cli import batch_cmd, serve_cmd, solve_cmd, ui_cmd
+from ponder.cli import batch_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
 from ponder.cli.sandbox_cmd import app as sandbox_app
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command("solve")(solve_cmd.solve)
 app.command("models")(solve_cmd.models)
+app.command("strategies")(strategies_cmd.strategies)
 app.command("trace")(solve_cmd.trace)
 app.command("batch")(batch_cmd.batch)
 app.command("runs")(batch_cmd.runs)

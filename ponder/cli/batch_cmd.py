@@ -16,11 +16,13 @@ import typer
 from ponder.cli.common import (
     ConfigOpt,
     JsonOpt,
+    SettingOpt,
     StoreOpt,
     config_for,
     console,
     print_json,
     printable,
+    strategy_settings,
     text,
 )
 
@@ -41,9 +43,14 @@ def batch(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help=(
         "Only the first N problems."))] = None,
     budget_usd: Annotated[float | None, typer.Option("--budget-usd", help=(
-        "Stop once the run has spent this many dollars."))] = None,
+        "Cost budget in USD per problem (as in ponder solve)."))] = None,
     budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help=(
-        "Stop once the run has used this many tokens."))] = None,
+        "Token budget per problem (as in ponder solve)."))] = None,
+    run_budget_usd: Annotated[float | None, typer.Option("--run-budget-usd", help=(
+        "Stop the run once it has spent this many dollars."))] = None,
+    run_budget_tokens: Annotated[int | None, typer.Option("--run-budget-tokens", help=(
+        "Stop the run once it has used this many tokens."))] = None,
+    settings: SettingOpt = None,
     question_field: Annotated[str | None, typer.Option("--question-field", help=(
         "Field holding the question."))] = None,
     answer_field: Annotated[str | None, typer.Option("--answer-field", help=(
@@ -93,7 +100,6 @@ def batch(
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
-    from ponder.models import validate_roles
 
     cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
     if sandbox:
@@ -110,10 +116,13 @@ def batch(
                                  stop_rule=_choice(stop_rule, "--stop-rule"),
                                  stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
+                                 run_budget_usd=run_budget_usd,
+                                 run_budget_tokens=run_budget_tokens,
+                                 strategy_options=strategy_settings(settings),
                                  overwrite=overwrite, demos=pool)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
-    validate_roles(cfg, ["reasoner", "standard"] if "escalate" in names else ["reasoner"])
+    _check_roles(cfg, names, settings)
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
@@ -128,6 +137,20 @@ def batch(
         raise typer.Exit(1)
 
 
+def _check_roles(cfg: Any, names: list[str], settings: Any) -> None:
+    """Every role the strategies need can be called: checked before the run opens."""
+    from ponder.config import SolveOptions
+    from ponder.graphs.registry import check_settings, get_strategy, load_plugins, own_options
+    from ponder.models import validate_roles
+
+    load_plugins(cfg.plugins)
+    check_settings(names, settings.strategy_options)
+    options = SolveOptions(strategy_options=settings.strategy_options)
+    roles = {role for name in names for spec in [get_strategy(name)]
+             for role in spec.roles(options, spec.settings_from(own_options(spec, options)))}
+    validate_roles(cfg, sorted(roles))
+
+
 def _choice(value: str, flag: str) -> Any:
     from ponder.eval.datasets import FORMATS
 
@@ -139,7 +162,8 @@ def _choice(value: str, flag: str) -> Any:
 
 
 _FLAGS = {"strategies": "--strategy", "samples": "--samples", "concurrency": "--concurrency",
-          "limit": "--limit", "budget_usd": "--budget-usd", "budget_tokens": "--budget-tokens"}
+          "limit": "--limit", "budget_usd": "--budget-usd", "budget_tokens": "--budget-tokens",
+          "run_budget_usd": "--run-budget-usd", "run_budget_tokens": "--run-budget-tokens"}
 
 
 def _bad_setting(exc: Any) -> typer.BadParameter:
@@ -268,7 +292,7 @@ def _print_outcome(outcome: Any) -> None:
                     "to retry them:", fg="yellow", err=True)
         for line in outcome.errors[:5]:
             typer.secho(f"  {printable(line)}", fg="yellow", err=True)
-    if outcome.stopped in ("budget_usd", "budget_tokens"):
+    if outcome.stopped in ("run_budget_usd", "run_budget_tokens"):
         typer.secho(f"stopped: {outcome.stopped} reached; raise it and rerun to continue",
                     fg="yellow", err=True)
     elif outcome.stopped == "interrupted":

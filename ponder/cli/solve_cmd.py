@@ -10,11 +10,13 @@ import typer
 from ponder.cli.common import (
     ConfigOpt,
     JsonOpt,
+    SettingOpt,
     StoreOpt,
     config_for,
     console,
     print_json,
     printable,
+    strategy_settings,
     text,
 )
 
@@ -54,7 +56,7 @@ def _result_json(result: Any) -> dict[str, Any]:
 def solve(
     question: Annotated[str, typer.Argument(help="The question to solve.")],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
-        "direct, cot, self-consistency, pot, verified, beam or escalate."))] = None,
+        "A strategy name: `ponder strategies` lists them."))] = None,
     samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help="Maximum samples.")] = None,
     reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
@@ -66,8 +68,11 @@ def solve(
     stop_threshold: Annotated[float, typer.Option("--stop-threshold", min=0.5, max=1.0, help=(
         "Adaptive rule: the probability the leader must reach."))] = 0.95,
     sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--budget-tokens", help="Token budget.")] = None,
-    max_cost: Annotated[float | None, typer.Option("--budget-usd", help="Cost budget in USD.")] = None,
+    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help=(
+        "Token budget for the problem."))] = None,
+    budget_usd: Annotated[float | None, typer.Option("--budget-usd", help=(
+        "Cost budget in USD for the problem."))] = None,
+    settings: SettingOpt = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
     demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
@@ -78,27 +83,20 @@ def solve(
     """Answer one question with the configured models and record it in the store."""
     from ponder.agents.demos import demos_from_run
     from ponder.config import SolveOptions
-    from ponder.graphs.api import RUNS_CODE, solve as run_solve, strategy_builder
-    from ponder.models import validate_roles
+    from ponder.graphs.api import solve as run_solve
 
     cfg = config_for(config, store, cache=cache)
     cfg = cfg.with_models(reasoner=reasoner, standard=standard)
     if sandbox:
         cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
     name = strategy or cfg.strategy
-    strategy_builder(name)
     if stop_rule not in ("adaptive", "conservative"):
         raise typer.BadParameter(f"{stop_rule!r}: use adaptive or conservative", param_hint="--stop-rule")
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
                            stop_rule=stop_rule, stop_threshold=stop_threshold,
-                           max_tokens=max_tokens, max_cost_usd=max_cost, seed=seed,
+                           budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
+                           strategy_options=strategy_settings(settings),
                            demos=demos_from_run(cfg.store, demos) if demos else None)
-    roles = ["reasoner"] + (["standard"] if plan or name == "escalate" else [])
-    validate_roles(cfg, roles)
-    if name in RUNS_CODE:
-        from ponder.sandbox import make_sandbox
-
-        make_sandbox(cfg.sandbox)  # fail now, clearly, if the sandbox cannot start
     result = run_solve(question, name, config=cfg, options=options)
     if as_json:
         print_json(_result_json(result))
