@@ -63,7 +63,8 @@ def accuracy_chart(frame: pd.DataFrame) -> alt.LayerChart:
                       var_name="run", value_name="accuracy").dropna()
     long["run"] = long["run"].str[-1]
     base = alt.Chart(long).encode(
-        x=alt.X("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1.12])),
+        x=alt.X("accuracy:Q", axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]),
+                scale=alt.Scale(domain=[0, 1.12])),
         y=alt.Y("strategy:N", title=None, sort=list(dict.fromkeys(long["strategy"])),
                 axis=alt.Axis(labelLimit=260)),
         yOffset=alt.YOffset("run:N", sort=["A", "B"]),

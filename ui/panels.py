@@ -82,11 +82,18 @@ def step(node: TraceNode, graph: TraceGraph, anchor: str | None = None) -> None:
         st.markdown("**Question**")
         text_block(str(event.inputs["question"]))
     out = event.outputs
-    if out.get("text"):
-        st.markdown("**Output**")
-        text_block(str(out["text"]))
-    reasoning(out.get("reasoning"))
     code = out.get("code") or event.inputs.get("code")
+    text = str(out.get("text") or "")
+    if text and code and str(code).strip() in text:
+        # The program was taken from this output: print it once (below), keep the rest here.
+        if text.strip() != str(code).strip():
+            with st.expander(f"Model output · {len(text):,} characters (the code below "
+                             "was taken from it)"):
+                text_block(text)
+    elif text:
+        st.markdown("**Output**")
+        text_block(text)
+    reasoning(out.get("reasoning"))
     if code:
         st.markdown("**Code**")
         st.code(code, language="python")
@@ -190,18 +197,19 @@ def branch_card(branch: Branch, shared: Usage | None = None) -> None:
                 f" · {md(branch.model)}" + (" · :orange-badge[truncated]"
                                             if branch.truncated else ""))
     has_code = branch.code is not None or branch.code_answer is not None
-    cols = st.columns(4 if has_code else 3)
+    # Two metrics a row: four in a half-width card cut their labels and values short.
+    top, bottom = st.columns(2), st.columns(2)
     reasoned = branch.reasoned_answer if branch.reasoned_answer is not None else (
         None if has_code else branch.answer)
-    cols[0].metric("Reasoned answer", md(reasoned) if reasoned is not None else "–",
-                   help="The answer extracted from the model's text.")
+    top[0].metric("Reasoned answer", md(reasoned) if reasoned is not None else "–",
+                  help="The answer extracted from the model's text.")
     if has_code:
-        cols[1].metric("Program answer", md(branch.code_answer)
-                       if branch.code_answer is not None else "–",
-                       help="What the branch's program returned when the sandbox ran it.")
-    cols[-2].metric("Verdict", md(branch.verdict))
+        top[1].metric("Program answer", md(branch.code_answer)
+                      if branch.code_answer is not None else "–",
+                      help="What the branch's program returned when the sandbox ran it.")
+    bottom[0].metric("Verdict", md(branch.verdict))
     confidence = branch.confidence
-    cols[-1].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
+    bottom[1].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
     st.markdown(f"**Vote counted:** {md(counted(branch))}")
     if branch.text:
         st.caption("output")

@@ -82,7 +82,8 @@ def waterfall(items: list[Span]) -> alt.Chart:
                 axis=alt.Axis(labelLimit=160, labelOverlap=False)),
         color=alt.Color("step:N", scale=alt.Scale(
             domain=steps, range=[step_color(s) for s in steps]),
-            legend=alt.Legend(orient="top", title=None)),
+            # In rows of four under the chart: one row on top ran past its right edge.
+            legend=alt.Legend(orient="bottom", title=None, columns=4, labelLimit=160)),
         tooltip=["span", "duration (s)", "start (s)", "tokens",
                  alt.Tooltip("cost ($):Q", format="$.5f"), "model time (s)"],
     )

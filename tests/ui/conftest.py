@@ -239,3 +239,26 @@ def rerun_batch(store: Store, batch_id: str) -> str:
                    problem.id, result.strategy)
     store.update_run(run.id, status="done")
     return run.id
+
+
+def add_hostile_rerun(hostile: HostileStore) -> str:
+    """A second hostile run of the same problem whose answer is now right (so it flipped):
+    what the Compare page sets beside the first. Its name and answer are hostile too."""
+    store = Store(hostile.path)
+    try:
+        first = store.require_run(hostile.run_id)
+        run_id = "run-" + hostile_text(hostile.canary.origin, "rid2")
+        store.create_run(run_id=run_id, name=hostile_text(hostile.canary.origin, "name2"),
+                         kind="solve", strategies=first.strategies, config=first.config)
+        problem = store.problem(hostile.run_id, hostile.problem_id)
+        assert problem is not None
+        store.add_problem(run_id, problem)
+        result = store.result(hostile.run_id, hostile.problem_id, hostile.strategy)
+        assert result is not None
+        store.save_result(result.model_copy(update={
+            "run_id": run_id, "answer": hostile_text(hostile.canary.origin, "answer2"),
+            "correct": True}))
+        store.update_run(run_id, status="done")
+    finally:
+        store.close()
+    return run_id

@@ -213,3 +213,54 @@ def hover_every_node(page: Any) -> list[str]:
         tips.append(graph.evaluate("el => el.innerText"))
     page.mouse.move(0, 0)
     return tips
+
+
+def test_hostile_text_on_the_compare_page_renders_as_text(
+        hostile_store: Any, tmp_path: Path) -> None:
+    """Run names, strategies, answers and ids written by a model or a dataset, set side by
+    side on the Compare page: nothing is injected, fetched or linked."""
+    from urllib.parse import urlencode, urlsplit
+
+    from .conftest import add_hostile_rerun
+
+    second = add_hostile_rerun(hostile_store)
+    canary = hostile_store.canary
+    with serving(hostile_store.path, tmp_path / "ui.log") as url:
+        leaks: list[str] = []
+
+        def guard(route: Any) -> None:
+            """The page's own URL carries the hostile ids in its query; any fetch an
+            injection made would ask for a canary path."""
+            wanted = route.request.url
+            path = urlsplit(wanted).path
+            if wanted.startswith(url) and CANARY not in path and "/pc1" not in path:
+                route.continue_()
+            else:
+                leaks.append(wanted)
+                route.abort()
+
+        with browser() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = chromium.new_context(viewport={"width": 1400, "height": 2400})
+            context.route("**/*", guard)
+            page = context.new_page()
+            page.goto(f"{url}/compare?{urlencode({'a': hostile_store.run_id, 'b': second})}")
+            loaded(page, "Compare runs")
+            page.get_by_text("Problems that flipped").wait_for(timeout=30_000)
+            page.get_by_text("1 fixed in B, 0 broken in B").wait_for(timeout=30_000)
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+            injected = page.evaluate(INJECTED)
+            text = page.locator('[data-testid="stMain"]').inner_text()
+            pickers = " ".join(page.evaluate(
+                """() => [...document.querySelectorAll('[data-testid="stSelectbox"]')]
+                       .map(el => el.innerText + ' ' + [...el.querySelectorAll('input')]
+                       .map(i => i.value).join(' '))"""))
+            page.screenshot(path=str(tmp_path / "hostile-compare.png"))
+            chromium.close()
+    assert (injected, leaks, canary.hits) == ([], [], [])
+    # Both runs' names are shown as their characters (the pickers' labels), and so is the
+    # strategy on the chart's axis.
+    assert f"<b id={CANARY}-name>b</b>" in pickers and f"<b id={CANARY}-name2>b</b>" in pickers, \
+        pickers
+    assert f"pot![x]({canary.origin}/{CANARY}-s-m" in text, text
+    assert "not found" not in text  # both hostile ids, URL-encoded, name their runs

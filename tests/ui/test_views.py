@@ -317,3 +317,31 @@ def test_compare_links_keep_ids_with_url_syntax_whole() -> None:
     run, problem, strategy = "run-a&b=c#d", "p 1?x=/../y", "pot%20"
     query = parse_qs(urlsplit(compare_page.trace_link(run, problem, strategy)).query)
     assert query == {"run": [run], "problem": [problem], "strategy": [strategy]}
+
+
+def test_a_code_step_prints_its_program_once(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    program = "pens = 3 * 4 - 5\nanswer(pens)"
+    path = tmp_path / "code.db"
+    store = Store(path)
+    try:
+        run = store.create_run(kind="solve", strategies=["pot"])
+        store.add_problem(run.id, Problem(id="p1", question="Pens?"))
+        root = TraceEvent(run_id=run.id, problem_id="p1", strategy="pot", node="problem",
+                          started_at=1.0, ended_at=1.0)
+        code = TraceEvent(run_id=run.id, problem_id="p1", strategy="pot", node="code",
+                          branch_id="b-1", parent_id=root.id, started_at=1.0, ended_at=2.0,
+                          outputs={"text": f"Sure:\n```python\n{program}\n```", "code": program})
+        store.add_event(root)
+        store.add_event(code)
+    finally:
+        store.close()
+    at = open_page(monkeypatch, path, "trace_page.py", run=run.id, step="2")
+    assert [c.value for c in at.code].count(program) == 1  # not once as Output, again as Code
+    assert any(e.label.startswith("Model output") for e in at.expander)
+
+
+def test_the_timeline_legend_wraps_under_the_chart() -> None:
+    spec = timeline.waterfall(timeline.spans(layout(traced("r", "p", "verified")))).to_dict()
+    legend = spec["encoding"]["color"]["legend"]
+    assert legend["orient"] == "bottom" and legend["columns"] == 4
