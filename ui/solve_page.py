@@ -29,10 +29,9 @@ class Request:
     early_stop: bool
 
 
-@st.cache_resource(show_spinner="Loading the strategies…")
 def strategy_names() -> list[str]:
-    """Registered strategies, with the config's plugins (importing the graphs loads LangGraph,
-    so once per server)."""
+    """Registered strategies, with the config's plugins (the registry's import is the slow
+    part, and Python does it once per server)."""
     from ponder.graphs.registry import load_plugins, strategy_names as names
 
     settings = data.settings()

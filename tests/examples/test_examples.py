@@ -16,6 +16,7 @@ EXPECTED = {
     "custom_graph.py": ["start --> route", "answer:", "difficulty:"],
     "remote_providers.py": ["deepseek/deepseek-reasoner", "set DEEPSEEK_API_KEY"],
     "batch_gsm8k.py": ["accuracy", "exported"],
+    "best_of_n.py": ["answer:", "from 4 samples", "verdicts:"],
 }
 
 

@@ -281,3 +281,23 @@ def test_no_seed_draws_a_fresh_run_seed_and_a_given_seed_replays_it(scripted_con
     assert again.seed == first.seed
     # Scripted models see the sample index, whatever the seed: tests stay deterministic.
     assert first.answer == second.answer == again.answer == "0"
+
+
+def test_beam_reports_the_proposals_it_sampled_and_every_billed_token(scripted_config):
+    """Blank proposals are dropped from the search but were billed; beam never stops early."""
+    def lines(messages, index):
+        return "" if index % 2 else "print(6 * 7)"
+
+    cfg = scripted_config(register_script("beam-lines", lines))
+    result = ponder.solve("What is 6 * 7?", strategy="beam", config=cfg,
+                          options=SolveOptions(strategy_options={"beam_width": 2, "beam_expand": 2,
+                                                                 "beam_depth": 2}))
+    assert result.answer == "42" and result.stopped == "search_complete"
+    assert result.tokens_saved == 0
+    events = Store(cfg.store).events(result.run_id)
+    expands = [e for e in events if e.node == "expand"]
+    proposed = sum(e.inputs["live"] for e in expands) * 2
+    assert result.samples_used == proposed and result.max_samples >= proposed
+    billed = sum(e.usage.total_tokens for e in expands)
+    assert billed > 0 and result.usage.total_tokens == billed
+    assert result.usage.calls == sum(e.usage.calls for e in expands) >= 1
