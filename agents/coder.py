@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.agents import prompts
+from ponder.agents import demos, prompts
 from ponder.agents.deps import Deps
 from ponder.agents.voter import confidence_from_logprobs
 from ponder.answers import extract_code
 from ponder.types import Branch
+from ponder.agents.state import BranchState
 
 
 def program_from(text: str, style: str, problem_kind: str, prompt_tail: str) -> str | None:
@@ -20,12 +21,12 @@ def program_from(text: str, style: str, problem_kind: str, prompt_tail: str) -> 
     return extract_code(text)
 
 
-async def write_code(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def write_code(state: BranchState, *, deps: Deps) -> dict[str, Any]:
     """Sample a program for branch ``state['index']``."""
     problem, role = state["problem"], state["role"]
     branch: Branch = state.get("branch") or Branch(id=state["branch_id"], index=state["index"])
     style = deps.models.style(role)
-    messages = prompts.code(problem, style, state.get("plan"))
+    messages = prompts.code(problem, style, state.get("plan"), demos=demos.for_deps(deps, role))
     stop = prompts.CODE_STOP if style == "completion" else None
     if problem.kind == "code" and style == "completion":
         stop = ["```", "\ndef ", "\nclass ", "\nif __name__", "\nprint("]

@@ -6,9 +6,10 @@ from typing import Any
 
 from ponder.agents import prompts
 from ponder.agents.deps import Deps
+from ponder.agents.state import SolveState
 
 
-async def plan(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def plan(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Write a short plan for ``state['problem']`` with the standard role."""
     problem = state["problem"]
     style = deps.models.style("standard")

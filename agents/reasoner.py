@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.agents import prompts
+from ponder.agents import demos, prompts
 from ponder.agents.deps import Deps
 from ponder.agents.voter import confidence_from_logprobs, is_collapsing
 from ponder.answers import extract_answer
 from ponder.types import Branch
+from ponder.agents.state import BranchState
 
 
 def _stop_when(deps: Deps):
@@ -22,12 +23,13 @@ def _stop_when(deps: Deps):
     return lambda logprobs: is_collapsing(logprobs, floor=floor)
 
 
-async def reason(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def reason(state: BranchState, *, deps: Deps) -> dict[str, Any]:
     """Sample branch ``state['index']`` and extract its answer."""
     problem, role = state["problem"], state["role"]
     style = deps.models.style(role)
-    messages = (prompts.direct(problem, style) if state.get("mode") == "direct"
-                else prompts.reason(problem, style, state.get("plan")))
+    shots = demos.for_deps(deps, role)
+    messages = (prompts.direct(problem, style, demos=shots) if state.get("mode") == "direct"
+                else prompts.reason(problem, style, state.get("plan"), demos=shots))
     stop = prompts.COT_STOP if style == "completion" else None
     [completion] = await deps.models.acomplete(
         role, messages, first_index=state["index"], seed=deps.options.seed, stop=stop,

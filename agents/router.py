@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from ponder.config import SolveOptions
 from ponder.types import Branch, Problem, Usage
+from ponder.agents.state import SolveState
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
 _HARD_WORDS = re.compile(
@@ -34,17 +35,17 @@ def estimate_difficulty(problem: Problem) -> float:
 Next = Literal["sample_more", "finish"]
 
 
-def stage_branches(state: dict[str, Any]) -> list[Branch]:
+def stage_branches(state: SolveState) -> list[Branch]:
     """The branches sampled by the current role (earlier stages do not vote)."""
     return [b for b in state.get("branches", []) if b.index >= state.get("stage_start", 0)]
 
 
-def spent(state: dict[str, Any]) -> Usage:
+def spent(state: SolveState) -> Usage:
     """Everything spent so far on this problem."""
     return Usage.total(list(state.get("usage", [])) + [b.usage for b in state.get("branches", [])])
 
 
-def budget_reached(state: dict[str, Any], options: SolveOptions) -> str | None:
+def budget_reached(state: SolveState, options: SolveOptions) -> str | None:
     """Which per-problem budget is used up, if any."""
     usage = spent(state)
     if options.budget_tokens is not None and usage.total_tokens >= options.budget_tokens:
@@ -54,7 +55,7 @@ def budget_reached(state: dict[str, Any], options: SolveOptions) -> str | None:
     return None
 
 
-def after_vote(state: dict[str, Any], *, options: SolveOptions) -> Next:
+def after_vote(state: SolveState, *, options: SolveOptions) -> Next:
     """Sample more while the vote is undecided and the stage has samples left."""
     if state.get("stopped"):
         return "finish"

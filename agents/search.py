@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any, Literal
+import operator
+from typing import Annotated, Any, Literal
 
-from ponder.agents import prompts
+from ponder.agents import demos, prompts
 from ponder.agents.deps import Deps
+from ponder.agents.state import SolveState
 from ponder.answers import extract_answer, program_answer
 from ponder.types import Branch, Usage
 
 Beam = dict[str, Any]
 
 
-def _messages(problem: Any, partial: str, style: str) -> list[dict[str, str]]:
+class BeamState(SolveState, total=False):
+    """A search's state: the live and finished candidates, the depth reached, proposals made."""
+
+    beams: list[Beam]
+    depth: int
+    proposals: Annotated[int, operator.add]
+
+
+def _messages(problem: Any, partial: str, style: str, shots: Any) -> list[dict[str, str]]:
     if style == "completion":
-        return prompts.step(problem, partial)
-    ask = prompts.code(problem, style)[0]["content"]
+        return prompts.step(problem, partial, demos=shots)
+    ask = prompts.code(problem, style, demos=shots)[-1]["content"]
     return [{"role": "user", "content": (
         f"{ask}\n\nProgram so far:\n```python\n{partial}```\n"
         "Reply with only the next line of the program.")}]
@@ -33,13 +43,13 @@ def mean_logprob(beam: Beam) -> float:
     return beam["logprob"] / max(1, beam["tokens"])
 
 
-async def _propose(beam: Beam, state: dict[str, Any], deps: Deps,
+async def _propose(beam: Beam, state: BeamState, deps: Deps,
                    salt: int) -> tuple[list[Beam], Usage]:
     """Next-line candidates for one beam, and what every proposal cost (kept or not)."""
     role, problem, settings = deps.options.role, state["problem"], deps.settings
     style = deps.models.style(role)
     completions = await deps.models.acomplete(
-        role, _messages(problem, beam["code"], style), n=settings.beam_expand,
+        role, _messages(problem, beam["code"], style, demos.for_deps(deps, role)), n=settings.beam_expand,
         first_index=salt, seed=deps.options.seed, stop=["\n", "```"], logprobs=True,
         max_tokens=60)
     out = []
@@ -56,7 +66,7 @@ async def _propose(beam: Beam, state: dict[str, Any], deps: Deps,
     return out, Usage.total([c.usage for c in completions])
 
 
-async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def expand(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     """Propose next lines for every live beam, concurrently."""
     depth = state.get("depth", 0)
     beams = state.get("beams") or [{"code": "", "logprob": 0.0, "tokens": 0, "usage": [],
@@ -74,7 +84,7 @@ async def expand(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
             "proposals": len(live) * width, "roles": [deps.options.role] if depth == 0 else []}
 
 
-async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def prune(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     """Execute newly finished programs, drop failures, keep the best ``beam_width``."""
     problem = state["problem"]
     fresh = [b for b in state["beams"] if b["done"] and "execution" not in b]
@@ -91,7 +101,7 @@ async def prune(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     return {"beams": kept}
 
 
-def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def collect(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     """Finished beams become branches for the vote, weighted by their score.
 
     Their tokens were already counted when they were expanded (beams share prefixes).
@@ -112,7 +122,7 @@ def collect(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     return update
 
 
-def beam_next(state: dict[str, Any], *, depth: int) -> Literal["expand", "collect"]:
+def beam_next(state: BeamState, *, depth: int) -> Literal["expand", "collect"]:
     """Keep expanding while a live beam remains and the depth allows."""
     live = any(not b["done"] for b in state.get("beams", []))
     return "expand" if live and state.get("depth", 0) < depth else "collect"

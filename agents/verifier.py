@@ -17,6 +17,7 @@ from ponder import answers
 from ponder.answers import equivalent, extract_answer, program_answer, value_answer
 from ponder.errors import SandboxUnavailable
 from ponder.types import Branch, ExecResult, Problem
+from ponder.agents.state import BranchState
 
 
 def program_with_tests(problem: Problem, solution: str) -> str:
@@ -29,7 +30,7 @@ def program_with_tests(problem: Problem, solution: str) -> str:
     return grader.grading_program(problem, solution)
 
 
-async def execute(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def execute(state: BranchState, *, deps: Deps) -> dict[str, Any]:
     """Run the branch's program (code problems: grade it against the tests) in the sandbox."""
     problem, branch = state["problem"], state["branch"]
     if not branch.code:
@@ -114,7 +115,7 @@ def verify_branch(problem: Problem, branch: Branch) -> Branch:
                                      "reasoned_answer": branch.answer})
 
 
-async def verify(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+async def verify(state: BranchState, *, deps: Deps) -> dict[str, Any]:
     """Judge the branch and hand it to the vote."""
     branch = verify_branch(state["problem"], state["branch"])
     deps.trace(outputs={"answer": branch.answer, "verdict": branch.verdict,

@@ -59,6 +59,7 @@ from ponder.answers import equivalent, normalize
 from ponder.errors import ConfigError
 from ponder.events import VoteCounted
 from ponder.types import Branch, ProblemKind, Vote
+from ponder.agents.state import SolveState
 
 __all__ = [
     "assess", "beta_stability", "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
@@ -290,7 +291,7 @@ def is_collapsing(logprobs: Sequence[float], *, window: int = 16, floor: float =
     return math.exp(mean) < floor
 
 
-def vote(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def vote(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Graph node: tally the current stage's branches, pick the leader, decide whether to stop."""
     problem, options = state["problem"], deps.options
     branches = stage_branches(state)

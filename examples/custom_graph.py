@@ -20,7 +20,7 @@ from ponder.agents.deps import Deps
 from ponder.config import SolveOptions
 from ponder.graphs.runtime import make_deps, traced
 from ponder.graphs.sampling import finish, start
-from ponder.graphs.state import SolveState
+from ponder.agents.state import SolveState
 from ponder.types import Problem
 
 

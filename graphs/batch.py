@@ -76,7 +76,7 @@ class BatchProgress:
     cost_usd: float = 0.0
     in_flight: int = 0
     failed: int = 0
-    stopping: str | None = None
+    stopped: str | None = None  # why the batch stopped or is stopping
 
     @property
     def accuracy(self) -> float:
@@ -196,7 +196,7 @@ class _Session:
     progress: BatchProgress
     semaphore: asyncio.Semaphore
     tasks: dict[asyncio.Task, tuple[str, str]] = field(default_factory=dict)
-    stop: str | None = None
+    stopped: str | None = None
     fatal: BaseException | None = None
     failures_in_a_row: int = 0
     solved: int = 0
@@ -227,7 +227,7 @@ class BatchRunner:
             await self._schedule(problems)
         except BaseException as exc:
             interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
-            s.stop = s.stop or ("interrupted" if interrupted else "error")
+            s.stopped = s.stopped or ("interrupted" if interrupted else "error")
             self._cancel_in_flight()
             raise
         finally:
@@ -240,7 +240,7 @@ class BatchRunner:
     async def _schedule(self, problems: Iterator[tuple[int, Problem]]) -> None:
         s = self.session
         for position, problem in problems:
-            if s.stop:
+            if s.stopped:
                 return
             self.store.add_problem(self.run.id, problem, position)
             stored = self.store.problem_results(self.run.id, problem.id)
@@ -249,7 +249,7 @@ class BatchRunner:
                     self._count(stored[strategy], resumed=True)
                     continue
                 await s.semaphore.acquire()
-                if s.stop:
+                if s.stopped:
                     s.semaphore.release()
                     return
                 task = asyncio.create_task(self._solve(problem, strategy))
@@ -291,7 +291,7 @@ class BatchRunner:
     def _abort(self, exc: BaseException) -> None:
         """Stop the batch for an error that every other problem would hit too."""
         s = self.session
-        s.fatal, s.stop = s.fatal or exc, "error"
+        s.fatal, s.stopped = s.fatal or exc, "error"
         self._cancel_in_flight()
 
     def _count(self, row: dict[str, Any], *, resumed: bool = False) -> None:
@@ -311,18 +311,18 @@ class BatchRunner:
     def _check_budget(self) -> None:
         s, cfg = self.session, self.settings
         if cfg.run_budget_usd is not None and self.spent_usd >= cfg.run_budget_usd:
-            s.stop = s.stop or "run_budget_usd"
+            s.stopped = s.stopped or "run_budget_usd"
         elif cfg.run_budget_tokens is not None and self.spent_tokens >= cfg.run_budget_tokens:
-            s.stop = s.stop or "run_budget_tokens"
-        s.progress.stopping = s.stop
+            s.stopped = s.stopped or "run_budget_tokens"
+        s.progress.stopped = s.stopped
 
     def interrupt(self, *, now: bool = False) -> None:
         """Ctrl-C: finish what is in flight and start nothing new; a second Ctrl-C (or
         ``now``, SIGTERM) discards the problems in flight instead."""
         s = self.session
-        if now or s.stop == "interrupted":
+        if now or s.stopped == "interrupted":
             self._cancel_in_flight()
-        s.stop = s.progress.stopping = "interrupted"
+        s.stopped = s.progress.stopped = "interrupted"
         self.on_progress(replace(s.progress))
 
     def _cancel_in_flight(self) -> None:
@@ -428,7 +428,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     s = runner.session
     if s.fatal is not None:
         raise s.fatal
-    return BatchOutcome(run=db.require_run(run.id), stopped=s.stop, solved=s.solved,
+    return BatchOutcome(run=db.require_run(run.id), stopped=s.stopped, solved=s.solved,
                         resumed=s.progress.resumed, failed=s.progress.failed, total=total,
                         errors=s.errors)
 
@@ -441,12 +441,12 @@ def _close_run(store: Store, run: RunInfo, s: _Session) -> None:
     """
     left = s.progress.done < s.progress.total
     status = {"run_budget_usd": "stopped", "run_budget_tokens": "stopped", "error": "failed",
-              "interrupted": "interrupted"}.get(s.stop or "", "incomplete" if left else "done")
-    meta: dict[str, Any] = {"stopped": s.stop, "failed": s.progress.failed, "errors": s.errors[:5]}
+              "interrupted": "interrupted"}.get(s.stopped or "", "incomplete" if left else "done")
+    meta: dict[str, Any] = {"stopped": s.stopped, "failed": s.progress.failed, "errors": s.errors[:5]}
     if s.fatal is not None:
         meta["error"] = str(s.fatal)
     try:
         store.update_run(run.id, status=status, meta=meta)
         store.discard_incomplete(run.id)
     except StoreError as exc:
-        s.fatal, s.stop = s.fatal or exc, s.stop or "error"
+        s.fatal, s.stopped = s.fatal or exc, s.stopped or "error"

@@ -22,7 +22,7 @@ from ponder.agents import coder, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
 from ponder.events import RoundStarted
 from ponder.graphs.runtime import Node, traced
-from ponder.graphs.state import BranchOutput, BranchState, SolveState
+from ponder.agents.state import BranchOutput, BranchState, SolveState
 from ponder.graphs.strategy import Shape
 from ponder.types import Result, Usage, new_id
 
@@ -58,7 +58,7 @@ class Sampling:
     stage: Stage | None = None
 
 
-def start(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def start(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Open the problem's trace and set the first stage."""
     problem = state["problem"]
     deps.trace(inputs={"question": problem.question, "kind": problem.kind},
@@ -69,7 +69,7 @@ def start(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
             "escalated": False, "decided": False, "stopped": None}
 
 
-def dispatch(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def dispatch(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Choose how many branches the next round samples (all at once without early stopping)."""
     options = deps.options
     stage_total = state["stage_samples"]
@@ -91,7 +91,7 @@ def dispatch(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     return {"round_size": size, "stopped": stopped, "roles": [state["role"]] if size else []}
 
 
-def fan_out(state: dict[str, Any], *, mode: str) -> list[Send] | str:
+def fan_out(state: SolveState, *, mode: str) -> list[Send] | str:
     """One ``Send`` per branch of the round (concurrent), or straight to the vote."""
     first = state["stage_start"] + len(router.stage_branches(state))
     sends = [
@@ -103,7 +103,7 @@ def fan_out(state: dict[str, Any], *, mode: str) -> list[Send] | str:
     return sends or "vote"
 
 
-def run_notes(state: dict[str, Any], deps: Deps) -> list[str]:
+def run_notes(state: SolveState, deps: Deps) -> list[str]:
     """What the run could not do, per role used: missing capabilities, cut-off branches."""
     branches, notes = state.get("branches", []), list(state.get("notes", []))
     for role in dict.fromkeys(state.get("roles", [])):
@@ -126,7 +126,7 @@ def run_notes(state: dict[str, Any], deps: Deps) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-def result_of(state: dict[str, Any], deps: Deps, *, usage: Usage, samples_used: int,
+def result_of(state: SolveState, deps: Deps, *, usage: Usage, samples_used: int,
               max_samples: int, stopped: str, tokens_saved: int = 0) -> Result:
     """The Result of a finished problem; what each strategy counts is its own to say."""
     problem, answer = state["problem"], state.get("answer")
@@ -148,7 +148,7 @@ def result_of(state: dict[str, Any], deps: Deps, *, usage: Usage, samples_used: 
     return result
 
 
-def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def finish(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Assemble the Result of a sampling run: samples used of those planned, why it stopped."""
     branches = state.get("branches", [])
     usage = router.spent(state)
@@ -182,7 +182,7 @@ def branch_graph(steps: tuple[str, ...], shape: Shape) -> Any:
 Next = Literal["sample_more", "next_stage", "finish"]
 
 
-def after_vote(state: dict[str, Any], runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
+def after_vote(state: SolveState, runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
     """What follows a vote: more samples, the next stage, or the result."""
     step = router.after_vote(state, options=runtime.context.options)
     if step == "finish" and stage is not None and not state.get("escalated") \

@@ -4,20 +4,19 @@ finished programs' results."""
 
 from __future__ import annotations
 
-import operator
-from typing import Annotated, Any
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents import search, voter
+from ponder.agents.search import BeamState
 from ponder.agents.deps import Deps
 from ponder.agents.router import spent
 from ponder.config import SolveOptions
 from ponder.errors import ConfigError
 from ponder.graphs.sampling import result_of, start
-from ponder.graphs.state import SolveState
 from ponder.graphs.strategy import Shape, Strategy
 from ponder.models import ModelClient
 from ponder.providers import beam_refusal
@@ -34,13 +33,7 @@ class BeamSettings(BaseModel):
     beam_depth: int = Field(8, ge=1, le=64)
 
 
-class BeamState(SolveState, total=False):
-    beams: list[dict[str, Any]]
-    depth: int
-    proposals: Annotated[int, operator.add]
-
-
-def finish(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def finish(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     """The Result of a search: the proposals it sampled (every one billed), no early stop."""
     used = state.get("proposals", 0)
     stopped = "search_complete" if state.get("branches") else "no_answer"
@@ -61,7 +54,7 @@ def _check(models: ModelClient, options: SolveOptions, settings: BaseModel) -> N
         raise ConfigError(refusal)
 
 
-def _next(state: dict[str, Any], runtime: Runtime[Deps]) -> str:
+def _next(state: BeamState, runtime: Runtime[Deps]) -> str:
     return search.beam_next(state, depth=runtime.context.settings.beam_depth)  # type: ignore[attr-defined]
 
 

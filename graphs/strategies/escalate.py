@@ -17,6 +17,7 @@ from ponder.config import SolveOptions
 from ponder.events import StageChanged
 from ponder.graphs.sampling import Sampling, Stage, build_sampling
 from ponder.graphs.strategy import Shape, Strategy
+from ponder.agents.state import SolveState
 
 
 class EscalateSettings(BaseModel):
@@ -34,7 +35,7 @@ class EscalateSettings(BaseModel):
         return self.escalate_samples or max(1, options.samples // 2)
 
 
-def route(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def route(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Pick the first role: the standard model unless the problem already looks hard."""
     settings: EscalateSettings = deps.settings  # type: ignore[assignment]
     difficulty = estimate_difficulty(state["problem"])
@@ -44,7 +45,7 @@ def route(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
     return {"role": role, "difficulty": difficulty, "escalated": hard}
 
 
-def needs_escalation(state: dict[str, Any], deps: Deps) -> bool:
+def needs_escalation(state: SolveState, deps: Deps) -> bool:
     """Escalate when the vote is split or low in confidence, or the winner is unverified.
 
     The split is read from the *raw* vote (``confidence_parts``: branch counts before the
@@ -66,7 +67,7 @@ def needs_escalation(state: dict[str, Any], deps: Deps) -> bool:
     return bool(code_checked and winner is not None and winner.verified == 0)
 
 
-def escalate(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
+def escalate(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Switch sampling to the reasoning role; its branches vote afresh."""
     settings: EscalateSettings = deps.settings  # type: ignore[assignment]
     first = max((b.index for b in state.get("branches", [])), default=-1) + 1

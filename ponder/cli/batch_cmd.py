@@ -222,7 +222,7 @@ class _ProgressBar:
         if self.progress is None:
             return
         resumed = f" ({p.resumed} resumed)" if p.resumed else ""
-        label = printable(f"stopping: {p.stopping}" if p.stopping else p.run)
+        label = printable(f"stopping: {p.stopped}" if p.stopped else p.run)
         stats = (f"acc {p.accuracy:.1%} ({p.correct}/{p.scored}) · {p.tokens:,} tok · "
                  f"${p.cost_usd:.4f} · {p.in_flight} in flight"
                  + (f" · {p.failed} failed" if p.failed else "") + resumed)
@@ -251,7 +251,7 @@ class _PlainProgress:
         self.last = p
         step = max(1, (p.total - p.resumed) // 10)
         if (first or now - self.last_at >= self.every_s
-                or p.done - self.printed.done >= step or p.stopping != self.printed.stopping):
+                or p.done - self.printed.done >= step or p.stopped != self.printed.stopped):
             self._print(p, now)
 
     def close(self) -> None:
@@ -269,7 +269,7 @@ class _PlainProgress:
                  f"${p.cost_usd:.4f}", f"{rate:.2f} items/s", f"ETA {eta}"]
         parts += [f"{p.failed} failed"] if p.failed else []
         parts += [f"{p.resumed} resumed"] if p.resumed else []
-        parts += [f"stopping: {p.stopping}"] if p.stopping else []
+        parts += [f"stopping: {p.stopped}"] if p.stopped else []
         stamp = time.strftime("%H:%M:%S")
         self.stream.write(f"{stamp} {printable(p.run)}: {' · '.join(parts)}\n")
         self.stream.flush()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.errors import PonderError, StoreError
+from ponder.errors import ConfigError, PonderError, StoreError
 from ponder.graphs.batch import BatchRunner, BatchSettings, _Session, run_batch
 from ponder.eval.datasets import DatasetSpec
 from ponder.eval.report import build_report
@@ -154,7 +154,7 @@ async def test_usd_budget_counts_earlier_spending(tmp_path: Path) -> None:
                          spent=(0, 0.02))
     problems = ((i, Problem(id=f"p{i}", question="q")) for i in range(10))
     session: _Session = await runner.run_all(problems, total=10)
-    assert session.stop == "run_budget_usd" and session.solved == 3  # 0.02 + 3 * 0.01 >= 0.05
+    assert session.stopped == "run_budget_usd" and session.solved == 3  # 0.02 + 3 * 0.01 >= 0.05
 
 
 async def test_one_failing_problem_is_counted_and_retried_on_resume(tmp_path: Path,
@@ -181,16 +181,31 @@ async def test_one_failing_problem_is_counted_and_retried_on_resume(tmp_path: Pa
 
 
 async def test_a_broken_setup_stops_after_a_few_failures(tmp_path: Path, scripted_config) -> None:
-    cfg = scripted_config("scripted/never-registered")
+    def down(messages, index):
+        raise RuntimeError("the model is down")
+
+    cfg = scripted_config(register_script("batch-down", down))
     cfg = cfg.model_copy(update={"roles": {k: v.model_copy(update={"retries": 0})
                                            for k, v in cfg.roles.items()}})
     store = Store(cfg.store)
-    with pytest.raises(PonderError, match="5 problems failed in a row.*no scripted model"):
+    with pytest.raises(PonderError, match="5 problems failed in a row.*the model is down"):
         await run_batch(dataset(tmp_path, 30), cfg, BatchSettings(strategies=["cot"], run="z"),
                         store=store)
     run = store.require_run("z")
     assert run.status == "failed" and run.meta["stopped"] == "error"
     assert len(store.done(run.id)) == 0
+
+
+async def test_a_model_that_cannot_be_called_fails_the_run_before_any_problem(
+        tmp_path: Path, scripted_config) -> None:
+    cfg = scripted_config("scripted/never-registered")
+    store = Store(cfg.store)
+    with pytest.raises(ConfigError, match="scripted/never-registered"):
+        await run_batch(dataset(tmp_path, 30), cfg, BatchSettings(strategies=["cot"], run="z"),
+                        store=store)
+    run = store.require_run("z")
+    assert run.status == "failed" and "never-registered" in run.meta["error"]
+    assert len(store.done(run.id)) == 0 and store.events(run.id) == []
 
 
 @pytest.mark.parametrize("presses", [1, 2])
