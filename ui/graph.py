@@ -26,7 +26,8 @@ NODE_W, NODE_H = 100, 40
 MARGIN = 40
 ASSUMED_WIDTH = 1000
 SIDE = NODE_W // 2 + 12  # room for the outermost nodes' boxes
-MAX_COLUMNS = 8  # what ASSUMED_WIDTH holds at full node size; wider traces fold into bands
+MAX_COLUMNS = 8  # what ASSUMED_WIDTH holds at full node size: the width of a folded band
+FOLD_ABOVE = 11  # more columns than this and boxes get too narrow for their labels: fold
 BAND_GAP = 40  # pixels between two folded bands
 
 NODE_COLORS = {
@@ -106,10 +107,10 @@ def step_color(node: str) -> str:
 
 
 def layout(events: list[TraceEvent], branches: dict[str, int] | None = None,
-           max_columns: int | None = MAX_COLUMNS) -> TraceGraph:
+           fold_above: int | None = FOLD_ABOVE) -> TraceGraph:
     """Place events in columns by what they waited for and in rows by branch.
 
-    A trace of more than ``max_columns`` columns is folded into bands (:func:`fold`).
+    A trace of more than ``fold_above`` columns is folded into bands (:func:`fold`).
     A branch's first step starts after the latest shared step (plan, or the previous vote);
     a shared step (vote, escalate, result) starts after every branch that ended before it.
     Edges: a branch's first step hangs from the shared step that started its round (the
@@ -153,8 +154,8 @@ def layout(events: list[TraceEvent], branches: dict[str, int] | None = None,
         elif event.branch_id is None and not done and previous is not None:
             graph.edges.append((position[previous.id], i))  # the shared steps, in order
         previous = event if event.branch_id is None else previous
-    if max_columns is not None and len({n.x for n in graph.nodes}) > max_columns:
-        return fold(graph, max_columns)
+    if fold_above is not None and len({n.x for n in graph.nodes}) > fold_above:
+        return fold(graph)
     return graph
 
 

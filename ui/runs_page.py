@@ -100,7 +100,7 @@ def main() -> None:
     if not total:
         st.info("No run matches these filters.")
         return
-    limit, offset = widgets.pager(total, key="runs_page", page_size=25)
+    limit, offset = widgets.pager(total, key="runs_page", page_size=25, param="page")
     total, rows = data.runs_page(path, kind, strategy, text, limit, offset)
     st.caption(f"{total} run(s). Select a row to open it.")
     models, scores = data.run_extras(path, tuple(r["id"] for r in rows))

@@ -165,7 +165,8 @@ def tooltip(node: Candidate) -> str:
     """The whole program so far, its score (and the per-token probability it means)."""
     if node.score is None:
         return "the empty program the search started from"
-    head = f"{node.status} · mean token log-prob {node.score:.3f} (p ≈ {math.exp(node.score):.2f})"
+    chance = math.exp(node.score)
+    head = f"{node.status} · mean token log-prob {node.score:.3f} (p ≈ {chance:.2f})"
     if node.answer is not None:
         head += f" · answer {node.answer}"
     return f"{head}\n{node.code}"

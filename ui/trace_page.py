@@ -200,8 +200,8 @@ def main() -> None:
     known = {b.id: b.index for b in trace.result.branches} if trace.result else None
     graph = layout(trace.events, known)
     key = f"trace_{run.id}_{problem_id}_{strategy}"
+    search_tree.show(trace.events, key=key)  # a search's own picture comes first
     graph_section(graph, key=key, link=lambda i: step_link(run.id, problem_id, strategy, i))
-    search_tree.show(trace.events, key=key)
     timeline.show(trace.events, graph)
     votes_section(trace)
     if trace.result is not None and trace.result.branches:

@@ -41,14 +41,23 @@ def store_or_stop() -> str:
     st.stop()
 
 
-def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
-    """A page number input; returns (limit, offset) for the store query."""
+def pager(total: int, *, key: str, page_size: int = 50,
+          param: str | None = None) -> tuple[int, int]:
+    """A page number input; returns (limit, offset) for the store query.
+
+    With ``param``, the page is also read from and kept in the URL (``?page=3``).
+    """
     pages = max(1, math.ceil(total / page_size))
     if pages == 1:
         return page_size, 0
+    linked = st.query_params.get(param, "") if param else ""
+    if linked.isdigit() and int(linked) >= 1 and key not in st.session_state:
+        st.session_state[key] = int(linked)
     # No max_value: Streamlit resets a widget whose range changes, and a running batch grows.
-    page = min(pages, int(st.number_input(f"Page (of {pages})", min_value=1, value=1, step=1,
-                                          key=key)))
+    page = min(pages, int(st.number_input(f"Page (of {pages})", min_value=1, step=1, key=key,
+                                          **({} if key in st.session_state else {"value": 1}))))
+    if param and (page > 1 or linked):
+        st.query_params[param] = str(page)
     offset = (page - 1) * page_size
     st.caption(f"rows {offset + 1}–{min(total, offset + page_size)} of {total}")
     return page_size, offset

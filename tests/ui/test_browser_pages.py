@@ -98,3 +98,55 @@ def test_pages_hold_their_urls_and_show_what_matters(two_batches: tuple[str, dic
         loaded(page, "Runs")
         chromium.close()
     assert missing == [], missing
+
+
+BEAM_QUESTION = "Tom has 3 boxes with 4 pens each and gives away 5 pens. How many pens are left?"
+
+
+@pytest.fixture(scope="module")
+def beam_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real beam search by the embedded model (seed 1: the same tree every time)."""
+    import ponder
+    from ponder.config import load_config
+
+    path = tmp_path_factory.mktemp("beam") / "beam.db"
+    result = ponder.solve(BEAM_QUESTION, strategy="beam", config=load_config(None, store=path),
+                          seed=1)
+    return path, result.run_id
+
+
+def test_a_beam_trace_is_a_tree_of_candidates_and_a_step_link_scrolls_to_its_step(
+        beam_run: tuple[Path, str], tmp_path: Path) -> None:
+    path, run_id = beam_run
+    folder = shots(tmp_path)
+    with serving(path, tmp_path / "ui.log") as url, browser() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/trace?run={run_id}")
+        loaded(page, "Trace")
+        tree = page.get_by_role("heading", name="Search tree")
+        tree.wait_for(timeout=30_000)
+        charts = page.locator('[data-testid="stEChartsChart"]')
+        charts.first.locator("canvas").first.wait_for(timeout=30_000)
+        assert charts.count() == 2  # the search tree and the steps
+        caption = page.get_by_text("candidates over").first.inner_text()
+        assert "pruned (grey)" in caption and "finished programs" in caption, caption
+        picked = page.get_by_text("Candidate ·").first.inner_text()
+        assert "mean token log-prob" in picked and "answer" in picked, picked
+        # Beam branches record no usage of their own; their cards say where it is.
+        page.get_by_text("usage is recorded per step, not per branch").first.wait_for()
+        assert page.get_by_text("0 tokens · $0 · model time 0.00s").count() == 0
+        tree.evaluate("el => el.scrollIntoView({block: 'start'})")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(folder / "beam-trace.png"))
+
+        # A link to one step opens that step and scrolls it into view.
+        page.goto(f"{url}/trace?run={run_id}&step=2#step-2")
+        loaded(page, "Trace")
+        heading = page.locator("h3#step-2")
+        heading.wait_for(timeout=30_000)
+        assert "#2 expand" in heading.inner_text()
+        page.wait_for_function("el => { const r = el.getBoundingClientRect();"
+                               " return r.top >= 0 && r.bottom <= window.innerHeight; }",
+                               arg=heading.element_handle(), timeout=15_000)
+        chromium.close()

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from ponder.store import Store
 from ponder.types import Branch, ExecResult, Problem, Result, TraceEvent, Usage, Vote
 from ponder.ui import escape, matrix, panels, timeline
 from ponder.ui.graph import layout
 
-from .test_pages import open_page, texts
+from .test_pages import APP, open_page, texts
 
 
 def refuted_branch() -> Branch:
@@ -345,3 +346,23 @@ def test_the_timeline_legend_wraps_under_the_chart() -> None:
     spec = timeline.waterfall(timeline.spans(layout(traced("r", "p", "verified")))).to_dict()
     legend = spec["encoding"]["color"]["legend"]
     assert legend["orient"] == "bottom" and legend["columns"] == 4
+
+
+def test_the_runs_page_opens_on_the_page_its_url_names(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "many.db"
+    store = Store(path)
+    try:
+        for i in range(30):
+            store.create_run(kind="solve", name=f"run-{i:02d}", strategies=["cot"])
+    finally:
+        store.close()
+    monkeypatch.setenv("PONDER_STORE", str(path))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["page"] = "2"
+    at.switch_page("runs_page.py")
+    at.run()
+    assert not at.exception
+    assert "rows 26–30 of 30" in at.caption.values
+    assert len(at.dataframe[0].value) == 5
+    assert at.query_params.get("page") == "2"
