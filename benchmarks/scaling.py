@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from arith import generate  # noqa: E402
 
 from ponder.answers import reference_from_gsm8k  # noqa: E402
-from ponder.config import Config, SolveOptions, load_config  # noqa: E402
+from ponder.config import Config, load_config  # noqa: E402
 from ponder.types import Problem  # noqa: E402
 
 GSM8K = Path("/work/shared/data/gsm8k_test.jsonl")
@@ -120,14 +120,16 @@ def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
               log: Path, meta: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
     """Solve every problem with every setup, rotating the order per problem."""
-    from ponder.graphs.api import RUNS_CODE, build_graph
+    from ponder.graphs.api import build_graph, options_for
+    from ponder.graphs.registry import get_strategy
     from ponder.models import ModelClient
     from ponder.sandbox import make_sandbox
 
     models = ModelClient(config)
-    needs_box = any(s.strategy in RUNS_CODE for s in setups)
+    needs_box = any(get_strategy(s.strategy).runs_code for s in setups)
     sandbox = make_sandbox(config.sandbox) if needs_box else None
-    graphs = {s.key: build_graph(s.strategy, config, options=SolveOptions(seed=seed, **s.options),
+    graphs = {s.key: build_graph(s.strategy, config,
+                                 options=options_for(None, None, config, seed=seed, **s.options),
                                  models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
               for s in setups}
     await warm_up(models, setups)
@@ -150,7 +152,14 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
 
 async def warm_up(models: Any, setups: list[Setup]) -> None:
     """Load the models before the clock starts (the first call pays for reading the weights)."""
-    roles = {"reasoner"} | ({"standard"} if any(s.strategy == "escalate" for s in setups) else set())
+    from ponder.graphs.api import options_for
+    from ponder.graphs.registry import get_strategy
+
+    roles: set[str] = set()
+    for setup in setups:
+        spec = get_strategy(setup.strategy)
+        options = options_for(None, None, models.config, **setup.options)
+        roles |= set(spec.roles(options, spec.settings_from(options)))
     for role in sorted(roles):
         await models.acomplete(role, "Question: 1 + 1?\nAnswer:", max_tokens=1)
 

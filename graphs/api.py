@@ -57,7 +57,7 @@ def options_for(samples: int | None, options: SolveOptions | None, config: Confi
     the strategy's own settings (``beam_width=4``), which the strategy validates."""
     known = {k: v for k, v in fields.items() if k in SolveOptions.model_fields}
     extra = {k: v for k, v in fields.items() if k not in SolveOptions.model_fields}
-    opts = options or SolveOptions(samples=samples or config.samples, **known)
+    opts = options or SolveOptions(**{"samples": samples or config.samples, **known})
     update: dict[str, Any] = {}
     if samples and options:
         update["samples"] = samples

@@ -8,12 +8,16 @@ No Streamlit here: the page owns the drawing.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.agents.voter import tally
 from ponder.config import Config, SolveOptions
+from ponder.errors import PonderError
 from ponder.events import (BranchFinished, NodeFinished, RoundStarted, RunFinished, RunStarted,
                            StageChanged, VoteCounted)
 from ponder.store import Store
@@ -86,3 +90,92 @@ async def stream_solve(question: str, strategy: str, config: Config, options: So
         if live.apply(event):
             on_update(live)
     return live
+
+
+@dataclass
+class LiveJob:
+    """A solve running in the background of the UI server: the page polls it, a reload finds
+    it again by run id, and the cancel button stops it (the run ends ``cancelled``)."""
+
+    live: LiveSolve
+    started: float = field(default_factory=time.time)
+    status: str = "running"  # running | done | failed | cancelled
+    error: str | None = None
+    finished: float | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _task: asyncio.Task | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.live.run_id
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+    def cancel(self) -> bool:
+        """Ask the run to stop; False when it already ended."""
+        if self.status != "running" or self._loop is None or self._task is None:
+            return False
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        return True
+
+
+class LiveJobs:
+    """The background solves of one UI server, by run id."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, LiveJob] = {}
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> LiveJob | None:
+        with self._lock:
+            return self._jobs.get(run_id)
+
+    def start(self, question: str, strategy: str, config: Config, options: SolveOptions,
+              store: Store) -> LiveJob:
+        """Record the run now (so its id can go in the URL) and solve it in a thread."""
+        from ponder.graphs.api import as_problem
+        from ponder.graphs.lifecycle import SolveRun
+
+        problem = as_problem(question)
+        run = SolveRun(problem, strategy, config, options, store=store, meta={"source": "ui"})
+        run.open()
+        job = LiveJob(LiveSolve(run_id=run.run_id, problem_id=problem.id, strategy=strategy,
+                                kind=problem.kind))
+        ready = threading.Event()
+        thread = threading.Thread(target=self._run, args=(run, job, ready), daemon=True,
+                                  name=f"ponder-live-{run.run_id}")
+        with self._lock:
+            self._jobs[run.run_id] = job
+        thread.start()
+        ready.wait(10)
+        return job
+
+    @staticmethod
+    def _run(run: Any, job: LiveJob, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        job._loop = loop
+        job._task = loop.create_task(_drain(run, job))
+        ready.set()
+        try:
+            loop.run_until_complete(job._task)
+        except BaseException:  # noqa: BLE001 - recorded on the job by _drain
+            pass
+        finally:
+            job.finished = time.time()
+            loop.close()
+
+
+async def _drain(run: Any, job: LiveJob) -> None:
+    try:
+        async for event in run.events():
+            job.live.apply(event)
+        job.status = "done"
+    except asyncio.CancelledError:
+        job.status, job.error = "cancelled", "cancelled from the Solve page"
+        run.end("cancelled", job.error)
+        raise
+    except Exception as exc:  # noqa: BLE001 - shown on the page; the run is marked failed
+        job.status, job.error = "failed", str(exc) if isinstance(exc, PonderError) \
+            else f"{type(exc).__name__}: {exc}"

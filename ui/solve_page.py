@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -10,8 +10,10 @@ import streamlit as st
 
 from ponder.config import Config, SolveOptions, load_config
 from ponder.errors import PonderError
-from ponder.ui import data, escape, panels, widgets
-from ponder.ui.live import LiveSolve, stream_solve
+from ponder.types import TraceEvent
+from ponder.ui import data, escape, panels, timeline, widgets
+from ponder.ui.graph import layout
+from ponder.ui.live import LiveJob, LiveJobs, LiveSolve
 
 DEFAULT_SAMPLES = 4
 
@@ -79,23 +81,42 @@ def prepare(config: Config, request: Request) -> tuple[Config, SolveOptions]:
     return config, options
 
 
+POLL_S = 0.3
+
+
+@st.cache_resource
+def live_jobs() -> LiveJobs:
+    """The solves running in this server's background (a reload finds them by run id)."""
+    return LiveJobs()
+
+
 class LiveView:
-    """Placeholders redrawn after every progress event."""
+    """Placeholders redrawn while a solve runs: timer, steps, branches, vote."""
 
     def __init__(self) -> None:
-        top = st.columns(3)
-        self.leader, self.count, self.started = top[0].empty(), top[1].empty(), top[2].empty()
+        top = st.columns(4)
+        self.clock, self.leader = top[0].empty(), top[1].empty()
+        self.count, self.started = top[2].empty(), top[3].empty()
+        st.markdown("**Steps as they finish**")
+        self.steps = st.empty()
         left, right = st.columns(2)
         left.markdown("**Branches as they finish**")
         self.branches = left.empty()
         right.markdown("**Vote**")
         self.votes = right.empty()
+        self._drawn_steps = -1
 
-    def update(self, live: LiveSolve) -> None:
+    def update(self, job: LiveJob, events: list[TraceEvent]) -> None:
+        live = job.live
         leader = live.current_leader()
+        self.clock.metric("Elapsed", f"{job.elapsed_s:.1f} s")
         self.leader.metric("Vote leader", escape.markdown(leader) if leader is not None else "–")
         self.count.metric("Branches finished", len(live.branches))
         self.started.metric("Branches started", live.dispatched)
+        if events and len(events) != self._drawn_steps:
+            self._drawn_steps = len(events)
+            self.steps.altair_chart(timeline.waterfall(timeline.spans(layout(events))),
+                                    width="stretch")
         if live.branches:
             self.branches.dataframe(pd.DataFrame(live.rows()), hide_index=True, width="stretch")
         tally = live.tally()
@@ -104,27 +125,59 @@ class LiveView:
                 panels.vote_chart(tally, leader)
 
 
-def run(path: str, config: Config, request: Request) -> None:
-    """Solve with live progress, then point at the stored trace."""
+def start(path: str, config: Config, request: Request) -> None:
+    """Start the solve in the background and follow it from this URL (``?live=RUN``)."""
     try:
         config, options = prepare(config, request)
     except PonderError as exc:
         st.error(escape.markdown(exc))
         return
-    view = LiveView()
-    label = f"Solving with {escape.markdown(request.strategy)}…"
-    with st.status(label, expanded=False) as status:
-        try:
-            live = asyncio.run(stream_solve(request.question, request.strategy, config, options,
-                                            data.open_store(path), view.update))
-        except PonderError as exc:
-            status.update(label="Failed", state="error")
-            st.error(escape.markdown(exc))
-            return
-        status.update(label="Done", state="complete")
+    job = live_jobs().start(request.question, request.strategy, config, options,
+                            data.open_store(path))
+    st.query_params["live"] = job.run_id
+    st.session_state["solve_last"] = job.run_id
+
+
+def follow(path: str, run_id: str) -> None:
+    """Draw a running solve until it ends; a rerun or a reload picks it up again."""
+    job = live_jobs().get(run_id)
+    if job is None:
+        stored(path, run_id)
+        return
+    cols = st.columns([4, 1])
+    cols[0].markdown(f"Solving with **{escape.markdown(job.live.strategy)}** · run "
+                     f"{escape.markdown(run_id)}")
+    cols[1].button("Cancel", key=f"cancel-{run_id}", on_click=job.cancel,
+                   disabled=job.status != "running", icon=":material/stop_circle:")
+    view, store = LiveView(), data.open_store(path)
+    while True:
+        running = job.status == "running"
+        view.update(job, store.events(run_id))
+        if not running:
+            break
+        time.sleep(POLL_S)
     data.clear()
-    st.session_state["solve_last"] = live.run_id
-    show_result(live)
+    ended(job)
+
+
+def ended(job: LiveJob) -> None:
+    if job.status == "done" and job.live.result is not None:
+        show_result(job.live)
+    elif job.status == "cancelled":
+        st.warning(f"Cancelled after {job.elapsed_s:.1f} s; the run is recorded as cancelled.")
+    else:
+        st.error(escape.markdown(job.error or "the solve failed"))
+
+
+def stored(path: str, run_id: str) -> None:
+    """A run this server is not running (finished earlier, or started by another process)."""
+    run = data.open_store(path).get_run(run_id)
+    if run is None:
+        st.error(f"Run {escape.markdown(run_id)} not found in this store.")
+        return
+    status = "interrupted" if run.status == "running" else run.status
+    st.info(f"Run {escape.markdown(run_id)} is {escape.markdown(status)}"
+            + (" (the server that ran it stopped)" if status == "interrupted" else "") + ".")
 
 
 def show_result(live: LiveSolve) -> None:
@@ -148,10 +201,13 @@ def main() -> None:
                f"Runs are recorded in {escape.markdown(settings.store)}.")
     request = form(config)
     if request is not None:
-        run(str(settings.store), config, request)
-    last = st.session_state.get("solve_last")
+        start(str(settings.store), config, request)
+    live = st.query_params.get("live")
+    if live:
+        follow(str(settings.store), live)
+    last = st.session_state.get("solve_last") or live
     if last:
-        st.page_link("trace_page.py", label="Open the trace of the last solve",
+        st.page_link("trace_page.py", label="Open the trace of this solve",
                      icon=":material/account_tree:", query_params={"run": last})
 
 
