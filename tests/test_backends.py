@@ -183,6 +183,8 @@ async def test_an_unregistered_script_says_how_to_register_it(tmp_path):
         await client.acomplete("reasoner", "q")
     assert info.value.model == "scripted/backends-never-registered"
     assert not info.value.retryable and sleeps == []
+    status = check_model("reasoner", client.role("reasoner"))
+    assert not status.usable and "register it with ponder.scripted.register_script" in status.detail
 
 
 def test_only_the_litellm_backend_imports_litellm():

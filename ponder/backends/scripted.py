@@ -42,8 +42,11 @@ class ScriptedBackend:
 
     def status(self, role: str, spec: RoleConfig, *, reach: bool = False,
                timeout: float = 5.0) -> ModelStatus:
-        ok = spec.model.split("/", 1)[1] in SCRIPTS
-        return ModelStatus(role, spec.model, ok, "scripted test model" if ok else "not registered")
+        name = spec.model.split("/", 1)[1]
+        if name in SCRIPTS:
+            return ModelStatus(role, spec.model, True, "scripted test model")
+        return ModelStatus(role, spec.model, False, f"no scripted model {name!r}; register it "
+                           "with ponder.scripted.register_script")
 
     async def complete(self, spec: RoleConfig, call: Call) -> list[Completion]:
         started = time.perf_counter()
