@@ -145,11 +145,19 @@ def _tally(votes: dict[str, Any]) -> pd.DataFrame:
 
 
 def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
-    """The tally as bars: weight per answer, the leader highlighted, counts in the tooltip."""
-    frame = _tally(votes)
-    if frame.empty:
+    """The tally as bars: weight per answer, the leader highlighted, counts beside each."""
+    chart = tally_chart(votes, leader)
+    if chart is None:
         st.caption("No votes were cast (no branch produced an answer).")
         return
+    st.altair_chart(chart, width="stretch", height=70 + 36 * len(votes))
+
+
+def tally_chart(votes: dict[str, Any], leader: str | None = None) -> alt.LayerChart | None:
+    """The vote chart (None when no vote was cast)."""
+    frame = _tally(votes)
+    if frame.empty:
+        return None
     top = str(leader) if leader is not None else frame.sort_values("weight").iloc[-1]["answer"]
     frame["role"] = ["leader" if a == top else "other" for a in frame["answer"]]
     frame["facts"] = [tally_text(r.count, r.verified, r.weight) for r in frame.itertuples()]
@@ -166,7 +174,7 @@ def vote_chart(votes: dict[str, Any], leader: str | None = None) -> None:
     # Counts and verified flags written beside each bar, not only in the tooltip.
     labels = base.mark_text(align="left", dx=6, color="#37474f").encode(x="weight:Q",
                                                                          text="facts:N")
-    st.altair_chart(bars + labels, width="stretch", height=70 + 36 * len(frame))
+    return bars + labels
 
 
 def tally_text(count: int, verified: int, weight: float) -> str:

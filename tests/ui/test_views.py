@@ -284,6 +284,17 @@ def test_key_columns_are_pinned_and_accuracy_bars_are_not_red(
 def test_vote_bars_say_their_counts_and_the_answer_axis_has_no_clipped_title() -> None:
     assert panels.tally_text(3, 1, 2.3324) == "3 votes · 1 verified · weight 2.33"
     assert panels.tally_text(1, 0, 1.0) == "1 vote · 0 verified · weight 1.00"
+    chart = panels.tally_chart({"8": Vote(count=3, weight=2.3324, verified=1),
+                                "9": Vote(count=1, weight=0.5)}, "8")
+    assert chart is not None
+    spec = chart.to_dict()
+    bars, text = spec["layer"]
+    assert bars["encoding"]["y"]["title"] is None  # a rotated "answer" was clipped to "answei"
+    assert text["mark"]["type"] == "text" and text["encoding"]["text"]["field"] == "facts"
+    rows = next(iter(spec["datasets"].values()))
+    assert {r["answer"]: r["facts"] for r in rows} == {
+        "8": "3 votes · 1 verified · weight 2.33", "9": "1 vote · 0 verified · weight 0.50"}
+    assert panels.tally_chart({}) is None
 
 
 def test_strategy_charts_use_distinct_colours_and_no_clipped_labels() -> None:
