@@ -40,6 +40,7 @@ class SolveState(TypedDict, total=False):
     stop_check: dict[str, Any]
     stopped: str | None
     escalated: bool
+    stage: str | None  # the Stage sampling moved to (None: the first)
     result: Result | None
 
 

@@ -24,7 +24,8 @@ from langgraph.graph import StateGraph
 
 from ponder.config import SolveOptions
 from ponder.errors import ConfigError
-from ponder.graphs.strategies import beam, cot, direct, escalate, pot, self_consistency, verified
+from ponder.graphs.strategies import (beam, checked, cot, direct, escalate, pot,
+                                       self_consistency, verified)
 from ponder.graphs.strategy import Shape, Strategy
 
 STRATEGIES: dict[str, Strategy] = {}
@@ -43,7 +44,7 @@ def register_strategy(strategy: Strategy) -> Strategy:
     return strategy
 
 
-for _module in (direct, cot, self_consistency, pot, verified, beam, escalate):
+for _module in (direct, cot, self_consistency, pot, verified, checked, beam, escalate):
     register_strategy(_module.STRATEGY)
 
 

@@ -8,6 +8,7 @@ prompted, an optional :class:`Stage` it may move to after a vote) passed to
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -39,14 +40,17 @@ class Stage:
     """Another stage a strategy may move to after a vote (escalation is one).
 
     ``node`` (named ``name`` in the graph) switches the role and sets the new stage's
-    samples; ``needed(state, deps)`` says whether to move; ``route``, when given, runs before
-    any sampling and may pick the first role.
+    samples (and ``stage_start``: branches before it vote no more unless it keeps it);
+    ``needed(state, deps)`` says whether to move; ``route``, when given, runs before any
+    sampling and may pick the first role; ``steps``, when given, are the branch steps of the
+    stage's branches (e.g. programs first, then reasoning cross-checked by a program).
     """
 
     name: str
     node: Node
     needed: Callable[[dict[str, Any], Deps], bool]
     route: Node | None = None
+    steps: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def start(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     samples = state.get("stage_samples") or deps.options.samples
     return {"started_at": time.time(), "role": state.get("role") or deps.options.role,
             "stage_start": 0, "stage_samples": samples, "planned": samples,
-            "escalated": False, "decided": False, "stopped": None}
+            "escalated": False, "stage": None, "decided": False, "stopped": None}
 
 
 def dispatch(state: SolveState, *, deps: Deps) -> dict[str, Any]:
@@ -91,13 +95,13 @@ def dispatch(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     return {"round_size": size, "stopped": stopped, "roles": [state["role"]] if size else []}
 
 
-def fan_out(state: SolveState, *, mode: str) -> list[Send] | str:
-    """One ``Send`` per branch of the round (concurrent), or straight to the vote."""
+def fan_out(state: SolveState, *, mode: str, target: str = "branch") -> list[Send] | str:
+    """One ``Send`` per branch of the round (concurrent) to ``target``, or straight to the vote."""
     first = state["stage_start"] + len(router.stage_branches(state))
     sends = [
-        Send("branch", {"problem": state["problem"], "role": state["role"],
-                        "plan": state.get("plan"), "mode": mode, "index": first + i,
-                        "branch_id": new_id("b-"), "parent_event": state.get("parent_event")})
+        Send(target, {"problem": state["problem"], "role": state["role"],
+                      "plan": state.get("plan"), "mode": mode, "index": first + i,
+                      "branch_id": new_id("b-"), "parent_event": state.get("parent_event")})
         for i in range(state.get("round_size", 0))
     ]
     return sends or "vote"
@@ -185,7 +189,8 @@ Next = Literal["sample_more", "next_stage", "finish"]
 def after_vote(state: SolveState, runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
     """What follows a vote: more samples, the next stage, or the result."""
     step = router.after_vote(state, options=runtime.context.options)
-    if step == "finish" and stage is not None and not state.get("escalated") \
+    moved = state.get("escalated") or state.get("stage")
+    if step == "finish" and stage is not None and not moved \
             and not state.get("stopped") and stage.needed(state, runtime.context):
         return "next_stage"
     return step
@@ -210,16 +215,44 @@ def build_sampling(spec: Sampling, shape: Shape) -> StateGraph:
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, [*chain[1:], "dispatch"]):
         graph.add_edge(a, b)
-    graph.add_conditional_edges("dispatch", lambda s: fan_out(s, mode=spec.mode), ["branch", "vote"])
-    graph.add_edge("branch", "vote")
+    branches = ["branch"]
+    if stage is not None and stage.steps is not None:
+        # The stage's branches run other steps: a branch graph of their own.
+        branches.append(f"{stage.name}_branch")
+        graph.add_node(branches[1], branch_graph(stage.steps, shape))
+    graph.add_conditional_edges("dispatch", _fan_out_with(spec.mode, stage, branches[-1]),
+                                [*branches, "vote"])
+    for name in branches:
+        graph.add_edge(name, "vote")
     targets = {"sample_more": "dispatch", "finish": "finish"}
     if stage is not None:
-        graph.add_node(stage.name, shape.node(stage.name, stage.node))
+        graph.add_node(stage.name, _entering(stage.name, shape.node(stage.name, stage.node)))
         targets["next_stage"] = stage.name
         graph.add_edge(stage.name, "dispatch")
     graph.add_conditional_edges("vote", _after_vote_with(stage), targets)
     graph.add_edge("finish", END)
     return graph
+
+
+def _fan_out_with(mode: str, stage: Stage | None, stage_target: str) -> Callable[..., Any]:
+    def route_branches(state: dict[str, Any]) -> list[Send] | str:
+        inside = stage is not None and state.get("stage") == stage.name
+        return fan_out(state, mode=mode, target=stage_target if inside else "branch")
+    return route_branches
+
+
+def _entering(name: str, node: Node) -> Node:
+    """The stage's traced node, also recording in the state that sampling is in stage ``name``."""
+    if inspect.iscoroutinefunction(node):
+        async def enter_async(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
+            return {**await node(state, runtime), "stage": name}
+        enter_async.__name__ = name
+        return enter_async
+
+    def enter(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
+        return {**node(state, runtime), "stage": name}
+    enter.__name__ = name
+    return enter
 
 
 def _after_vote_with(stage: Stage | None) -> Callable[..., Next]:

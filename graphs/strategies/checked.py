@@ -1,0 +1,86 @@
+"""``checked``: programs first; a reasoning cross-check only where the programs leave doubt.
+
+``verified`` reasons *and* writes a program in every branch, at about 2.4× ``pot``'s tokens,
+although most problems are settled by the programs alone. Here ``pot``'s branches (write a
+program, run it) vote first. Where they settle the problem, that is the result, at ``pot``'s
+tokens. Where they leave doubt — no program gave an answer, the vote is split, or fewer than
+``check_below`` of the programs sampled (failed ones included) agree on the winner, or its
+confidence is below it — a second stage samples ``check_samples`` ``verified``-style branches
+(reason, write a program, run it; the reasoning agreeing with the program verifies the branch).
+
+The vote then counts both stages together, each branch weighed as usual: a program-only
+branch 1, a verified branch 2, a refuted one a quarter (for its program's answer), each times
+its token confidence. So one verified branch outweighs a lone program, and a 2:2 split
+between programs goes to the answer the reasoning confirms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ponder.agents.deps import Deps
+from ponder.agents.router import stage_branches
+from ponder.agents.state import SolveState
+from ponder.config import SolveOptions
+from ponder.graphs.sampling import Sampling, Stage, build_sampling
+from ponder.graphs.strategy import Shape, Strategy
+
+
+class CheckedSettings(BaseModel):
+    """When to cross-check, and with how many reasoning branches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check_below: float = Field(0.75, ge=0.0, le=1.0)
+    check_samples: int | None = Field(None, ge=1)
+
+    def samples_after(self, options: SolveOptions) -> int:
+        """Cross-check branches when one is needed (half of ``samples`` by default)."""
+        return self.check_samples or max(1, options.samples // 2)
+
+
+def doubt(state: SolveState, below: float) -> str | None:
+    """Why the programs' vote needs a cross-check, or ``None`` when it stands."""
+    if state.get("answer") is None:
+        return "no program gave an answer"
+    parts = state.get("confidence_parts") or {}
+    if parts.get("split"):
+        return "the programs' vote is split"
+    sampled = len(stage_branches(state))
+    if parts.get("agree", 0) < below * sampled:
+        return f"only {parts.get('agree', 0)} of {sampled} programs agree"
+    if state.get("confidence", 0.0) < below:
+        return f"confidence {state.get('confidence', 0.0):.2f} < {below}"
+    return None
+
+
+def needs_check(state: SolveState, deps: Deps) -> bool:
+    return doubt(state, deps.settings.check_below) is not None  # type: ignore[attr-defined]
+
+
+def cross_check(state: SolveState, *, deps: Deps) -> dict[str, Any]:
+    """Plan the cross-check branches; the programs' branches keep their votes."""
+    settings: CheckedSettings = deps.settings  # type: ignore[assignment]
+    samples = settings.samples_after(deps.options)
+    used = len(stage_branches(state))
+    deps.trace(inputs={"answer": state.get("answer"), "confidence": state.get("confidence"),
+                       "summary": (state.get("confidence_parts") or {}).get("summary")},
+               outputs={"why": doubt(state, settings.check_below), "samples": samples})
+    # The plan becomes what was sampled plus the cross-check: programs the vote stopped
+    # short of are not drawn later.
+    return {"stage_samples": used + samples, "planned": used + samples, "decided": False}
+
+
+def build_checked(shape: Shape):
+    """Program branches; reason-and-program branches as a second stage where they leave doubt."""
+    stage = Stage(name="cross_check", node=cross_check, needed=needs_check,
+                  steps=("reason", "code", "execute"))
+    return build_sampling(Sampling(("code", "execute"), stage=stage), shape)
+
+
+STRATEGY = Strategy(
+    name="checked", summary="Programs first; reasoning cross-checks them only where they "
+    "disagree, fail or are unsure.", build=build_checked, runs_code=True, settings=CheckedSettings,
+    planned_samples=lambda o, s: o.samples + s.samples_after(o))  # type: ignore[attr-defined]

@@ -1,0 +1,147 @@
+"""``checked``: programs first, a reasoning cross-check only where the programs leave doubt."""
+
+from __future__ import annotations
+
+import pytest
+
+import ponder
+from ponder.config import RoleConfig, SolveOptions, load_config
+from ponder.graphs.api import build_graph
+from ponder.scripted import register_script
+from ponder.store import Store
+from ponder.types import Problem
+
+QUESTION = "What is 6 * 7?"
+
+
+def programs(by_index, reasoned: str = "42"):
+    """A script: program requests get ``by_index(i)`` for sample ``i``; prose says ``reasoned``."""
+
+    def script(messages, index):
+        prompt = messages[-1]["content"].lower()
+        if "python" in prompt or "program" in prompt:
+            return f"```python\n{by_index(index)}\n```"
+        return f"Let me think. The answer is {reasoned}."
+
+    return script
+
+
+def nodes_of(cfg, result) -> list[str]:
+    return [e.node for e in Store(cfg.store).events(result.run_id)]
+
+
+def test_agreeing_programs_need_no_reasoning(scripted_config):
+    cfg = scripted_config(register_script("chk-agree", programs(lambda i: "print(6 * 7)")))
+    checked = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    pot = ponder.solve(QUESTION, strategy="pot", samples=4, config=cfg, seed=0)
+    assert checked.answer == pot.answer == "42"
+    assert "reason" not in nodes_of(cfg, checked) and "cross_check" not in nodes_of(cfg, checked)
+    assert all(not b.text and b.reasoned_answer is None for b in checked.branches)
+    assert checked.usage.total_tokens == pot.usage.total_tokens
+    # 2:0, then 3:0 with one sample left can no longer be overtaken: stopped, nothing to check.
+    assert (checked.samples_used, checked.max_samples, checked.stopped) == (3, 4, "decided")
+    assert not checked.escalated
+
+
+def test_split_programs_are_settled_by_a_verified_branch(scripted_config):
+    # Programs 41, 41, 42, crash: 41 leads 2:1. The cross-check (sample 4) reasons 42 and its
+    # program prints 42: verified, weight 2, and 42 wins over the programs' majority.
+    def program(i):
+        return {0: "print(41)", 1: "print(41)", 2: "print(42)", 3: "print(undefined)"}.get(i, "print(42)")
+
+    cfg = scripted_config(register_script("chk-split", programs(program)))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          check_samples=1)
+    assert result.answer == "42"
+    checks = [b for b in result.branches if b.reasoned_answer is not None]
+    assert [(b.index, b.verdict, b.answer) for b in checks] == [(4, "verified", "42")]
+    # Both stages vote: the three program answers and the verified branch.
+    assert result.votes["42"].count == 2 and result.votes["42"].verified == 1
+    assert result.votes["41"].count == 2
+    assert result.confidence_parts["status"] == "verified"
+    assert (result.samples_used, result.max_samples, result.stopped) == (5, 5, "max_samples")
+    events = Store(cfg.store).events(result.run_id)
+    check = next(e for e in events if e.node == "cross_check")
+    assert check.outputs == {"why": "only 2 of 4 programs agree", "samples": 1}
+    assert [e.node for e in events].count("reason") == 1
+
+
+def test_failing_programs_are_cross_checked(scripted_config):
+    cfg = scripted_config(register_script(
+        "chk-fail", programs(lambda i: "print(undefined)" if i < 4 else "print(6 * 7)")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    assert result.answer == "42" and result.confidence_parts["status"] == "verified"
+    assert all(b.verdict == "no_answer" for b in result.branches if b.index < 4)
+    assert [b.verdict for b in result.branches if b.index >= 4] == ["verified", "verified"]
+    # samples=4 programs, then samples // 2 = 2 cross-checks.
+    assert (result.samples_used, result.max_samples) == (6, 6)
+    assert "no program gave an answer" in next(
+        e for e in Store(cfg.store).events(result.run_id) if e.node == "cross_check").outputs["why"]
+
+
+def test_a_refuted_cross_check_leaves_the_answer_unverified(scripted_config):
+    # Programs 8, crash, 8: the vote stops (nothing can overtake 2:0 with one sample left), but
+    # only 2 of 3 programs answered. The cross-check reasons 9 while its program prints 8 (the
+    # "Lucy" case): refuted. The answer stands on the programs and is reported unverified.
+    def program(i):
+        return "print(undefined)" if i == 1 else "print(8)"
+
+    cfg = scripted_config(register_script("chk-refute", programs(program, reasoned="9")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          check_below=0.8, check_samples=1)
+    assert result.answer == "8"
+    assert [(b.index, b.verdict) for b in result.branches if b.reasoned_answer] == [(3, "refuted")]
+    assert result.confidence_parts["status"] == "unverified" and result.confidence == 0.0
+    assert (result.samples_used, result.max_samples, result.stopped) == (4, 4, "max_samples")
+
+
+def test_a_spent_budget_skips_the_cross_check(scripted_config):
+    cfg = scripted_config(register_script("chk-budget", programs(lambda i: f"print({40 + i})")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          budget_tokens=30)
+    assert result.stopped == "budget_tokens" and result.samples_used < 4
+    assert all(b.reasoned_answer is None for b in result.branches)
+    assert "cross_check" not in nodes_of(cfg, result)
+
+
+def test_undecided_cross_check_samples_its_whole_stage(scripted_config):
+    # Programs all differ and so does every cross-check's program: 8 programs, then 4 checks.
+    cfg = scripted_config(register_script(
+        "chk-noisy", programs(lambda i: f"print({40 + i})", reasoned="0")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=8, config=cfg, seed=0)
+    assert (result.samples_used, result.max_samples, result.stopped) == (12, 12, "max_samples")
+    assert sorted(b.index for b in result.branches) == list(range(12))
+    assert sum(b.reasoned_answer is not None for b in result.branches) == 4
+
+
+def test_graph_has_a_branch_graph_per_stage(unanimous_config):
+    mermaid = build_graph("checked", unanimous_config).get_graph(xray=True).draw_mermaid()
+    for edge in ["branch\\3acode --> branch\\3aexecute", "cross_check --> dispatch",
+                 "cross_check_branch\\3areason --> cross_check_branch\\3acode",
+                 "cross_check_branch\\3aexecute --> cross_check_branch\\3averify"]:
+        assert edge in mermaid, edge
+    assert "branch\\3areason" not in mermaid.replace("cross_check_branch", "")
+
+
+def test_settings_are_checked(unanimous_config):
+    with pytest.raises(ponder.ConfigError, match="check_below"):
+        ponder.solve(QUESTION, strategy="checked", config=unanimous_config, check_below=2)
+
+
+@pytest.fixture
+def unanimous_config(scripted_config):
+    return scripted_config(register_script("chk-unanimous", programs(lambda i: "print(42)")))
+
+
+@pytest.mark.slow
+def test_checked_through_the_embedded_model(tmp_path):
+    cfg = load_config(None, store=tmp_path / "ponder.db", roles={
+        "reasoner": RoleConfig(model="local/gemma-3-270m", max_tokens=64),
+        "standard": RoleConfig(model="local/smollm2-135m", max_tokens=64)})
+    problem = Problem(question="Sam has 3 apples and buys 4 more apples. How many apples does "
+                      "he have now?", reference="7")
+    result = ponder.solve(problem, "checked", config=cfg, options=SolveOptions(samples=4, seed=0))
+    assert result.answer == "7" and result.correct and result.seed == 0
+    assert all(b.model == "local/gemma-3-270m" for b in result.branches)
+    assert any(b.code_answer == "7" for b in result.branches)
+    assert result.samples_used <= result.max_samples <= 6
