@@ -12,6 +12,8 @@ Writes a table per dataset to stdout and ``<out>/<name>.md``, one row per solve 
     python benchmarks/scaling.py --smoke                # 2 problems, 2 strategies (<1 min)
     python benchmarks/scaling.py --levels 1,2 --arith 20 --gsm8k 0 --only stops --cache
                                                         # fixed N vs stop rules, N = 8 and 16
+    python benchmarks/scaling.py --levels 1 --arith 30 --gsm8k 0 --only checked --cache
+                                                        # pot vs verified vs checked, N = 4
 
 Every setup samples with the same seed (``--seed``), so a stopped run draws a prefix of the
 samples its fixed-N counterpart draws. ``--cache`` shares one response cache between setups:
@@ -75,6 +77,11 @@ def _stops(strategy: str, prefix: str) -> list[Setup]:
 
 
 STOP_SETUPS = _stops("self-consistency", "sc") + _stops("pot", "pot")
+# Verification where it pays: programs only, every branch cross-checked, cross-checked only
+# where the programs leave doubt (the same samples and stop rule).
+CHECK_SETUPS = [Setup("pot-4", "pot", "≤4", {"samples": 4, "early_stop": True}),
+                Setup("verified-4", "verified", "≤4", {"samples": 4, "early_stop": True}),
+                Setup("checked-4", "checked", "≤4+2", {"samples": 4, "early_stop": True})]
 SETUPS = [
     Setup("direct", "direct", "1"),
     Setup("cot", "cot", "1"),
@@ -85,12 +92,13 @@ SETUPS = [
     Setup("beam", "beam", "3×2", {"beam_width": 3, "beam_expand": 2, "beam_depth": 6}),
     Setup("escalate", "escalate", "≤4+2", {"samples": 4}),
     Setup("escalate-8", "escalate", "≤8+4", {"samples": 8}),
+    *CHECK_SETUPS,
 ]
 # Older names of the same setups (commands in benchmarks/README.md).
 ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16"}
-GROUPS = {"stops": [s.key for s in STOP_SETUPS]}
+GROUPS = {"stops": [s.key for s in STOP_SETUPS], "checked": [s.key for s in CHECK_SETUPS]}
 MARKERS = {"direct": "v", "cot": "^", "self-consistency": "o", "pot": "s", "verified": "D",
-           "beam": "P", "escalate": "X"}
+           "beam": "P", "escalate": "X", "checked": "*"}
 # The N=16 setups and escalate-8 are left out of the default run for time (add them with
 # --only, or --only stops for the stop-rule comparison).
 DEFAULT = ["direct", "cot", "sc-4", "sc-8", "sc-ada-8", "pot", "pot-8", "verified-8", "beam",
@@ -120,7 +128,7 @@ def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
               log: Path, meta: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
     """Solve every problem with every setup, rotating the order per problem."""
-    from ponder.graphs.api import build_graph, options_for
+    from ponder.graphs.api import build_graph
     from ponder.graphs.registry import get_strategy
     from ponder.models import ModelClient
     from ponder.sandbox import make_sandbox
@@ -129,7 +137,7 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
     needs_box = any(get_strategy(s.strategy).runs_code for s in setups)
     sandbox = make_sandbox(config.sandbox) if needs_box else None
     graphs = {s.key: build_graph(s.strategy, config,
-                                 options=options_for(None, None, config, seed=seed, **s.options),
+                                 options=setup_options(s, config, seed=seed),
                                  models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
               for s in setups}
     await warm_up(models, setups)
@@ -150,15 +158,21 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
     return rows
 
 
+def setup_options(setup: Setup, config: Config, **fields: Any) -> Any:
+    """The setup's solve options: shared ones, and the strategy's own settings."""
+    from ponder.graphs.api import options_for
+
+    return options_for(config, **{**setup.options, **fields})
+
+
 async def warm_up(models: Any, setups: list[Setup]) -> None:
     """Load the models before the clock starts (the first call pays for reading the weights)."""
-    from ponder.graphs.api import options_for
     from ponder.graphs.registry import get_strategy
 
     roles: set[str] = set()
     for setup in setups:
         spec = get_strategy(setup.strategy)
-        options = options_for(None, None, models.config, **setup.options)
+        options = setup_options(setup, models.config)
         roles |= set(spec.roles(options, spec.settings_from(options)))
     for role in sorted(roles):
         await models.acomplete(role, "Question: 1 + 1?\nAnswer:", max_tokens=1)
@@ -177,6 +191,8 @@ async def solve_one(graph: Any, setup: Setup, dataset: str, problem: Problem) ->
             "tokens": result.usage.total_tokens, "samples": result.samples_used,
             "calls": result.usage.calls, "latency_s": time.perf_counter() - started,
             "stopped": result.stopped, "error": None,
+            # branches that reasoned in prose (a cross-check), not only wrote a program
+            "reasoned": sum(bool(b.text) for b in result.branches),
             # how far the samples agree: the winner's branches of those that gave an answer
             "agree": result.confidence_parts.get("agree", 0),
             "counted": result.confidence_parts.get("counted", 0)}
@@ -254,6 +270,27 @@ def agreement(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def check_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """pot, verified and checked side by side: accuracy, tokens, ratios, cross-checks run."""
+    by = {s["setup"]: s for s in summary}
+    pot, verified = by.get("pot-4"), by.get("verified-4")
+    if pot is None or verified is None:
+        return ""
+    lines = ["| strategy | N | accuracy | tokens/problem | vs pot | vs verified | samples used "
+             "| problems cross-checked |", "|---|---|---|---|---|---|---|---|"]
+    for setup in CHECK_SETUPS:
+        e = by.get(setup.key)
+        if e is None:
+            continue
+        mine = [r for r in rows if r["setup"] == setup.key]
+        checked = sum(r.get("reasoned", 0) > 0 for r in mine)
+        lines.append(f"| {setup.strategy} | {setup.n} | {e['accuracy']:.1%} ({e['right']}/{e['problems']}) "
+                     f"| {e['tokens']:.0f} | {e['tokens'] / max(pot['tokens'], 1):.2f}x "
+                     f"| {e['tokens'] / max(verified['tokens'], 1):.2f}x | {e['samples']:.1f} "
+                     f"| {checked}/{len(mine)} |")
+    return "\n".join(lines)
+
+
 def claims(summary: list[dict[str, Any]]) -> list[str]:
     """The headline comparisons between strategies, checked on the numbers just measured."""
     by = {s["setup"]: s for s in summary}
@@ -328,6 +365,9 @@ def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any],
         stops = stop_table(summary)
         if stops:
             parts.append(f"Stop rules against fixed N:\n\n{stops}\n")
+        checks = check_table(summary, [r for r in rows or [] if name == "all" or r["dataset"] == name])
+        if checks:
+            parts.append(f"Verification where it pays:\n\n{checks}\n")
         agree = agreement([r for r in rows or [] if name == "all" or r["dataset"] == name])
         if agree and name != "all":
             parts.append(agree + "\n")

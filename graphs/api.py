@@ -51,19 +51,20 @@ def as_problem(question: str | Problem, **fields: Any) -> Problem:
     return Problem(question=question.strip(), **fields)
 
 
-def options_for(samples: int | None, options: SolveOptions | None, config: Config,
-                **fields: Any) -> SolveOptions:
-    """Solve options from keyword fields: shared ones go to ``SolveOptions``, any other to
-    the strategy's own settings (``beam_width=4``), which the strategy validates."""
-    known = {k: v for k, v in fields.items() if k in SolveOptions.model_fields}
+def options_for(config: Config, options: SolveOptions | None = None, **fields: Any) -> SolveOptions:
+    """Solve options from keyword fields: shared ones go to ``SolveOptions`` (over ``options``
+    when given), any other to the strategy's own settings (``beam_width=4``), which the
+    strategy validates."""
+    known = {k: v for k, v in fields.items() if k in SolveOptions.model_fields and v is not None}
     extra = {k: v for k, v in fields.items() if k not in SolveOptions.model_fields}
-    opts = options or SolveOptions(**{"samples": samples or config.samples, **known})
-    update: dict[str, Any] = {}
-    if samples and options:
-        update["samples"] = samples
+    if options is None:
+        options = SolveOptions(**{"samples": config.samples, **known})
+    elif known:
+        options = options.model_copy(update=known)
     if extra:
-        update["strategy_options"] = {**opts.strategy_options, **extra}
-    return opts.model_copy(update=update) if update else opts
+        options = options.model_copy(
+            update={"strategy_options": {**options.strategy_options, **extra}})
+    return options
 
 
 async def asolve(question: str | Problem, strategy: str = "verified", samples: int | None = None,
@@ -78,7 +79,7 @@ async def asolve(question: str | Problem, strategy: str = "verified", samples: i
     """
     config = config or load_config()
     problem = as_problem(question)
-    opts = options_for(samples, options, config, **option_fields)
+    opts = options_for(config, options, samples=samples, **option_fields)
     db = Store(config.store) if store is True else (store or None)
     run = SolveRun(problem, strategy, config, opts, store=db, nodes=nodes, sandbox=sandbox,
                    models=models)
