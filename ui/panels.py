@@ -91,8 +91,7 @@ def step(node: TraceNode, graph: TraceGraph, anchor: str | None = None) -> None:
                              "was taken from it)"):
                 text_block(text)
     elif text:
-        st.markdown("**Output**")
-        text_block(text)
+        model_text(text, out.get("reasoning"), out.get("answer"))
     reasoning(out.get("reasoning"))
     if code:
         st.markdown("**Code**")
@@ -128,6 +127,18 @@ def _is_table(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(
         isinstance(v, dict) and not any(isinstance(x, (dict, list)) for x in v.values())
         for v in value)
+
+
+def model_text(text: str, separate_reasoning: str | None, answer: object) -> None:
+    """A model's text, named for what it holds: a model that gives no separate reasoning
+    (the embedded ones) writes its reasoning and its answer in this one text."""
+    if separate_reasoning or answer is None:
+        st.markdown("**Output**")
+    else:
+        st.markdown("**Reasoning and answer**")
+        st.caption("This model writes its reasoning and its answer in one text (it returns no "
+                   f"separate reasoning); the answer taken from it: {escape.markdown(answer)}")
+    text_block(text)
 
 
 def _tally(votes: dict[str, Any]) -> pd.DataFrame:
@@ -220,8 +231,7 @@ def branch_card(branch: Branch, shared: Usage | None = None) -> None:
     bottom[1].metric("Confidence", f"{confidence:.2f}" if confidence is not None else "–")
     st.markdown(f"**Vote counted:** {md(counted(branch))}")
     if branch.text:
-        st.caption("output")
-        text_block(branch.text)
+        model_text(branch.text, branch.reasoning, branch.reasoned_answer)
     reasoning(branch.reasoning)
     if branch.execution is not None:
         st.caption("code")

@@ -125,12 +125,18 @@ def hostile_server(hostile_store: Any, tmp_path: Path) -> Iterator[str]:
 CANARY = "ponder-canary"  # in every URL and id of the hostile store (tests/ui/conftest.py)
 INJECTED = f"""() => {{
     const found = [];
-    // Headings' own anchors (href="#slug") are Streamlit's, not injected links.
     const selectors = ['[id^="{CANARY}"]', 'img[src*="{CANARY}"]', '#pcx', 'img[src*="pc1"]',
-                       'a[href*="{CANARY}"]:not([href^="#"])', '.katex',
-                       'img[alt="Streamlit logo"]', '[aria-label="home icon"]'];
+                       '.katex', 'img[alt="Streamlit logo"]', '[aria-label="home icon"]'];
     for (const el of document.querySelectorAll(selectors.join(','))) {{
         found.push(el.outerHTML.slice(0, 160));
+    }}
+    // A link is injected when it leads to a canary path. The app's own links (breadcrumbs,
+    // step links, headings' "#slug" anchors) carry the hostile ids URL-encoded in their
+    // query or fragment only.
+    for (const el of document.querySelectorAll('a[href*="{CANARY}"]')) {{
+        if (new URL(el.href, location.href).pathname.includes('{CANARY}')) {{
+            found.push(el.outerHTML.slice(0, 160));
+        }}
     }}
     for (const el of document.querySelectorAll('.stMarkdownColoredText, strong, em')) {{
         const text = el.textContent;

@@ -80,7 +80,10 @@ def test_pages_hold_their_urls_and_show_what_matters(two_batches: tuple[str, dic
         page.get_by_text("Timeline").first.wait_for()
         page.locator('[data-testid="stEChartsChart"] canvas').first.wait_for()
         page.screenshot(path=str(folder / "verified-trace.png"), full_page=True)
-        page.get_by_role("heading", name="Timeline").scroll_into_view_if_needed()
+        # Scroll the app's own scroller (scroll_into_view_if_needed sees a tall viewport
+        # as "in view" already, and the picture came out the same as the one above).
+        page.get_by_role("heading", name="Timeline").evaluate(
+            "el => el.scrollIntoView({block: 'start'})")
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         page.screenshot(path=str(folder / "trace-timeline.png"))
 

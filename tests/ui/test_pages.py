@@ -157,7 +157,7 @@ def test_trace_page_draws_the_real_run(ui_store: UIStore,
     vote = next(i for i, e in enumerate(step.options) if "vote" in e)
     step.set_value(vote).run()
     assert not at.exception
-    assert any(m.startswith("#### \\#") and m.endswith("vote") for m in at.markdown.values)
+    assert any(h.startswith("\\#") and h.endswith("vote") for h in at.subheader.values)
 
 
 def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,

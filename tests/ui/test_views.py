@@ -377,3 +377,12 @@ def test_the_runs_page_opens_on_the_page_its_url_names(tmp_path: Path,
     assert "rows 26–30 of 30" in at.caption.values
     assert len(at.dataframe[0].value) == 5
     assert at.query_params.get("page") == "2"
+
+
+def test_text_without_separate_reasoning_is_named_reasoning_and_answer(
+        views_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["solve"])
+    shown = texts(at)
+    # The refuted branch's card: the embedded model's text holds its reasoning and answer.
+    assert "**Reasoning and answer**" in shown
+    assert "the answer taken from it: 9" in shown
