@@ -37,6 +37,8 @@ NODE_COLORS = {
 }
 """Colours of the generic steps every sampling strategy shares; any other step (a
 strategy's own, a user's custom node) gets :func:`step_color`'s colour from its name."""
+HUES = ((0.05, 0.24), (0.44, 0.94))  # where hashed colours may fall: no red, no green
+HUE_SPLIT = (HUES[0][1] - HUES[0][0]) / (HUES[0][1] - HUES[0][0] + HUES[1][1] - HUES[1][0])
 VERDICT_COLORS = {"verified": "#43a047", "refuted": "#e53935", "unverified": "#9e9e9e",
                   "no_answer": "#bdbdbd"}
 FAILED = "#e53935"
@@ -101,7 +103,11 @@ def step_color(node: str) -> str:
     if node in NODE_COLORS:
         return NODE_COLORS[node]
     digest = hashlib.sha256(node.encode("utf-8")).digest()
-    hue = int.from_bytes(digest[:2], "big") / 65536
+    share = int.from_bytes(digest[:2], "big") / 65536
+    # Hues off the reds and greens, which mean refuted/failed and verified/correct here.
+    low, high = HUES
+    hue = low[0] + share * (low[1] - low[0]) if share < HUE_SPLIT \
+        else high[0] + (share - HUE_SPLIT) / (1 - HUE_SPLIT) * (high[1] - high[0])
     red, green, blue = colorsys.hls_to_rgb(hue, 0.38 + digest[2] / 255 * 0.08, 0.6)
     return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in (red, green, blue)))
 

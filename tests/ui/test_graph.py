@@ -138,3 +138,13 @@ def test_node_colours_come_from_the_step_name_not_from_a_list_of_strategies() ->
     mine = step("my_node", 1, root)
     data = echarts_spec(layout([root, mine]))["series"][0]["data"]
     assert data[1]["itemStyle"]["color"] == colors["my_node"]
+
+
+def test_hashed_colours_never_look_like_a_verdict() -> None:
+    import colorsys
+
+    for i in range(500):
+        color = step_color(f"custom_step_{i}")
+        rgb = [int(color[k:k + 2], 16) / 255 for k in (1, 3, 5)]
+        hue = colorsys.rgb_to_hls(*rgb)[0]
+        assert 0.04 < hue < 0.25 or 0.43 < hue < 0.95, (color, hue)  # no red, no green
