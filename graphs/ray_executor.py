@@ -24,7 +24,8 @@ from typing import Any
 
 from ponder.errors import ConfigError, PonderError
 from ponder.graphs.executors import BatchContext, build_graphs
-from ponder.models import _EMBEDDED, REMOTE_CONCURRENCY, ModelClient
+from ponder.backends import backend_for
+from ponder.models import REMOTE_CONCURRENCY, ModelClient
 from ponder.types import Problem, Result, TraceEvent
 
 NAMESPACE = "ponder"
@@ -117,7 +118,7 @@ class ClusterModelClient(ModelClient):
         self.limiter = limiter
 
     def _limit(self, spec: Any) -> Any:
-        if spec.provider in _EMBEDDED:
+        if not backend_for(spec.model).remote:
             return super()._limit(spec)
         lease_s = spec.timeout + 30.0  # a call never holds a permit longer than its timeout
         return _ClusterPermit(self.limiter, spec.provider, spec.concurrency or REMOTE_CONCURRENCY,

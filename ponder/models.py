@@ -155,6 +155,14 @@ class ModelClient:
 
     async def _sample(self, backend: Backend, spec: RoleConfig, profile: Profile, call: Call,
                       indices: list[int]) -> list[Completion]:
+        """Sample ``indices``: each run of consecutive ones as one n-request where the model
+        takes ``n`` (an n-request's choices are samples ``first``, ``first + 1``, ...)."""
+        runs = await asyncio.gather(*[self._sample_run(backend, spec, profile, call, run)
+                                      for run in _consecutive(indices)])
+        return [completion for run in runs for completion in run]
+
+    async def _sample_run(self, backend: Backend, spec: RoleConfig, profile: Profile, call: Call,
+                          indices: list[int]) -> list[Completion]:
         if not indices:
             return []
         if len(indices) > 1 and profile.n:
@@ -217,3 +225,14 @@ def validate_roles(config: Config, roles: list[str] | None = None) -> None:
         status = check_model(name, config.role(name))
         if not status.usable:
             raise ConfigError(f"role {name!r} ({status.model}): {status.detail}")
+
+
+def _consecutive(indices: list[int]) -> list[list[int]]:
+    """``[0, 2, 3]`` as ``[[0], [2, 3]]``: cache hits can leave gaps between missing samples."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] + 1 == i:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs

@@ -177,6 +177,24 @@ async def test_cache_hits_are_free_and_samples_stay_distinct(tmp_path):
     assert not other[0].cached
 
 
+async def test_a_cache_hit_between_missing_samples_keeps_each_sample_its_own(tmp_path):
+    """Samples 0 and 2 missing around a cached 1: two requests, never one n=2 request whose
+    second choice would be sample 1 again."""
+    calls = []
+
+    def script(messages, i):
+        calls.append(i)
+        return f"Answer: {i}"
+
+    model = register_script("gapped", script)
+    client, _ = client_for(model, tmp_path, cache=ResponseCache(tmp_path / "cache.db"))
+    await client.acomplete("reasoner", "q", n=1, first_index=1)
+    again = await client.acomplete("reasoner", "q", n=3)
+    assert [c.text for c in again] == ["Answer: 0", "Answer: 1", "Answer: 2"]
+    assert [c.cached for c in again] == [False, True, False]
+    assert sorted(calls) == [0, 1, 2]
+
+
 async def test_logprobs_from_scripted(tmp_path):
     model = register_script("lp", cycle("Answer: 1 2"))
     client, _ = client_for(model, tmp_path)
