@@ -58,6 +58,8 @@ class Deps:
     emit: Callable[[TraceEvent], None] = _drop
     progress: Callable[[Any], None] = _drop
     span: Span | None = None
+    # Stream model text as it is generated (``TextDelta`` progress), for a live viewer.
+    stream_text: bool = False
 
     def trace(self, *, inputs: dict[str, Any] | None = None,
               outputs: dict[str, Any] | None = None, usage: Usage | None = None) -> None:

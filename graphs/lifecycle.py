@@ -49,7 +49,7 @@ class Prepared:
 def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str,
             store: Any = None, nodes: dict[str, Node] | None = None,
             sandbox: Sandbox | None = None, models: ModelClient | None = None,
-            checkpointer: Any = None) -> Prepared:
+            checkpointer: Any = None, stream_text: bool = False) -> Prepared:
     """The pre-run checks, in one place: the strategy exists and accepts its settings, its
     roles' models can be called, the strategy accepts them, the sandbox starts."""
     load_plugins(config.plugins)
@@ -60,7 +60,8 @@ def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str
     validate_roles(models.config, spec.roles(options, settings))
     spec.check(models, options, settings)
     deps = make_deps(config, options, strategy=spec.name, run_id=run_id, settings=settings,
-                     store=store, models=models, sandbox=sandbox, needs_sandbox=spec.runs_code)
+                     store=store, models=models, sandbox=sandbox, needs_sandbox=spec.runs_code,
+                     stream_text=stream_text)
     shape = Shape(plan=options.plan, nodes=dict(nodes or {}))
     return Prepared(spec, deps.options, settings, deps,
                     BoundGraph(compiled(spec, shape, checkpointer=checkpointer), deps))
@@ -118,6 +119,7 @@ class SolveRun:
     models: ModelClient | None = None
     kind: str = "solve"
     meta: dict[str, Any] = field(default_factory=dict)
+    stream_text: bool = False  # also yield TextDelta events (model text as it is generated)
     run_id: str = field(default_factory=lambda: new_id("run-"))
     result: Result | None = None
     _opened: bool = False
@@ -138,7 +140,7 @@ class SolveRun:
             yield RunStarted(run_id=self.run_id, problem_id=self.problem.id, strategy=self.strategy)
             prepared = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
                                store=self.store, nodes=self.nodes, sandbox=self.sandbox,
-                               models=self.models)
+                               models=self.models, stream_text=self.stream_text)
             async for event in problem_events(prepared.graph, self.problem):
                 if isinstance(event, RunFinished):
                     self.result = event.result

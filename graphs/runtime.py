@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ponder.agents.deps import Deps, NoSettings, Span
 from ponder.config import Config, SolveOptions
-from ponder.events import BranchFinished, NodeFinished
+from ponder.events import BranchFinished, NodeFinished, TextDelta
 from ponder.models import ModelClient
 from ponder.sandbox import Sandbox, make_sandbox
 from ponder.store import Store
@@ -29,7 +29,7 @@ Node = Callable[..., Any]
 def make_deps(config: Config, options: SolveOptions, *, strategy: str, run_id: str,
               settings: BaseModel | None = None, store: Store | None = None,
               models: ModelClient | None = None, sandbox: Sandbox | None = None,
-              needs_sandbox: bool = False) -> Deps:
+              needs_sandbox: bool = False, stream_text: bool = False) -> Deps:
     """Dependencies for one run: model client, sandbox if needed, the store as trace sink."""
     if options.seed is None:
         # No seed asked for: a fresh one per run, recorded in the result (``Result.seed``),
@@ -39,7 +39,8 @@ def make_deps(config: Config, options: SolveOptions, *, strategy: str, run_id: s
         sandbox = make_sandbox(config.sandbox)
     return Deps(models=models or ModelClient(config), options=options,
                 settings=settings or NoSettings(), sandbox=sandbox, run_id=run_id,
-                strategy=strategy, emit=store.add_event if store is not None else _drop)
+                strategy=strategy, emit=store.add_event if store is not None else _drop,
+                stream_text=stream_text)
 
 
 def _drop(item: Any) -> None:
@@ -47,12 +48,16 @@ def _drop(item: Any) -> None:
 
 
 class MeteredModels:
-    """The model client as one node sees it: every completion's usage lands in its span."""
+    """The model client as one node sees it: every completion's usage lands in its span, and
+    a single sample's text streams to ``on_text`` when the run asked for it."""
 
-    def __init__(self, models: ModelClient, span: Span):
-        self._models, self._span = models, span
+    def __init__(self, models: ModelClient, span: Span,
+                 on_text: Callable[[str], None] | None = None):
+        self._models, self._span, self._on_text = models, span, on_text
 
     async def acomplete(self, *args: Any, **kwargs: Any) -> list[Completion]:
+        if self._on_text is not None and kwargs.get("n", 1) == 1:
+            kwargs.setdefault("on_text", self._on_text)
         completions = await self._models.acomplete(*args, **kwargs)
         self._span.metered.extend(c.usage for c in completions)
         return completions
@@ -75,7 +80,7 @@ def traced(name: str, node: Node, *, trace_as: str | None = None) -> Node:
     label = trace_as or name
     if inspect.iscoroutinefunction(node):
         async def run_async(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-            deps, started = _view(runtime), time.time()
+            deps, started = _view(runtime, label, state), time.time()
             try:
                 update = await node(state, deps=deps)
             except BaseException as exc:
@@ -86,7 +91,7 @@ def traced(name: str, node: Node, *, trace_as: str | None = None) -> Node:
         return run_async
 
     def run(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-        deps, started = _view(runtime), time.time()
+        deps, started = _view(runtime, label, state), time.time()
         try:
             update = node(state, deps=deps)
         except BaseException as exc:
@@ -97,14 +102,17 @@ def traced(name: str, node: Node, *, trace_as: str | None = None) -> Node:
     return run
 
 
-def _view(runtime: Runtime[Deps]) -> Deps:
+def _view(runtime: Runtime[Deps], label: str, state: dict[str, Any]) -> Deps:
+    """The node's own view of the run's dependencies: its span, metered models, the stream."""
     deps = runtime.context
     if not isinstance(deps, Deps):
         raise TypeError("run ponder graphs with their dependencies: graph.invoke(input, "
                         "context=deps), or use the graph ponder.build_graph returns")
-    span = Span()
-    return dataclasses.replace(deps, span=span, models=MeteredModels(deps.models, span),
-                               progress=runtime.stream_writer)
+    span, write, branch_id = Span(), runtime.stream_writer, state.get("branch_id")
+    on_text = (lambda piece: write(TextDelta(node=label, branch_id=branch_id, text=piece))) \
+        if deps.stream_text else None
+    return dataclasses.replace(deps, span=span, progress=write,
+                               models=MeteredModels(deps.models, span, on_text))
 
 
 def _record(label: str, state: dict[str, Any], deps: Deps, started: float,

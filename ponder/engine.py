@@ -22,7 +22,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-from ponder.engine_worker import receive, send
+from ponder.engine_worker import TextSink, receive, send
 from ponder.errors import BackendError
 from ponder.embedded import local_model
 
@@ -44,18 +44,20 @@ class _Worker:
         self._log: Any = None
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None) -> dict[str, Any]:
+                 stop_when: StopRule | None, on_text: TextSink | None = None) -> dict[str, Any]:
         with self.lock:
             conn = self._ensure_started()
             try:
                 send(conn, {"op": "complete", "messages": messages, "params": params,
-                            "watch": stop_when is not None})
+                            "watch": stop_when is not None or on_text is not None})
                 seen: list[float] = []
                 while True:
                     message = self._receive(conn)
                     if message["op"] == "token":
                         if message.get("logprob") is not None:
                             seen.append(float(message["logprob"]))
+                        if on_text is not None and message.get("text"):
+                            on_text(message["text"])
                         send(conn, {"op": "continue", "stop": bool(stop_when and stop_when(seen))})
                     elif message["op"] == "done":
                         return message["result"]
@@ -166,7 +168,7 @@ class _InProcess:
         return self.model.system_info if self.model is not None else ""
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None) -> dict[str, Any]:
+                 stop_when: StopRule | None, on_text: TextSink | None = None) -> dict[str, Any]:
         from ponder.engine_worker import LoadedModel
 
         with self.lock:
@@ -174,7 +176,7 @@ class _InProcess:
                 spec = local_model(self.name)
                 self.model = LoadedModel(str(spec.locate()), spec.style, spec.n_ctx,
                                          self.n_threads)
-            return self.model.complete(messages, params, stop_when)
+            return self.model.complete(messages, params, stop_when, on_text)
 
     def close(self) -> None:
         self.model = None
@@ -219,6 +221,7 @@ class LocalEngine:
         seed: int | None = None,
         logprobs: bool = False,
         stop_when: StopRule | None = None,
+        on_text: TextSink | None = None,
     ) -> dict[str, Any]:
         """One sampled choice: ``{"text", "finish_reason", "usage"[, "logprobs"]}``.
 
@@ -226,7 +229,7 @@ class LocalEngine:
         """
         params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                       stop=stop or None, seed=seed if seed is not None else -1)
-        result = self._get(name).complete(messages, params, stop_when)
+        result = self._get(name).complete(messages, params, stop_when, on_text)
         if not logprobs:
             result.pop("logprobs", None)
         return result

@@ -10,13 +10,14 @@ Protocol (JSON messages over a socket, one model per worker)::
 
     worker -> parent  {"op": "ready", "system_info": ...} | {"op": "error", "message": ...}
     parent -> worker  {"op": "complete", "messages": [...], "params": {...}, "watch": bool}
-    worker -> parent  {"op": "token", "logprob": x}        (only when watching; parent
-    parent -> worker  {"op": "continue", "stop": bool}      answers each one)
+    worker -> parent  {"op": "token", "logprob": x, "text": piece}  (only when watching;
+    parent -> worker  {"op": "continue", "stop": bool}               the parent answers each)
     worker -> parent  {"op": "done", "result": {...}} | {"op": "error", "message": ...}
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -30,6 +31,7 @@ from typing import Any
 from ponder.embedded import PromptStyle, completion_prompt
 
 StopRule = Callable[[list[float]], bool]
+TextSink = Callable[[str], None]
 
 
 class LoadedModel:
@@ -54,6 +56,8 @@ class LoadedModel:
         self.system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
         self._logprobs: list[float] = []
         self._stop_when: StopRule | None = None
+        self._on_text: TextSink | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._wrap_generate()
 
     def _wrap_generate(self) -> None:
@@ -71,6 +75,8 @@ class LoadedModel:
                 top = float(logits.max())
                 lse = top + math.log(float(np.exp(logits - top).sum()))
                 self._logprobs.append(float(logits[token]) - lse)
+                if self._on_text is not None:
+                    self._on_text(self._decoder.decode(llm.detokenize([token])))
                 if self._stop_when is not None and self._stop_when(self._logprobs):
                     return
                 yield token
@@ -91,20 +97,24 @@ class LoadedModel:
             self.llm.eval(head)
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None = None) -> dict[str, Any]:
+                 stop_when: StopRule | None = None,
+                 on_text: TextSink | None = None) -> dict[str, Any]:
         """One choice: ``{"text", "finish_reason", "usage", "logprobs", "engine_s"}``.
 
         ``engine_s`` is the time spent in llama.cpp, so a caller can tell it from transport.
+        ``on_text`` receives each generated token's text as it is sampled (a stop sequence
+        is cut from the returned text afterwards, so the pieces may run past it).
         """
         started = time.perf_counter()
-        self._logprobs, self._stop_when = [], stop_when
+        self._logprobs, self._stop_when, self._on_text = [], stop_when, on_text
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:
             if self.style == "chat":
                 out = self.llm.create_chat_completion(messages=messages, **params)
             else:
                 out = self.llm.create_completion(prompt=completion_prompt(messages), **params)
         finally:
-            self._stop_when = None
+            self._stop_when = self._on_text = None
         choice = out["choices"][0]
         text = choice["text"] if "text" in choice else choice["message"]["content"] or ""
         finish = choice.get("finish_reason") or "stop"
@@ -163,27 +173,35 @@ def serve(conn: Connection, model_args: tuple[str, PromptStyle, int, int]) -> No
             request = receive(conn)
         except (EOFError, OSError):
             return
-        stop_when = _remote_stop_rule(conn) if request.get("watch") else None
+        watcher = _RemoteWatch(conn) if request.get("watch") else None
         try:
-            result = model.complete(request["messages"], request["params"], stop_when)
+            result = model.complete(request["messages"], request["params"],
+                                    watcher.stop_when if watcher else None,
+                                    watcher.on_text if watcher else None)
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the worker
             send(conn, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
             continue
         send(conn, {"op": "done", "result": result})
 
 
-def _remote_stop_rule(conn: Connection) -> StopRule:
-    """A stop rule answered by the parent, which holds the real one, token by token."""
-    asked: dict[int, bool] = {}
+class _RemoteWatch:
+    """The parent's stop rule and text sink, answered token by token over the connection:
+    each token's text is sent with its log-probability, and the parent says whether to stop."""
 
-    def stop_when(logprobs: list[float]) -> bool:
+    def __init__(self, conn: Connection):
+        self.conn, self.piece, self.asked = conn, "", {}
+
+    def on_text(self, piece: str) -> None:
+        self.piece += piece
+
+    def stop_when(self, logprobs: list[float]) -> bool:
         n = len(logprobs)
-        if n not in asked:
-            send(conn, {"op": "token", "logprob": logprobs[-1] if logprobs else None})
-            asked[n] = bool(receive(conn).get("stop"))
-        return asked[n]
-
-    return stop_when
+        if n not in self.asked:
+            send(self.conn, {"op": "token", "logprob": logprobs[-1] if logprobs else None,
+                             "text": self.piece})
+            self.piece = ""
+            self.asked[n] = bool(receive(self.conn).get("stop"))
+        return self.asked[n]
 
 
 def main(argv: list[str]) -> int:

@@ -56,6 +56,17 @@ class NodeFinished(_Event):
     error: str | None = None
 
 
+class TextDelta(_Event):
+    """Text a model is generating for ``node`` (of branch ``branch_id``), piece by piece.
+
+    Sent only to a consumer that asked for it (``SolveRun(stream_text=True)``)."""
+
+    type: Literal["text"] = "text"
+    node: str
+    branch_id: str | None = None
+    text: str
+
+
 class BranchFinished(_Event):
     """A branch reached the vote with its answer and verdict."""
 
@@ -101,7 +112,8 @@ class RunFinished(_Event):
     result: Result
 
 
-ProgressEvent = RoundStarted | NodeFinished | BranchFinished | VoteCounted | StageChanged
+ProgressEvent = (RoundStarted | NodeFinished | TextDelta | BranchFinished | VoteCounted
+                 | StageChanged)
 RunEvent = Annotated[RunStarted | ProgressEvent | RunFinished, Field(discriminator="type")]
 RUN_EVENT: TypeAdapter[Any] = TypeAdapter(RunEvent)
 """Validates a dumped event back into its class: ``RUN_EVENT.validate_python(data)``."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ponder.backends import Backend, Call, Messages, ModelStatus, StopRule, Style, backend_for
+from ponder.backends.base import TextSink
 from ponder.cache import ResponseCache, request_key
 from ponder.coalesce import Coalescer
 from ponder.config import Config, RoleConfig
@@ -88,13 +89,15 @@ class ModelClient:
         self, role: str, messages: Messages | str, *, n: int = 1, first_index: int = 0,
         seed: int | None = None, temperature: float | None = None, max_tokens: int | None = None,
         stop: list[str] | None = None, logprobs: bool = False,
-        stop_when: StopRule | None = None, **params: Any,
+        stop_when: StopRule | None = None, on_text: TextSink | None = None, **params: Any,
     ) -> list[Completion]:
         """Sample ``n`` completions (sample indices ``first_index``…) from a role or model.
 
         Parameters the model does not accept are not sent (see :meth:`profile`); a role that
         cannot be used (no key, key for another host) raises ``ConfigError`` before any call.
-        ``stop_when(logprobs)`` ends a sample mid-generation once it returns true.
+        ``stop_when(logprobs)`` ends a sample mid-generation once it returns true;
+        ``on_text`` receives a single sample's text as it is generated (a cached sample's
+        text arrives at once).
         """
         spec = self.role(role)
         backend = backend_for(spec.model)
@@ -106,9 +109,12 @@ class ModelClient:
         request = {"model": spec.model, "messages": messages, **shaped, **spec.params, **params}
         request = {k: v for k, v in request.items() if v is not None and v is not False}
         call = Call(messages, {k: v for k, v in request.items() if k not in ("model", "messages")},
-                    seed=0 if seed is None else seed, stop_when=stop_when)
+                    seed=0 if seed is None else seed, stop_when=stop_when,
+                    on_text=on_text if n == 1 else None)
         indices = list(range(first_index, first_index + n))
         results = self._cached(request, indices)
+        if call.on_text is not None and results:
+            call.on_text(results[first_index].text)
         missing = [i for i in indices if i not in results]
         fresh = await self._fresh(backend, spec, profile, call, request, missing)
         for i, completion in zip(missing, fresh):
@@ -130,7 +136,8 @@ class ModelClient:
     async def _fresh(self, backend: Backend, spec: RoleConfig, profile: Profile, call: Call,
                      request: dict[str, Any], indices: list[int]) -> list[Completion]:
         """Samples ``indices`` of ``call``, in as few backend calls as the model allows."""
-        if call.stop_when is not None and backend.remote and call.params.get("logprobs"):
+        watched = call.stop_when is not None and call.params.get("logprobs")
+        if backend.remote and (watched or call.on_text is not None):
             # Watched token by token: each sample its own stream, cut when the rule fires.
             return await self._sample_each(backend, spec, call, indices)
         if len(indices) == 1 and profile.n and backend.remote:

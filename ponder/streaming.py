@@ -23,9 +23,11 @@ StopRule = Callable[[list[float]], bool]
 
 
 async def stream_completion(litellm: Any, model: str, kwargs: dict[str, Any],
-                            stop_when: StopRule) -> Completion:
+                            stop_when: StopRule | None,
+                            on_text: Callable[[str], None] | None = None) -> Completion:
     """One streamed sample, cut off (``finish_reason="low_confidence"``) when ``stop_when``
-    says so; usage and cost as the provider reported them, or counted when it was cut."""
+    says so; usage and cost as the provider reported them, or counted when it was cut.
+    ``on_text`` receives each chunk's text (thinking included) as it arrives."""
     started = time.perf_counter()
     response = await litellm.acompletion(**kwargs, stream=True,
                                          stream_options={"include_usage": True})
@@ -40,9 +42,11 @@ async def stream_completion(litellm: Any, model: str, kwargs: dict[str, Any],
                 delta = getattr(choice, "delta", None)
                 content.append(getattr(delta, "content", None) or "")
                 thinking.append(getattr(delta, "reasoning_content", None) or "")
+                if on_text is not None and (content[-1] or thinking[-1]):
+                    on_text(thinking[-1] + content[-1])
                 logprobs.extend(choice_logprobs(choice) or [])
                 finish = getattr(choice, "finish_reason", None) or finish
-            if logprobs and finish is None and stop_when(logprobs):
+            if stop_when is not None and logprobs and finish is None and stop_when(logprobs):
                 cut = True
                 break
     finally:

@@ -68,6 +68,19 @@ def test_worker_gives_what_the_in_process_engine_gives(engine):
         inline.close()
 
 
+@pytest.mark.parametrize("isolation", ["process", "none"])
+def test_text_streams_as_it_is_sampled_and_sampling_is_unchanged(isolation):
+    engine = LocalEngine(isolation=isolation)
+    try:
+        pieces: list[str] = []
+        streamed = engine.complete("gemma-3-270m", SEA, **SAMPLE, on_text=pieces.append)
+        plain = engine.complete("gemma-3-270m", SEA, **SAMPLE)
+        assert len(pieces) > 3 and "".join(pieces).startswith(streamed["text"])
+        assert streamed["text"] == plain["text"] and streamed["usage"] == plain["usage"]
+    finally:
+        engine.close()
+
+
 def test_killed_worker_is_a_backend_error_and_the_next_call_works(engine):
     engine.complete("smollm2-135m", SEA, max_tokens=1)
     pid = engine.worker_pid("smollm2-135m")

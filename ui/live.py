@@ -19,7 +19,7 @@ from ponder.agents.voter import tally
 from ponder.config import Config, SolveOptions
 from ponder.errors import PonderError
 from ponder.events import (BranchFinished, NodeFinished, RoundStarted, RunFinished, RunStarted,
-                           StageChanged, VoteCounted)
+                           StageChanged, TextDelta, VoteCounted)
 from ponder.store import Store
 from ponder.types import Branch, ProblemKind, Result, Vote
 
@@ -39,13 +39,22 @@ class LiveSolve:
     dispatched: int = 0
     escalated_to: str | None = None
     result: Result | None = None
+    # The text being generated right now, by branch id (None: the problem's own steps).
+    writing: dict[str | None, tuple[str, str]] = field(default_factory=dict)
 
     def apply(self, event: Any) -> bool:
         """Fold one event in; True when the picture changed."""
-        if isinstance(event, BranchFinished):
+        if isinstance(event, TextDelta):
+            node, text = self.writing.get(event.branch_id, (event.node, ""))
+            self.writing[event.branch_id] = (event.node, (text if node == event.node else "")
+                                             + event.text)
+        elif isinstance(event, BranchFinished):
             self.branches.append(event.branch)
+            self.writing.pop(event.branch.id, None)
         elif isinstance(event, NodeFinished):
             self.steps.append(event)
+            if self.writing.get(event.branch_id, ("", ""))[0] == event.node:
+                self.writing.pop(event.branch_id, None)
         elif isinstance(event, VoteCounted):
             self.votes, self.leader = dict(event.votes), event.leader
         elif isinstance(event, RoundStarted):
@@ -139,7 +148,8 @@ class LiveJobs:
         from ponder.graphs.lifecycle import SolveRun
 
         problem = as_problem(question)
-        run = SolveRun(problem, strategy, config, options, store=store, meta={"source": "ui"})
+        run = SolveRun(problem, strategy, config, options, store=store, meta={"source": "ui"},
+                       stream_text=True)
         run.open()
         job = LiveJob(LiveSolve(run_id=run.run_id, problem_id=problem.id, strategy=strategy,
                                 kind=problem.kind))

@@ -82,6 +82,7 @@ def prepare(config: Config, request: Request) -> tuple[Config, SolveOptions]:
 
 
 POLL_S = 0.3
+WRITING_SHOWN, WRITING_TAIL = 4, 600  # running steps shown, characters of each
 
 
 @st.cache_resource
@@ -99,6 +100,8 @@ class LiveView:
         self.count, self.started = top[2].empty(), top[3].empty()
         st.markdown("**Steps as they finish**")
         self.steps = st.empty()
+        st.markdown("**Being written now**")
+        self.writing = st.empty()
         left, right = st.columns(2)
         left.markdown("**Branches as they finish**")
         self.branches = left.empty()
@@ -117,12 +120,26 @@ class LiveView:
             self._drawn_steps = len(events)
             self.steps.altair_chart(timeline.waterfall(timeline.spans(layout(events))),
                                     width="stretch")
+        with self.writing.container():
+            self.draw_writing(live)
         if live.branches:
             self.branches.dataframe(pd.DataFrame(live.rows()), hide_index=True, width="stretch")
         tally = live.tally()
         if tally:
             with self.votes.container():
                 panels.vote_chart(tally, leader)
+
+
+    @staticmethod
+    def draw_writing(live: LiveSolve) -> None:
+        """The text each running step is generating (model text: shown as code, never parsed)."""
+        writing = list(live.writing.items())[-WRITING_SHOWN:]
+        if not writing:
+            st.caption("nothing at the moment" if live.result is None else "done")
+        for branch_id, (node, text) in writing:
+            where = f"branch {branch_id}" if branch_id else "problem"
+            st.caption(f"{escape.markdown(where)} · {escape.markdown(node)}")
+            st.code(text[-WRITING_TAIL:] or " ", language=None, wrap_lines=True)
 
 
 def start(path: str, config: Config, request: Request) -> None:

@@ -20,6 +20,8 @@ Style = Literal["chat", "completion", "reasoning"]
 Messages = list[dict[str, str]]
 StopRule = Callable[[list[float]], bool]
 """``(token logprobs so far) -> stop now?``: ends a sample mid-generation."""
+TextSink = Callable[[str], None]
+"""Receives a sample's text as it is generated (one piece per token or chunk)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Call:
     ``params`` are the sampling parameters in the form the model accepts (see
     :func:`ponder.providers.shape_request`) plus the role's and the caller's own.
     Sample ``first + i`` is seeded with ``seed + i``. ``stop_when``, if given, ends a sample
-    once it returns true for the token log-probabilities generated so far.
+    once it returns true for the token log-probabilities generated so far; ``on_text``, if
+    given (single-sample calls), receives the text as it is generated.
 
     >>> Call([{"role": "user", "content": "2+2?"}], {"max_tokens": 8}, n=2, first=4, seed=4)
     """
@@ -40,6 +43,7 @@ class Call:
     first: int = 0
     seed: int = 0
     stop_when: StopRule | None = None
+    on_text: TextSink | None = None
 
 
 @dataclass(frozen=True)

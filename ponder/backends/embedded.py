@@ -64,6 +64,7 @@ class EmbeddedBackend:
             seed=call.seed + i,
             logprobs=bool(params.get("logprobs")),
             stop_when=call.stop_when,
+            on_text=call.on_text if call.n == 1 else None,
         ) for i in range(call.n)]
 
 

@@ -103,8 +103,11 @@ class LiteLLMBackend:
             kwargs["api_key"] = os.environ.get(spec.api_key_env)
         started = time.perf_counter()
         try:
-            if call.stop_when is not None and call.n == 1 and call.params.get("logprobs"):
-                return [await stream_completion(litellm, spec.model, kwargs, call.stop_when)]
+            watched = call.stop_when is not None and call.params.get("logprobs")
+            if call.n == 1 and (watched or call.on_text is not None):
+                return [await stream_completion(litellm, spec.model, kwargs,
+                                                call.stop_when if watched else None,
+                                                on_text=call.on_text)]
             response = await litellm.acompletion(**kwargs)
             return to_completions(litellm, spec.model, response, time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - mapped to a BackendError that says what happened

@@ -51,6 +51,9 @@ class ScriptedBackend:
     async def complete(self, spec: RoleConfig, call: Call) -> list[Completion]:
         started = time.perf_counter()
         texts = await asyncio.to_thread(_run, spec.model, call)
+        if call.on_text is not None and call.n == 1:
+            for i, word in enumerate(texts[0].split(" ")):  # "generated" word by word
+                call.on_text(word if i == 0 else " " + word)
         counts = [len(text.split()) for text in texts]
         logprobs = bool(call.params.get("logprobs"))
         return completions(

@@ -16,7 +16,8 @@ import pytest
 import ponder
 from ponder.errors import ConfigError, SandboxUnavailable
 from ponder.eval.datasets import DatasetSpec
-from ponder.events import BranchFinished, NodeFinished, RunFinished, RunStarted, VoteCounted
+from ponder.events import (BranchFinished, NodeFinished, RunFinished, RunStarted, TextDelta,
+                           VoteCounted)
 from ponder.graphs.batch import BatchSettings, run_batch
 from ponder.graphs.lifecycle import SolveRun
 from ponder.graphs.registry import STRATEGIES, get_strategy, register_strategy
@@ -117,3 +118,25 @@ async def test_a_batch_whose_strategy_refuses_at_start_is_failed(cfg, tmp_path) 
         assert run.status == "failed" and "refuses every model" in run.meta["error"]
     finally:
         STRATEGIES.pop("refuses", None)
+
+
+def test_a_run_that_asks_for_text_gets_it_as_it_is_generated(cfg) -> None:
+    run = SolveRun(Problem(question="What is 2 + 3?"), "cot", cfg, ponder.SolveOptions(samples=1),
+                   store=Store(cfg.store), stream_text=True)
+
+    async def drain():
+        return [e async for e in run.events()]
+
+    events = asyncio.run(drain())
+    pieces = [e for e in events if isinstance(e, TextDelta)]
+    assert pieces and {e.node for e in pieces} == {"reason"}
+    assert all(e.branch_id == run.result.branches[0].id for e in pieces)
+    assert "".join(e.text for e in pieces) == run.result.branches[0].text
+    # Without the flag a run streams no text (and the embedded engine skips the per-token
+    # round trips that streaming costs).
+    quiet = SolveRun(Problem(question="What is 2 + 3?"), "cot", cfg, ponder.SolveOptions(samples=1))
+
+    async def drain_quiet():
+        return [e async for e in quiet.events()]
+
+    assert not [e for e in asyncio.run(drain_quiet()) if isinstance(e, TextDelta)]
