@@ -48,9 +48,15 @@ def pick_problem(path: str, run: RunInfo, strategy: str | None) -> str | None:
     if total > 1:
         # No max_value: the range would change (and reset the input) as a batch grows.
         position = min(total, int(st.number_input(f"Problem (1–{total})", min_value=1, value=1,
-                                                  step=1, key="trace_position")))
+                                                  step=1, key="trace_position",
+                                                  on_change=_forget_step)))
     _, rows = data.results_page(path, run.id, strategy, None, 1, position - 1)
     return rows[0]["problem_id"] if rows else None
+
+
+def _forget_step() -> None:
+    """Another problem was picked: a ``?step=`` named a step of the one before."""
+    st.query_params.pop("step", None)
 
 
 def overview(trace: data.Trace) -> None:

@@ -386,3 +386,12 @@ def test_text_without_separate_reasoning_is_named_reasoning_and_answer(
     # The refuted branch's card: the embedded model's text holds its reasoning and answer.
     assert "**Reasoning and answer**" in shown
     assert "the answer taken from it: 9" in shown
+
+
+def test_picking_another_problem_drops_the_step_link_of_the_one_before(
+        views_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["before"],
+                   step="1")
+    assert at.query_params.get("step") == "1"
+    at.number_input(key="trace_position").set_value(2).run()
+    assert not at.exception and "step" not in at.query_params
