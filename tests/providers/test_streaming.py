@@ -48,3 +48,20 @@ def test_without_a_cut_off_rule_nothing_streams(serve, solve_with):
     api = serve(_server(CONFIDENT + [("\nAnswer:", -0.01), (" 42", -0.01)]))
     result, _ = solve_with(RoleConfig(model=MODEL, api_base=api.base + "/v1"), samples=2)
     assert all(not r.get("stream") for r in api.requests) and result.answer == "42"
+
+
+async def test_a_live_viewer_gets_the_remote_text_as_it_streams(serve, tmp_path):
+    from ponder.config import load_config
+    from ponder.models import ModelClient
+
+    tokens = CONFIDENT + [("\nAnswer:", -0.01), (" 42", -0.01)]
+    api = serve(_server(tokens, delay=0.002))
+    config = load_config(None, store=tmp_path / "s.db", roles={
+        "reasoner": RoleConfig(model=MODEL, api_base=api.base + "/v1")})
+    pieces: list[str] = []
+    [completion] = await ModelClient(config).acomplete("reasoner", "What is 6 times 7?",
+                                                       on_text=pieces.append)
+    [request] = api.requests
+    assert request["stream"] is True and "logprobs" not in request  # streamed for the text only
+    assert pieces == [t for t, _ in tokens] and "".join(pieces).strip() == completion.text
+    assert completion.usage.completion_tokens == len(tokens)
