@@ -104,7 +104,7 @@ def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
     """The settings that decide a run's results; their hash identifies the run."""
     roles = {name: role.model_dump(include={"model", "temperature", "top_p", "max_tokens",
                                             "style", "params", "api_base"})
-             for name, role in sorted(config.roles.items())}
+             | _demos_file(role.demos) for name, role in sorted(config.roles.items())}
     source = HUMANEVAL if spec.source == HUMANEVAL else str(spec.path.resolve())
     return {
         "strategies": list(strategies),
@@ -115,6 +115,18 @@ def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
                     "kind": info.kind, "question_field": info.question_field,
                     "answer_field": info.answer_field, "id_field": info.id_field},
     }
+
+
+def _demos_file(path: Path | None) -> dict[str, Any]:
+    """A role's demos file, by content: editing it makes another run."""
+    if path is None:
+        return {}
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ConfigError(f"cannot read demos file {path}: {exc.strerror}; fix "
+                          "roles.<role>.demos in the config") from None
+    return {"demos": {"path": str(path), "sha256": digest}}
 
 
 def config_hash(settings: dict[str, Any]) -> str:
@@ -129,10 +141,24 @@ def _flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable ``key: old -> new`` lines between two run configs."""
+    """Human-readable ``key: old -> new`` lines between two run configs.
+
+    A setting only one side has is no change when it is neutral (``None``, off, empty) or an
+    option this version no longer has: a run started before a field was added or retired
+    still resumes.
+    """
     before, after = dict(_flatten(old)), dict(_flatten(new))
     return [f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
-            for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key) and not _immaterial(key, before, after)]
+
+
+def _immaterial(key: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    if key in before and key in after:
+        return False
+    value = before.get(key, after.get(key))
+    retired = key.startswith("options.") and key.split(".")[1] not in SolveOptions.model_fields
+    return retired or value in (None, False, "", [], {})
 
 
 def open_run(store: Store, name: str, settings: dict[str, Any], *, dataset: str,
@@ -141,7 +167,8 @@ def open_run(store: Store, name: str, settings: dict[str, Any], *, dataset: str,
     with other settings (``overwrite`` deletes it and starts again)."""
     digest = config_hash(settings)
     existing = store.get_run(name)
-    if existing is not None and existing.config_hash != digest:
+    if existing is not None and existing.config_hash != digest \
+            and config_changes(existing.config, settings):
         if not overwrite:
             changes = config_changes(existing.config, settings)
             shown = "; ".join(changes[:6]) + (" ..." if len(changes) > 6 else "")

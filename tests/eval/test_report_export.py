@@ -186,12 +186,16 @@ def test_sft_export_holds_no_forgeable_code_grade(tmp_path: Path, scripted_confi
     # a branch graded the old way (exit status 0 read as a pass) is stored alongside
     forged = Branch(index=9, text=cheat, code=cheat, answer="pass", verdict="verified",
                     rewards={"accuracy": 1.0, "format": 1.0})
-    store.save_result(result.model_copy(update={"branches": [*result.branches, forged]}))
+    # (under another strategy name: the result of (run, problem, "pot") is already stored)
+    assert store.save_result(result.model_copy(update={"strategy": "pot-graded-by-exit-status",
+                                                       "branches": [*result.branches, forged]}))
+    assert forged.id in {b.id for r in store.results(result.run_id) for b in r.branches}
     out = io.StringIO()
     export_run(store, result.run_id, "sft", out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert len(records) == 2 and all("os._exit" not in r["messages"][1]["content"] for r in records)
+    assert len(records) == 4 and all("os._exit" not in r["messages"][1]["content"] for r in records)
     assert {r["branch_id"] for r in records} == {b.id for b in result.branches if b.index % 2}
+    assert forged.id not in {r["branch_id"] for r in records}
 
 
 def test_pass_at_k_averages_over_all_problems_and_says_what_it_counts(tmp_path: Path) -> None:

@@ -114,6 +114,34 @@ async def test_changed_settings_are_refused_or_overwritten(tmp_path: Path, cfg) 
     assert store.require_run("x").config["options"]["samples"] == 3
 
 
+async def test_a_run_recorded_by_an_earlier_version_resumes(tmp_path: Path, cfg) -> None:
+    """Options added since (at neutral values) or retired since are not a change of settings."""
+    store, spec = Store(cfg.store), dataset(tmp_path, 3)
+    settings = BatchSettings(strategies=["cot"], run="old", limit=2)
+    first = await run_batch(spec, cfg, settings, store=store)
+    run = store.require_run("old")
+    options = dict(run.config["options"])
+    for added in ("budget_tokens", "budget_usd", "strategy_options", "demos"):
+        options.pop(added)
+    options |= {"max_tokens": None, "max_cost_usd": None, "beam_width": 3, "escalate_role": "x"}
+    store._exec("UPDATE runs SET config = ?, config_hash = 'earlier' WHERE id = ?",
+                (json.dumps({**run.config, "options": options}), run.id))
+    again = await run_batch(spec, cfg, settings.model_copy(update={"limit": None}), store=store)
+    assert (first.solved, again.resumed, again.solved) == (2, 2, 1)
+
+
+async def test_an_edited_demos_file_is_another_run(tmp_path: Path, cfg) -> None:
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text(json.dumps({"question": "What is 1 + 1?", "answer": "2"}) + "\n")
+    roles = {k: v.model_copy(update={"demos": demos}) for k, v in cfg.roles.items()}
+    with_demos = cfg.model_copy(update={"roles": roles})
+    store, spec = Store(cfg.store), dataset(tmp_path, 1)
+    await run_batch(spec, with_demos, BatchSettings(strategies=["cot"], run="d"), store=store)
+    demos.write_text(json.dumps({"question": "What is 2 + 2?", "answer": "4"}) + "\n")
+    with pytest.raises(StoreError, match=r"roles.reasoner.demos.sha256"):
+        await run_batch(spec, with_demos, BatchSettings(strategies=["cot"], run="d"), store=store)
+
+
 async def test_token_budget_stops_the_run_and_the_report_says_so(tmp_path: Path, cfg) -> None:
     store = Store(cfg.store)
     outcome = await run_batch(dataset(tmp_path, 20), cfg,
