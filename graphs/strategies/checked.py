@@ -3,10 +3,13 @@
 ``verified`` reasons *and* writes a program in every branch, at about 2.4× ``pot``'s tokens,
 although most problems are settled by the programs alone. Here ``pot``'s branches (write a
 program, run it) vote first. Where they settle the problem, that is the result, at ``pot``'s
-tokens. Where they leave doubt — no program gave an answer, the vote is split, or fewer than
-``check_below`` of the programs sampled (failed ones included) agree on the winner, or its
-confidence is below it — a second stage samples ``check_samples`` ``verified``-style branches
+tokens. Where they leave doubt — no program gave an answer, the vote is split, or the winner's
+confidence (its share of the vote and how stable that is, see :mod:`ponder.agents.voter`) is
+below ``check_below`` — a second stage samples ``check_samples`` ``verified``-style branches
 (reason, write a program, run it; the reasoning agreeing with the program verifies the branch).
+With the default 0.8 that is any disagreement up to 3:1, or a winner resting on one program;
+two or more programs agreeing with no rival stand. A crashed program says nothing about the
+answer, so crashes lead to a cross-check only where they leave the winner one program or none.
 
 The vote then counts both stages together, each branch weighed as usual: a program-only
 branch 1, a verified branch 2, a refuted one a quarter (for its program's answer), each times
@@ -33,7 +36,7 @@ class CheckedSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    check_below: float = Field(0.75, ge=0.0, le=1.0)
+    check_below: float = Field(0.8, ge=0.0, le=1.0)
     check_samples: int | None = Field(None, ge=1)
 
     def samples_after(self, options: SolveOptions) -> int:
@@ -48,11 +51,8 @@ def doubt(state: SolveState, below: float) -> str | None:
     parts = state.get("confidence_parts") or {}
     if parts.get("split"):
         return "the programs' vote is split"
-    sampled = len(stage_branches(state))
-    if parts.get("agree", 0) < below * sampled:
-        return f"only {parts.get('agree', 0)} of {sampled} programs agree"
     if state.get("confidence", 0.0) < below:
-        return f"confidence {state.get('confidence', 0.0):.2f} < {below}"
+        return f"confidence {state.get('confidence', 0.0):.2f} < {below}: {parts.get('summary', '')}"
     return None
 
 

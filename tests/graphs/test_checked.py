@@ -62,7 +62,8 @@ def test_split_programs_are_settled_by_a_verified_branch(scripted_config):
     assert (result.samples_used, result.max_samples, result.stopped) == (5, 5, "max_samples")
     events = Store(cfg.store).events(result.run_id)
     check = next(e for e in events if e.node == "cross_check")
-    assert check.outputs == {"why": "only 2 of 4 programs agree", "samples": 1}
+    assert check.outputs["samples"] == 1
+    assert check.outputs["why"].startswith("confidence 0.6") and "2 of 3 branches agree" in check.outputs["why"]
     assert [e.node for e in events].count("reason") == 1
 
 
@@ -80,19 +81,37 @@ def test_failing_programs_are_cross_checked(scripted_config):
 
 
 def test_a_refuted_cross_check_leaves_the_answer_unverified(scripted_config):
-    # Programs 8, crash, 8: the vote stops (nothing can overtake 2:0 with one sample left), but
-    # only 2 of 3 programs answered. The cross-check reasons 9 while its program prints 8 (the
-    # "Lucy" case): refuted. The answer stands on the programs and is reported unverified.
+    # Programs 8, crash, 8: the vote stops (2:0 with one sample left), confidence 0.875, below
+    # check_below=0.9. The cross-check reasons 9 while its program prints 8 (the "Lucy" case):
+    # refuted. The answer stands on the programs and is reported unverified.
     def program(i):
         return "print(undefined)" if i == 1 else "print(8)"
 
     cfg = scripted_config(register_script("chk-refute", programs(program, reasoned="9")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_below=0.8, check_samples=1)
+                          check_below=0.9, check_samples=1)
     assert result.answer == "8"
     assert [(b.index, b.verdict) for b in result.branches if b.reasoned_answer] == [(3, "refuted")]
     assert result.confidence_parts["status"] == "unverified" and result.confidence == 0.0
     assert (result.samples_used, result.max_samples, result.stopped) == (4, 4, "max_samples")
+
+
+def test_crashes_beside_agreeing_programs_need_no_cross_check(scripted_config):
+    # 42, crash, 42: a crash says nothing about the answer; two agreeing programs stand.
+    cfg = scripted_config(register_script(
+        "chk-crash", programs(lambda i: "print(undefined)" if i == 1 else "print(42)")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    assert result.answer == "42" and result.confidence >= 0.8
+    assert "cross_check" not in nodes_of(cfg, result) and result.samples_used == 3
+
+
+def test_a_lone_program_is_cross_checked(scripted_config):
+    # One program answers, three crash: confidence 0.75 < 0.8.
+    cfg = scripted_config(register_script(
+        "chk-lone", programs(lambda i: "print(42)" if i in (0, 4, 5) else "print(undefined)")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    assert "cross_check" in nodes_of(cfg, result)
+    assert result.answer == "42" and result.votes["42"].count == 3 and result.votes["42"].verified == 2
 
 
 def test_a_spent_budget_skips_the_cross_check(scripted_config):
