@@ -109,8 +109,9 @@ def _view(runtime: Runtime[Deps], label: str, state: dict[str, Any]) -> Deps:
         raise TypeError("run ponder graphs with their dependencies: graph.invoke(input, "
                         "context=deps), or use the graph ponder.build_graph returns")
     span, write, branch_id = Span(), runtime.stream_writer, state.get("branch_id")
-    on_text = (lambda piece: write(TextDelta(node=label, branch_id=branch_id, text=piece))) \
-        if deps.stream_text else None
+    index = state.get("index") if branch_id else None
+    on_text = (lambda piece: write(TextDelta(node=label, branch_id=branch_id, branch=index,
+                                             text=piece))) if deps.stream_text else None
     return dataclasses.replace(deps, span=span, progress=write,
                                models=MeteredModels(deps.models, span, on_text))
 

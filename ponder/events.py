@@ -64,6 +64,7 @@ class TextDelta(_Event):
     type: Literal["text"] = "text"
     node: str
     branch_id: str | None = None
+    branch: int | None = None  # the branch's index, for people
     text: str
 
 

@@ -41,10 +41,13 @@ class LiveSolve:
     result: Result | None = None
     # The text being generated right now, by branch id (None: the problem's own steps).
     writing: dict[str | None, tuple[str, str]] = field(default_factory=dict)
+    branch_index: dict[str, int] = field(default_factory=dict)
 
     def apply(self, event: Any) -> bool:
         """Fold one event in; True when the picture changed."""
         if isinstance(event, TextDelta):
+            if event.branch_id and event.branch is not None:
+                self.branch_index[event.branch_id] = event.branch
             node, text = self.writing.get(event.branch_id, (event.node, ""))
             self.writing[event.branch_id] = (event.node, (text if node == event.node else "")
                                              + event.text)

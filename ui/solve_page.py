@@ -137,7 +137,8 @@ class LiveView:
         if not writing:
             st.caption("nothing at the moment" if live.result is None else "done")
         for branch_id, (node, text) in writing:
-            where = f"branch {branch_id}" if branch_id else "problem"
+            where = (f"branch {live.branch_index.get(branch_id, branch_id)}" if branch_id
+                     else "problem")
             st.caption(f"{escape.markdown(where)} · {escape.markdown(node)}")
             st.code(text[-WRITING_TAIL:] or " ", language=None, wrap_lines=True)
 
@@ -216,7 +217,11 @@ def main() -> None:
     config = load_config(settings.config_path, store=settings.store)
     st.caption("Embedded models run offline on the CPU: small and weak, but real. "
                f"Runs are recorded in {escape.markdown(settings.store)}.")
-    request = form(config)
+    try:
+        request = form(config)
+    except PonderError as exc:  # a strategy plugin that does not load, say
+        st.error(escape.markdown(exc))
+        return
     if request is not None:
         start(str(settings.store), config, request)
     live = st.query_params.get("live")

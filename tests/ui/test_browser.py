@@ -270,3 +270,47 @@ def test_hostile_text_on_the_compare_page_renders_as_text(
         pickers
     assert f"pot![x]({canary.origin}/{CANARY}-s-m" in text, text
     assert "not found" not in text  # both hostile ids, URL-encoded, name their runs
+
+
+def shots(tmp_path: Path) -> Path:
+    """Where pictures go: ``$PONDER_SCREENSHOTS`` (docs/ takes them from there), else tmp."""
+    folder = Path(os.environ.get("PONDER_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_live_solve_shows_its_progress_reattaches_on_reload_and_cancels(
+        tmp_path: Path) -> None:
+    """The solve runs in the server's background on the embedded models: the page shows its
+    clock, its steps as they finish and the text being generated, a reload follows the same
+    run from the URL, and Cancel ends it ``cancelled``."""
+    from ponder.store import Store
+
+    store = tmp_path / "live.db"
+    with serving(store, tmp_path / "ui.log") as url, browser() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 2000})
+        page.goto(f"{url}/solve")
+        loaded(page, "Solve")
+        page.get_by_label("Question").fill("Sam has 3 apples and buys 4 more. How many now?")
+        page.get_by_label("Samples").fill("8")
+        page.get_by_text("Stop early").click()  # every sample: the run outlasts the test
+        page.get_by_role("button", name="Solve").click()
+        page.wait_for_url("**live=run-**", timeout=60_000)
+        run_id = page.url.split("live=")[1].split("&")[0]
+        page.get_by_text("Elapsed").wait_for(timeout=30_000)
+        # Tokens arrive while a step is still running: the text shows before its step ends.
+        page.locator('[data-testid="stCode"]').first.wait_for(timeout=120_000)
+        page.get_by_text("#3 reason").first.wait_for(timeout=120_000)  # steps as they finish
+        page.screenshot(path=str(shots(tmp_path) / "live-solve.png"))
+        assert Store(store).require_run(run_id).status == "running"
+
+        page.reload()  # the page comes back to the same run, still going
+        page.get_by_text("Elapsed").wait_for(timeout=60_000)
+        page.get_by_text(run_id).first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("Cancelled after").wait_for(timeout=60_000)
+        chromium.close()
+    run = Store(store).require_run(run_id)
+    assert run.status == "cancelled" and "cancelled" in run.meta["error"]
+    assert list(Store(store).results(run_id)) == []
