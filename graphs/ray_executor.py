@@ -24,6 +24,7 @@ from typing import Any
 
 from ponder.errors import ConfigError, PonderError
 from ponder.graphs.executors import BatchContext, build_graphs
+from ponder.graphs.registry import FILE_PLUGINS
 from ponder.backends import backend_for
 from ponder.models import REMOTE_CONCURRENCY, ModelClient
 from ponder.types import Problem, Result, TraceEvent
@@ -218,6 +219,8 @@ class RayExecutor:
         # The constructor's arguments live in the object store, held here for the whole batch:
         # a restarted actor (a killed worker) reads them again, and an argument Ray stored on
         # its own would already be released by then.
+        for module in FILE_PLUGINS.values():  # not importable by name on a worker
+            self.ray.cloudpickle.register_pickle_by_value(module)
         self.args = [self.ray.put(remote_context), self.ray.put(dict(SCRIPTS))]
         self.actors = [worker.remote(*self.args, limiter) for _ in range(max(1, count))]
         self.busy = [0] * len(self.actors)

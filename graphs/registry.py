@@ -31,6 +31,9 @@ from ponder.graphs.strategy import Shape, Strategy
 STRATEGIES: dict[str, Strategy] = {}
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LOADED: set[str] = set()
+FILE_PLUGINS: dict[str, ModuleType] = {}
+"""Plugins loaded from ``.py`` paths, by module name: no other process can import them by
+name, so whatever ships their functions elsewhere (the Ray executor) sends them by value."""
 
 
 def register_strategy(strategy: Strategy) -> Strategy:
@@ -127,7 +130,7 @@ def _import(source: str) -> ModuleType:
             spec = importlib.util.spec_from_file_location(name, path)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
+            sys.modules[name] = FILE_PLUGINS[name] = module
             spec.loader.exec_module(module)
             return module
         return importlib.import_module(source)
