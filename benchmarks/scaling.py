@@ -81,7 +81,11 @@ STOP_SETUPS = _stops("self-consistency", "sc") + _stops("pot", "pot")
 # where the programs leave doubt (the same samples and stop rule).
 CHECK_SETUPS = [Setup("pot-4", "pot", "≤4", {"samples": 4, "early_stop": True}),
                 Setup("verified-4", "verified", "≤4", {"samples": 4, "early_stop": True}),
-                Setup("checked-4", "checked", "≤4+2", {"samples": 4, "early_stop": True})]
+                # cross-check below confidence 0.8 or 0.7, with 2 or 1 reason+program branches
+                *[Setup(key, "checked", f"≤4+{n} (<{below})", {"samples": 4, "early_stop": True,
+                                                             "check_below": below, "check_samples": n})
+                  for key, below, n in (("checked-4", 0.8, 2), ("checked-4-c1", 0.8, 1),
+                                        ("checked-4-b70", 0.7, 2), ("checked-4-c1-b70", 0.7, 1))]]
 SETUPS = [
     Setup("direct", "direct", "1"),
     Setup("cot", "cot", "1"),

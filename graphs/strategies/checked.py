@@ -7,9 +7,14 @@ tokens. Where they leave doubt — no program gave an answer, the vote is split,
 confidence (its share of the vote and how stable that is, see :mod:`ponder.agents.voter`) is
 below ``check_below`` — a second stage samples ``check_samples`` ``verified``-style branches
 (reason, write a program, run it; the reasoning agreeing with the program verifies the branch).
-With the default 0.8 that is any disagreement up to 3:1, or a winner resting on one program;
-two or more programs agreeing with no rival stand. A crashed program says nothing about the
-answer, so crashes lead to a cross-check only where they leave the winner one program or none.
+With the default 0.7 a 2:1 or 2:1:1 vote is checked, while 3:1 and a lone program (0.75) stand,
+as do agreeing programs. A crashed program says nothing about the answer, so crashes alone
+lead to a cross-check only where no program answered.
+
+The defaults (below 0.7, one cross-check branch per four samples) are the cheapest of the
+settings measured in ``benchmarks/scaling.py --only checked`` (see ``benchmarks/README.md``):
+on one-step problems with the embedded model a cross-check changes few answers, so checking
+less often and with fewer branches kept the accuracy at a fraction of the tokens.
 
 The vote then counts both stages together, each branch weighed as usual: a program-only
 branch 1, a verified branch 2, a refuted one a quarter (for its program's answer), each times
@@ -36,12 +41,12 @@ class CheckedSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    check_below: float = Field(0.8, ge=0.0, le=1.0)
+    check_below: float = Field(0.7, ge=0.0, le=1.0)
     check_samples: int | None = Field(None, ge=1)
 
     def samples_after(self, options: SolveOptions) -> int:
-        """Cross-check branches when one is needed (half of ``samples`` by default)."""
-        return self.check_samples or max(1, options.samples // 2)
+        """Cross-check branches when one is needed (a quarter of ``samples`` by default)."""
+        return self.check_samples or max(1, options.samples // 4)
 
 
 def doubt(state: SolveState, below: float) -> str | None:

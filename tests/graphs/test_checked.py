@@ -73,9 +73,9 @@ def test_failing_programs_are_cross_checked(scripted_config):
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
     assert result.answer == "42" and result.confidence_parts["status"] == "verified"
     assert all(b.verdict == "no_answer" for b in result.branches if b.index < 4)
-    assert [b.verdict for b in result.branches if b.index >= 4] == ["verified", "verified"]
-    # samples=4 programs, then samples // 2 = 2 cross-checks.
-    assert (result.samples_used, result.max_samples) == (6, 6)
+    assert [b.verdict for b in result.branches if b.index >= 4] == ["verified"]
+    # samples=4 programs, then samples // 4 = 1 cross-check.
+    assert (result.samples_used, result.max_samples) == (5, 5)
     assert "no program gave an answer" in next(
         e for e in Store(cfg.store).events(result.run_id) if e.node == "cross_check").outputs["why"]
 
@@ -105,11 +105,14 @@ def test_crashes_beside_agreeing_programs_need_no_cross_check(scripted_config):
     assert "cross_check" not in nodes_of(cfg, result) and result.samples_used == 3
 
 
-def test_a_lone_program_is_cross_checked(scripted_config):
-    # One program answers, three crash: confidence 0.75 < 0.8.
+def test_a_lone_program_stands_unless_check_below_asks_more(scripted_config):
+    # One program answers, three crash: confidence 0.75, above the default 0.7, below 0.8.
     cfg = scripted_config(register_script(
         "chk-lone", programs(lambda i: "print(42)" if i in (0, 4, 5) else "print(undefined)")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    assert "cross_check" not in nodes_of(cfg, result) and result.confidence == 0.75
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          check_below=0.8, check_samples=2)
     assert "cross_check" in nodes_of(cfg, result)
     assert result.answer == "42" and result.votes["42"].count == 3 and result.votes["42"].verified == 2
 
@@ -124,13 +127,13 @@ def test_a_spent_budget_skips_the_cross_check(scripted_config):
 
 
 def test_undecided_cross_check_samples_its_whole_stage(scripted_config):
-    # Programs all differ and so does every cross-check's program: 8 programs, then 4 checks.
+    # Programs all differ and so does every cross-check's program: 8 programs, then 2 checks.
     cfg = scripted_config(register_script(
         "chk-noisy", programs(lambda i: f"print({40 + i})", reasoned="0")))
     result = ponder.solve(QUESTION, strategy="checked", samples=8, config=cfg, seed=0)
-    assert (result.samples_used, result.max_samples, result.stopped) == (12, 12, "max_samples")
-    assert sorted(b.index for b in result.branches) == list(range(12))
-    assert sum(b.reasoned_answer is not None for b in result.branches) == 4
+    assert (result.samples_used, result.max_samples, result.stopped) == (10, 10, "max_samples")
+    assert sorted(b.index for b in result.branches) == list(range(10))
+    assert sum(b.reasoned_answer is not None for b in result.branches) == 2
 
 
 def test_graph_has_a_branch_graph_per_stage(unanimous_config):
