@@ -141,7 +141,7 @@ class Config(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     store: Path = Field(default_factory=default_store_path)
     cache: Path | None = None
-    strategy: str = "verified"
+    strategy: str = "checked"
     samples: int = Field(8, ge=1, le=256)
     concurrency: int = Field(4, ge=1, le=256)
     # Strategy plugins to load: module names or paths to .py files (see ponder.graphs.registry).
