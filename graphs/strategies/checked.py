@@ -11,15 +11,15 @@ With the default 0.7 a 2:1 or 2:1:1 vote is checked, while 3:1 and a lone progra
 as do agreeing programs. A crashed program says nothing about the answer, so crashes alone
 lead to a cross-check only where no program answered.
 
-The defaults (below 0.7, one cross-check branch per four samples) are the cheapest of the
-settings measured in ``benchmarks/scaling.py --only checked`` (see ``benchmarks/README.md``):
-on one-step problems with the embedded model a cross-check changes few answers, so checking
-less often and with fewer branches kept the accuracy at a fraction of the tokens.
-
 The vote then counts both stages together, each branch weighed as usual: a program-only
 branch 1, a verified branch 2, a refuted one a quarter (for its program's answer), each times
 its token confidence. So one verified branch outweighs a lone program, and a 2:2 split
 between programs goes to the answer the reasoning confirms.
+
+The defaults (below 0.7, one cross-check branch per four samples) are the cheapest of the
+settings measured in ``benchmarks/scaling.py --only checked`` (see ``benchmarks/README.md``):
+on one-step problems with the embedded model a cross-check changes few answers, so checking
+less often and with fewer branches kept the accuracy at a fraction of the tokens.
 """
 
 from __future__ import annotations
