@@ -23,7 +23,7 @@ __all__ = ["STRATEGIES", "Shape", "Strategy", "as_problem", "asolve", "build_gra
 progress_events = problem_events
 
 
-def build_graph(strategy: str = "verified", config: Config | None = None, *,
+def build_graph(strategy: str | None = None, config: Config | None = None, *,
                 options: SolveOptions | None = None, store: Store | None = None,
                 run_id: str | None = None, nodes: dict[str, Node] | None = None,
                 checkpointer: Any = None, sandbox: Sandbox | None = None,
@@ -38,7 +38,7 @@ def build_graph(strategy: str = "verified", config: Config | None = None, *,
     ``subgraphs=True``; :func:`progress_events` does that for you).
     """
     config = config or load_config()
-    return prepare(strategy, config, options or SolveOptions(samples=config.samples),
+    return prepare(strategy or config.strategy, config, options or SolveOptions(samples=config.samples),
                    run_id=run_id or new_id("run-"), store=store, nodes=nodes, sandbox=sandbox,
                    models=models, checkpointer=checkpointer).graph
 
@@ -67,12 +67,13 @@ def options_for(config: Config, options: SolveOptions | None = None, **fields: A
     return options
 
 
-async def asolve(question: str | Problem, strategy: str = "verified", samples: int | None = None,
+async def asolve(question: str | Problem, strategy: str | None = None, samples: int | None = None,
                  config: Config | None = None, *, store: Store | None | bool = True,
                  options: SolveOptions | None = None, nodes: dict[str, Node] | None = None,
                  sandbox: Sandbox | None = None, models: ModelClient | None = None,
                  **option_fields: Any) -> Result:
-    """Solve one question with ``strategy`` and record it in the store.
+    """Solve one question with ``strategy`` (default: the config's, ``checked``) and record
+    it in the store.
 
     >>> result = await asolve("What is 17 + 25?", strategy="self-consistency", samples=4)
     >>> result.answer, result.votes
@@ -81,12 +82,12 @@ async def asolve(question: str | Problem, strategy: str = "verified", samples: i
     problem = as_problem(question)
     opts = options_for(config, options, samples=samples, **option_fields)
     db = Store(config.store) if store is True else (store or None)
-    run = SolveRun(problem, strategy, config, opts, store=db, nodes=nodes, sandbox=sandbox,
-                   models=models)
+    run = SolveRun(problem, strategy or config.strategy, config, opts, store=db, nodes=nodes,
+                   sandbox=sandbox, models=models)
     return await run.run()
 
 
-def solve(question: str | Problem, strategy: str = "verified", samples: int | None = None,
+def solve(question: str | Problem, strategy: str | None = None, samples: int | None = None,
           config: Config | None = None, **kwargs: Any) -> Result:
     """Synchronous :func:`asolve`."""
     return asyncio.run(asolve(question, strategy, samples, config, **kwargs))
