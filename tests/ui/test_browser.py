@@ -293,6 +293,8 @@ def test_a_live_solve_shows_its_progress_reattaches_on_reload_and_cancels(
         page.goto(f"{url}/solve")
         loaded(page, "Solve")
         page.get_by_label("Question").fill("Sam has 3 apples and buys 4 more. How many now?")
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Strategy").click()
+        page.get_by_role("option", name="verified", exact=True).click()  # reason + code: long
         page.get_by_label("Samples").fill("8")
         page.get_by_text("Stop early").click()  # every sample: the run outlasts the test
         page.get_by_role("button", name="Solve").click()
@@ -313,4 +315,4 @@ def test_a_live_solve_shows_its_progress_reattaches_on_reload_and_cancels(
         chromium.close()
     run = Store(store).require_run(run_id)
     assert run.status == "cancelled" and "cancelled" in run.meta["error"]
-    assert list(Store(store).results(run_id)) == []
+    assert run.strategies == ["verified"] and list(Store(store).results(run_id)) == []
