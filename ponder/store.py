@@ -59,7 +59,7 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
                                        isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             migrate(self._db)
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -293,3 +293,21 @@ def _run(row: dict[str, Any]) -> RunInfo:
         dataset=row["dataset"], meta=json.loads(row["meta"] or "{}"),
     )
 
+
+def _use_wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch to WAL, waiting out other processes that open the same new file at once.
+
+    Changing the journal mode answers "database is locked" at once, without SQLite's busy
+    timeout, while another connection is switching it too: retry for up to ``wait_s``.
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
