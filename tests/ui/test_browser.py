@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import urlencode, urlsplit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,6 +149,26 @@ INJECTED = f"""() => {{
 }}"""
 
 
+def guarded_page(pw: Any, url: str, leaks: list[str]) -> tuple[Any, Any]:
+    """Chromium and a page that lets the UI's own requests through and stops and records in
+    ``leaks`` anything an injection asks for: another origin, or a canary path (the UI's own
+    URLs may carry hostile ids in their query, never in their path)."""
+
+    def guard(route: Any) -> None:
+        wanted = route.request.url
+        path = urlsplit(wanted).path
+        if wanted.startswith(url) and CANARY not in path and "/pc1" not in path:
+            route.continue_()
+        else:
+            leaks.append(wanted)
+            route.abort()
+
+    chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = chromium.new_context(viewport={"width": 1400, "height": 2400})
+    context.route("**/*", guard)
+    return chromium, context.new_page()
+
+
 def loaded(page: Any, title: str) -> None:
     """Wait until a page's title is drawn and Streamlit's loading skeleton is gone."""
     page.wait_for_selector(f'[data-testid="stMain"] h1:has-text("{title}")', timeout=60_000)
@@ -161,21 +182,8 @@ def test_hostile_text_renders_as_text_and_fetches_nothing(
     url, canary = hostile_server, hostile_store.canary
     assert CANARY == hostile_store.marker
     leaks: list[str] = []
-
-    def guard(route: Any) -> None:
-        """Let the UI's own requests through; stop and record anything an injection asks for."""
-        wanted = route.request.url
-        if wanted.startswith(url) and CANARY not in wanted and "/pc1" not in wanted:
-            route.continue_()
-        else:
-            leaks.append(wanted)
-            route.abort()
-
     with browser() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1400, "height": 2400})
-        context.route("**/*", guard)
-        page = context.new_page()
+        chromium, page = guarded_page(pw, url, leaks)
         injected: list[str] = []
         for path, title in (("runs", "Runs"), ("run", "Run"), ("trace", "Trace")):
             page.goto(f"{url}/{path}")
@@ -225,7 +233,6 @@ def test_hostile_text_on_the_compare_page_renders_as_text(
         hostile_store: Any, tmp_path: Path) -> None:
     """Run names, strategies, answers and ids written by a model or a dataset, set side by
     side on the Compare page: nothing is injected, fetched or linked."""
-    from urllib.parse import urlencode, urlsplit
 
     from .conftest import add_hostile_rerun
 
@@ -233,23 +240,8 @@ def test_hostile_text_on_the_compare_page_renders_as_text(
     canary = hostile_store.canary
     with serving(hostile_store.path, tmp_path / "ui.log") as url:
         leaks: list[str] = []
-
-        def guard(route: Any) -> None:
-            """The page's own URL carries the hostile ids in its query; any fetch an
-            injection made would ask for a canary path."""
-            wanted = route.request.url
-            path = urlsplit(wanted).path
-            if wanted.startswith(url) and CANARY not in path and "/pc1" not in path:
-                route.continue_()
-            else:
-                leaks.append(wanted)
-                route.abort()
-
         with browser() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = chromium.new_context(viewport={"width": 1400, "height": 2400})
-            context.route("**/*", guard)
-            page = context.new_page()
+            chromium, page = guarded_page(pw, url, leaks)
             page.goto(f"{url}/compare?{urlencode({'a': hostile_store.run_id, 'b': second})}")
             loaded(page, "Compare runs")
             page.get_by_text("Problems that flipped").wait_for(timeout=30_000)
