@@ -38,9 +38,10 @@ def build_graph(strategy: str | None = None, config: Config | None = None, *,
     ``subgraphs=True``; :func:`progress_events` does that for you).
     """
     config = config or load_config()
-    return prepare(strategy or config.strategy, config, options or SolveOptions(samples=config.samples),
+    return prepare(strategy or config.strategy, config,
+                   options or SolveOptions(samples=config.samples),
                    run_id=run_id or new_id("run-"), store=store, nodes=nodes, sandbox=sandbox,
-                   models=models, checkpointer=checkpointer).graph
+                   models=models, checkpointer=checkpointer)
 
 
 def as_problem(question: str | Problem, **fields: Any) -> Problem:

@@ -81,7 +81,7 @@ def build_graphs(context: BatchContext, *, store: Any, sandbox: Any, models: Any
 
     load_plugins(context.config.plugins)  # a worker process loads the run's plugins too
     return {s: prepare(s, context.config, own_options(get_strategy(s), context.options),
-                       run_id=context.run_id, store=store, sandbox=sandbox, models=models).graph
+                       run_id=context.run_id, store=store, sandbox=sandbox, models=models)
             for s in context.strategies}
 
 

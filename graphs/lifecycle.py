@@ -18,40 +18,27 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
-from ponder.agents.deps import Deps
 from ponder.config import Config, SolveOptions
 from ponder.errors import PonderError
 from ponder.events import ProgressEvent, RunFinished, RunStarted
 from ponder.graphs.registry import compiled, get_strategy, load_plugins
 from ponder.graphs.runtime import BoundGraph, Node, make_deps
-from ponder.graphs.strategy import Shape, Strategy
+from ponder.graphs.strategy import Shape
 from ponder.models import ModelClient, validate_roles
 from ponder.sandbox import Sandbox
 from ponder.store import Store
 from ponder.types import Problem, Result, new_id
 
-_PROGRESS = (ProgressEvent.__args__)  # type: ignore[attr-defined]
-
-
-@dataclass
-class Prepared:
-    """A strategy ready to run: checked, its dependencies made, its graph compiled."""
-
-    strategy: Strategy
-    options: SolveOptions
-    settings: BaseModel
-    deps: Deps
-    graph: BoundGraph
+_PROGRESS = ProgressEvent.__args__  # type: ignore[attr-defined]
 
 
 def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str,
             store: Any = None, nodes: dict[str, Node] | None = None,
             sandbox: Sandbox | None = None, models: ModelClient | None = None,
-            checkpointer: Any = None, stream_text: bool = False) -> Prepared:
+            checkpointer: Any = None, stream_text: bool = False) -> BoundGraph:
     """The pre-run checks, in one place: the strategy exists and accepts its settings, its
-    roles' models can be called, the strategy accepts them, the sandbox starts."""
+    roles' models can be called, the strategy accepts them, the sandbox starts. Returns the
+    strategy's compiled graph with the run's dependencies (``.deps``) bound."""
     load_plugins(config.plugins)
     spec = get_strategy(strategy)
     settings = spec.settings_from(options)
@@ -63,8 +50,7 @@ def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str
                      store=store, models=models, sandbox=sandbox, needs_sandbox=spec.runs_code,
                      stream_text=stream_text)
     shape = Shape(plan=options.plan, nodes=dict(nodes or {}))
-    return Prepared(spec, deps.options, settings, deps,
-                    BoundGraph(compiled(spec, shape, checkpointer=checkpointer), deps))
+    return BoundGraph(compiled(spec, shape, checkpointer=checkpointer), deps)
 
 
 async def problem_events(graph: Any, problem: Problem,
@@ -82,16 +68,16 @@ async def problem_events(graph: Any, problem: Problem,
             yield chunk
         elif mode == "values" and not namespace and isinstance(chunk, dict):
             final = chunk
-    result = final.get("result")
-    if not isinstance(result, Result):
-        raise PonderError("the graph finished without a result; a custom graph must end by "
-                          "setting state['result'] to a ponder Result")
-    yield RunFinished(result=result)
+    yield RunFinished(result=result_of(final))
 
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
-    state = await graph.ainvoke({"problem": problem})
+    return result_of(await graph.ainvoke({"problem": problem}))
+
+
+def result_of(state: Any) -> Result:
+    """The Result a finished graph left in its state; a custom graph that left none is told."""
     result = state.get("result") if isinstance(state, dict) else None
     if not isinstance(result, Result):
         raise PonderError("the graph finished without a result; a custom graph must end by "
@@ -138,10 +124,10 @@ class SolveRun:
         self.open()
         try:
             yield RunStarted(run_id=self.run_id, problem_id=self.problem.id, strategy=self.strategy)
-            prepared = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
-                               store=self.store, nodes=self.nodes, sandbox=self.sandbox,
-                               models=self.models, stream_text=self.stream_text)
-            async for event in problem_events(prepared.graph, self.problem):
+            graph = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
+                            store=self.store, nodes=self.nodes, sandbox=self.sandbox,
+                            models=self.models, stream_text=self.stream_text)
+            async for event in problem_events(graph, self.problem):
                 if isinstance(event, RunFinished):
                     self.result = event.result
                 else:

@@ -104,6 +104,9 @@ async def stream_solve(question: str, strategy: str, config: Config, options: So
     return live
 
 
+CANCELLED = "cancelled from the Solve page"
+
+
 @dataclass
 class LiveJob:
     """A solve running in the background of the UI server: the page polls it, a reload finds
@@ -129,7 +132,7 @@ class LiveJob:
         """Ask the run to stop; False when it already ended."""
         if self.status != "running" or self._loop is None or self._task is None:
             return False
-        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._loop.call_soon_threadsafe(self._task.cancel, CANCELLED)
         return True
 
 
@@ -185,9 +188,8 @@ async def _drain(run: Any, job: LiveJob) -> None:
         async for event in run.events():
             job.live.apply(event)
         job.status = "done"
-    except asyncio.CancelledError:
-        job.status, job.error = "cancelled", "cancelled from the Solve page"
-        run.end("cancelled", job.error)
+    except asyncio.CancelledError:  # the run recorded itself cancelled, with the reason
+        job.status, job.error = "cancelled", CANCELLED
         raise
     except Exception as exc:  # noqa: BLE001 - shown on the page; the run is marked failed
         job.status, job.error = "failed", str(exc) if isinstance(exc, PonderError) \

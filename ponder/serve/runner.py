@@ -58,7 +58,6 @@ class Runner:
         self.config, self.settings = config, settings
         self.store = store or Store(config.store)
         self._strategies = strategies
-        self.open_runs: set[str] = set()
         self.in_flight = 0
         self._runs: dict[str, Any] = {}
         self._sandbox: Any = None
@@ -145,7 +144,6 @@ class Runner:
                        meta={"source": "serve", "model": plan.model, **meta})
         run.open()
         self._runs[run.run_id] = run
-        self.open_runs.add(run.run_id)
         return run.run_id
 
     async def execute(self, plan: Plan, run_id: str, on_progress: OnProgress | None = None) -> Result:
@@ -174,7 +172,6 @@ class Runner:
         return run.result
 
     def _finish(self, run_id: str, status: str | None, error: str | None = None) -> None:
-        self.open_runs.discard(run_id)
         run = self._runs.pop(run_id, None)
         if status is not None:
             if run is not None:
@@ -191,7 +188,7 @@ class Runner:
 
     def close(self, reason: str = "server shut down") -> None:
         """Mark runs still open as cancelled (graceful shutdown's last step)."""
-        for run_id in list(self.open_runs):
+        for run_id in list(self._runs):
             self._finish(run_id, "cancelled", reason)
 
 
