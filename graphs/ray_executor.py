@@ -221,7 +221,12 @@ class RayExecutor:
         # its own would already be released by then.
         for module in FILE_PLUGINS.values():  # not importable by name on a worker
             self.ray.cloudpickle.register_pickle_by_value(module)
-        self.args = [self.ray.put(remote_context), self.ray.put(dict(SCRIPTS))]
+        # Only the scripted models this run's roles name: other registered scripts may hold
+        # what cannot travel (locks, open files).
+        used = {role.model.split("/", 1)[1] for role in context.config.roles.values()
+                if role.model.startswith("scripted/")}
+        scripts = {name: script for name, script in SCRIPTS.items() if name in used}
+        self.args = [self.ray.put(remote_context), self.ray.put(scripts)]
         self.actors = [worker.remote(*self.args, limiter) for _ in range(max(1, count))]
         self.busy = [0] * len(self.actors)
         try:
