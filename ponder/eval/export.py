@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, TextIO
 
 from ponder.answers import strip_think
+from ponder.eval.feedback import HumanLabels, reward_fields
 from ponder.store import Store
 from ponder.types import Branch, Problem
 
@@ -67,10 +68,16 @@ def sft_message(problem: Problem, branch: Branch) -> str:
 
 def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
                 any_correct: bool = False) -> Iterator[dict[str, Any]]:
-    """One chat record per verified-correct branch (SQL keeps only the accurate ones)."""
-    for problem, row, branch in _branches(store, run_id, strategy, accurate=True):
-        if (problem is not None and is_verified_correct(branch, any_correct=any_correct)
-                and grade_is_tamper_proof(problem, branch)):
+    """One chat record per verified-correct branch (SQL keeps only the accurate ones), as a
+    person's feedback corrects it (:mod:`ponder.eval.feedback`)."""
+    labels = HumanLabels.of_run(store, run_id)
+    for problem, row, branch in _branches(store, run_id, strategy, accurate=not labels.corrects):
+        if problem is None or not grade_is_tamper_proof(problem, branch):
+            continue
+        keep = labels.sft_keep(problem, row, branch, any_correct=any_correct)
+        if keep is None:  # nobody labelled it: the automatic grade decides
+            keep = is_verified_correct(branch, any_correct=any_correct)
+        if keep:
             yield {"messages": [{"role": "user", "content": problem.question},
                                 {"role": "assistant", "content": sft_message(problem, branch)}],
                    "problem_id": row["problem_id"], "strategy": row["strategy"],
@@ -79,7 +86,8 @@ def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
 
 def reward_records(store: Store, run_id: str, *,
                    strategy: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every branch with its prompt, completion, verdict and rewards."""
+    """Every branch with its prompt, completion, verdict, rewards and human label."""
+    labels = HumanLabels.of_run(store, run_id)
     for problem, row, branch in _branches(store, run_id, strategy):
         yield {"problem_id": row["problem_id"], "strategy": row["strategy"],
                "branch_id": branch.id, "index": branch.index, "model": branch.model,
@@ -87,7 +95,8 @@ def reward_records(store: Store, run_id: str, *,
                "reasoning": branch.reasoning, "code": branch.code, "answer": branch.answer,
                "reference": row["reference"], "verdict": branch.verdict,
                "accuracy": branch.rewards.get("accuracy"),
-               "format": branch.rewards.get("format"), "rewards": branch.rewards}
+               "format": branch.rewards.get("format"), "rewards": branch.rewards,
+               **reward_fields(labels, row, branch)}
 
 
 def result_records(store: Store, run_id: str, *,
