@@ -67,8 +67,8 @@ def form(path: str, target: tuple[str, str, str], branch: int | None,
 def trace_section(path: str, target: tuple[str, str, str], labels: list[Feedback]) -> None:
     """The trace's own label (shown, and a form to set it) in one expander."""
     current = of_branch(labels, None)
-    title = "Feedback: " + (f"labelled {current.label} by {current.author}" if current
-                            else "not labelled yet")
+    title = "Feedback: " + (f"labelled {current.label} by {escape.markdown(current.author)}"
+                            if current else "not labelled yet")
     with st.expander(title, expanded=False, icon=":material/rate_review:"):
         if current is not None:
             st.markdown(given(current))

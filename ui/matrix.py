@@ -99,7 +99,7 @@ def column_config(matrix: Matrix) -> dict[str, Any]:
         "problem": st.column_config.TextColumn(width=120, pinned=True),
         "question": st.column_config.TextColumn(width=200)}
     for name in matrix.strategies:
-        config[name] = st.column_config.TextColumn(width=400)
+        config[name] = st.column_config.TextColumn(width=380)
     return config
 
 

@@ -82,14 +82,15 @@ def verdict_parts(result: Result) -> list[str]:
     md = escape.markdown
     parts = result.confidence_parts
     bits = []
-    formula = confidence_parts(parts)
-    if formula:
-        bits.append(f"confidence {result.confidence:.2f} = {formula}")
+    formula = confidence_parts(parts) if parts.get("share") is not None else ""
+    bits.append(f"confidence {result.confidence:.2f}" + (f" = {formula}" if formula else ""))
     checked = checks(parts)
     if checked:
         bits.append(checked)
-    bits.append(f"stopped: {stop_reason(result)}")
-    bits.append(f"{result.samples_used}/{result.max_samples} samples")
+    if result.stopped:
+        bits.append(f"stopped: {stop_reason(result)}")
+    if result.max_samples:
+        bits.append(f"{result.samples_used}/{result.max_samples} samples")
     return [md(b) for b in bits]
 
 

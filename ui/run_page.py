@@ -16,8 +16,7 @@ OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "n
 PROBLEM_COLUMNS = {
     "problem": st.column_config.TextColumn(pinned=True, width=140),
     "outcome": st.column_config.TextColumn(pinned=True, width=90),
-    "verdict": st.column_config.TextColumn(pinned=True, width=250,
-                                           help=widgets.VERDICT_COLUMN_HELP),
+    "verdict": st.column_config.TextColumn(width=240, help=widgets.VERDICT_COLUMN_HELP),
     "question": st.column_config.TextColumn(width=260),
     "feedback": st.column_config.TextColumn(width="medium",
                                             help="What a person labelled this trace."),

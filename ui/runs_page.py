@@ -64,11 +64,12 @@ def table(rows: list[dict[str, Any]], models: dict[str, list[str]],
 
 
 COLUMNS = {
-    "run": st.column_config.TextColumn(pinned=True, width=170),
+    # Pinned: what the run is (they stay while the rest scrolls inside the table); the
+    # verdict comes next, on screen at 1280 px without scrolling.
+    "run": st.column_config.TextColumn(pinned=True, width=150),
     "what": st.column_config.TextColumn(
-        pinned=True, width=230, help="The dataset of a batch, or the question of a solve."),
-    "verdict": st.column_config.TextColumn(pinned=True, width=250,
-                                           help=widgets.VERDICT_COLUMN_HELP),
+        pinned=True, width=210, help="The dataset of a batch, or the question of a solve."),
+    "verdict": st.column_config.TextColumn(width=240, help=widgets.VERDICT_COLUMN_HELP),
     "kind": st.column_config.TextColumn(width="small"),
     "status": st.column_config.TextColumn(width="small"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),

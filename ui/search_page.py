@@ -22,8 +22,7 @@ LABELS = {"any label or none": None, "labelled (any)": "any", "not labelled": "n
 COLUMNS = {
     "run": st.column_config.TextColumn(pinned=True, width=150),
     "problem": st.column_config.TextColumn(pinned=True, width=120),
-    "verdict": st.column_config.TextColumn(pinned=True, width=250,
-                                           help=widgets.VERDICT_COLUMN_HELP),
+    "verdict": st.column_config.TextColumn(width=240, help=widgets.VERDICT_COLUMN_HELP),
     "outcome": st.column_config.TextColumn(width=90),
     "question": st.column_config.TextColumn(width=280),
     "feedback": st.column_config.TextColumn(width="medium"),

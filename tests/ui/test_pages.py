@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ponder.store import Store
-from ponder.ui import escape
+from ponder.ui import escape, widgets
 from ponder.verdict import verdict_of
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "main.py"
@@ -212,7 +212,6 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     at.number_input(key="solve_samples").set_value(2)
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Answer:" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Branches finished"] == "2" and metrics["Branches started"] == "2"
     db = Store(store)
@@ -220,6 +219,12 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     assert run.kind == "solve" and run.status == "done" and run.meta == {"source": "ui"}
     [result] = db.results(run.id)
     assert metrics["Vote leader"] == (result.answer if result.answer is not None else "–")
+    # Defect 4: a finished solve reads as finished: its answer and verdict badge, and no
+    # Cancel button, "Solving with" or "Being written now" left over from the live view.
+    shown = texts(at)
+    assert "### Answer: " in shown and widgets.verdict_badge(verdict_of(result)) in shown
+    assert "Solving with" not in shown and "Being written now" not in shown
+    assert [b.label for b in at.button if b.label == "Cancel"] == []
     assert len(db.events(run.id)) >= 9  # problem, 2 × (reason, code, execute, verify), vote...
     assert "trace" in at.page_link[0].proto.page
 

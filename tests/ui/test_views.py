@@ -309,12 +309,11 @@ def test_key_columns_are_pinned_and_accuracy_bars_are_not_red(
     at = open_page(monkeypatch, views_store["path"])
     columns = json.loads(at.dataframe[0].proto.columns)
     pinned = [name for name, conf in columns.items() if conf.get("pinned")]
-    assert pinned == ["run", "what", "verdict"]
+    assert pinned == ["run", "what"]
     assert columns["accuracy"]["type_config"]["color"] == "blue"  # the theme's primary is red
     problems = json.loads(open_page(monkeypatch, views_store["path"], "run_page.py",
                                     run=views_store["solve"]).dataframe[-1].proto.columns)
-    assert [n for n, conf in problems.items() if conf.get("pinned")] == ["problem", "outcome",
-                                                                         "verdict"]
+    assert [n for n, conf in problems.items() if conf.get("pinned")] == ["problem", "outcome"]
     at = open_page(monkeypatch, views_store["path"], "run_page.py", run=views_store["before"])
     columns = json.loads(at.dataframe[0].proto.columns)
     assert columns["strategy"]["pinned"] and columns["accuracy"]["type_config"]["color"] == "blue"
