@@ -140,9 +140,9 @@ def flip_frame(a: RunInfo, b: RunInfo, rows: list[dict[str, Any]]) -> pd.DataFra
         "problem": r["problem_id"],
         "flip": "fixed in B" if r["correct_b"] == 1 else "broken in B",
         "answer A": r["answer_a"], "answer B": r["answer_b"], "reference": r["reference"],
-        "question": r.get("question") or "", "strategy": r["strategy"],
         "trace A": trace_link(a.id, r["problem_id"], r["strategy"]),
         "trace B": trace_link(b.id, r["problem_id"], r["strategy"]),
+        "question": r.get("question") or "", "strategy": r["strategy"],
     } for r in rows])
 
 
@@ -161,7 +161,7 @@ def flips(path: str, a: RunInfo, b: RunInfo) -> None:
     st.dataframe(flip_frame(a, b, rows), hide_index=True, width="stretch", column_config={
         "problem": st.column_config.TextColumn(pinned=True, width=120),
         "flip": st.column_config.TextColumn(pinned=True, width=100),
-        "question": st.column_config.TextColumn(width="large"),
+        "question": st.column_config.TextColumn(width=320),
         "trace A": st.column_config.LinkColumn(display_text="open A"),
         "trace B": st.column_config.LinkColumn(display_text="open B")})
 

@@ -40,7 +40,8 @@ def form(path: str, target: tuple[str, str, str], branch: int | None,
         note = st.text_area("Note (optional)", key=f"{key}_note", height=68,
                             value=current.note or "" if current else "")
         author = st.text_input("Your name", key=f"{key}_author",
-                               value=st.session_state.get(AUTHOR_KEY) or default_author())
+                               value=st.session_state.get(AUTHOR_KEY)
+                               or (current.author if current else "") or default_author())
         cols = st.columns(2)
         saved = cols[0].form_submit_button("Save label", type="primary")
         removed = cols[1].form_submit_button("Remove label", disabled=current is None)

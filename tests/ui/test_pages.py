@@ -185,7 +185,8 @@ def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,
     assert at.query_params["strategy"] == "self-consistency"
 
 
-@pytest.mark.parametrize("page", [None, "run_page.py", "trace_page.py"])
+@pytest.mark.parametrize("page", [None, "run_page.py", "trace_page.py", "search_page.py",
+                                  "compare_page.py"])
 def test_hostile_text_reaches_markdown_only_escaped(hostile_store: Any, page: str | None,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Every element that Streamlit renders as Markdown gets model and dataset text escaped.
@@ -194,7 +195,8 @@ def test_hostile_text_reaches_markdown_only_escaped(hostile_store: Any, page: st
     at = open_page(monkeypatch, hostile_store.path, page)
     marked = [*at.markdown.values, *at.caption.values, *at.info.values, *at.success.values,
               *at.error.values, *at.warning.values, *at.subheader.values,
-              *(m.label for m in at.metric), *(m.value for m in at.metric)]
+              *(m.label for m in at.metric), *(m.value for m in at.metric),
+              *(e.label for e in at.expander)]
     raw = [m for m in marked if "![x](" in m or "<b id=" in m or ":red[" in m]
     assert raw == [], raw
     escaped = escape.markdown("<img src=")  # in the store's path (the sidebar) on every page
