@@ -219,6 +219,7 @@ class RunStream(Response):
 
 def error_response(exc: ServeError, run_id: str | None = None) -> Response:
     headers = dict(exc.headers)
+    run_id = run_id or exc.run_id
     if run_id:
         headers[RUN_HEADER] = run_id
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)

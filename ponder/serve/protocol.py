@@ -34,6 +34,7 @@ class ServeError(Exception):
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.param, self.code, self.headers = param, code, headers or {}
+        self.run_id: str | None = None  # set once the request is a run (sent as a header)
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param,

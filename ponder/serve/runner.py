@@ -197,6 +197,7 @@ class Runner:
             await self.writer.flush(run.run_id)
         except BaseException as exc:
             error = _as_serve_error(exc, run.run_id)
+            error.run_id = run.run_id
             await self._fail(run.run_id, error.message)
             raise error from exc
         return run.run_id
