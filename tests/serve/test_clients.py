@@ -162,3 +162,23 @@ def test_litellm_as_a_client_gets_the_answer_reasoning_and_usage(server, store):
                                 api_base=server.base_url, api_key=KEY, stream=True)
     streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert streamed == message.content
+
+
+def test_a_served_run_lists_its_question_and_client_like_a_solve(server, store, store_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ponder.cli import app
+
+    run_id = client(server).chat.completions.create(
+        model="cot", messages=QUESTION).model_extra["ponder"]["run_id"]
+
+    listed = CliRunner().invoke(app, ["runs", "--json", "--store", str(store_path)])
+    [row] = [r for r in json.loads(listed.stdout) if r["id"] == run_id]
+    assert (row["kind"], row["question"], row["client"]) == ("serve", "What is 6 times 7?",
+                                                            "127.0.0.1")
+    table = CliRunner().invoke(app, ["runs", "--store", str(store_path)], env={"COLUMNS": "160"})
+    assert "What is 6 times 7?" in table.stdout
+    [page_row] = store.run_rows(kind="serve")  # what the UI's Runs page lists
+    assert page_row["question"] == "What is 6 times 7?"
