@@ -8,7 +8,6 @@ import contextlib
 import fnmatch
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from ponder.serve.protocol import (ChatRequest, PonderOverrides, ServeError, che
                                    parse_model, problem_text)
 from ponder.serve.writer import StoreWriter
 from ponder.store import Store
-from ponder.types import Problem, Result, new_id
+from ponder.types import Problem, Result
 
 log = logging.getLogger("ponder.serve")
 OnProgress = Callable[[dict[str, Any]], Awaitable[None]]
@@ -195,7 +194,11 @@ class Runner:
             if get_strategy(plan.strategy).runs_code:
                 run.sandbox = await asyncio.to_thread(self._shared_sandbox)
             await self.writer.flush(run.run_id)
-        except BaseException as exc:
+        except asyncio.CancelledError:  # the server is shutting down
+            self._runs.pop(run.run_id, None)
+            self.writer.record_end(run.run_id, "cancelled", "server shut down")
+            raise
+        except Exception as exc:
             error = _as_serve_error(exc, run.run_id)
             error.run_id = run.run_id
             await self._fail(run.run_id, error.message)
@@ -267,7 +270,7 @@ def _as_serve_error(exc: BaseException, run_id: str) -> ServeError:
     if isinstance(exc, ServeError):
         return exc
     if isinstance(exc, StoreError):
-        full = "full" in str(exc)
+        full = "is full" in str(exc.__cause__ or exc)  # SQLITE_FULL: "database or disk is full"
         return ServeError(507 if full else 503, f"the run store cannot record this request: "
                           f"{exc} (run {run_id})", type="server_error",
                           code="store_full" if full else "store_unavailable",

@@ -196,3 +196,14 @@ def test_a_crashed_program_is_shown_with_its_status():
     content = solution_text(result_with([branch], "5", status="unverified"))
 
     assert "[error] exit 1" in content and content.endswith("#### 5")
+
+
+@pytest.mark.parametrize(("size", "line"), [
+    (1, "[ponder] sampling 1 branch with the reasoner role\n"),
+    (4, "[ponder] sampling 4 branches with the reasoner role\n"),
+])
+def test_stream_progress_reads_as_plain_grammar(size, line):
+    from ponder.events import RoundStarted
+    from ponder.serve.protocol import progress_line
+
+    assert progress_line(RoundStarted(size=size, role="reasoner")) == line
