@@ -8,6 +8,7 @@ import contextlib
 import fnmatch
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ class Runner:
         self._slot_ids = 0
         self._runs: dict[str, Any] = {}
         self._sandbox: Any = None
+        self._sandbox_lock = threading.Lock()
         self._mean_s = 1.0
 
     def warm(self) -> None:
@@ -242,11 +244,14 @@ class Runner:
         self.writer.forget(run_id)
 
     def _shared_sandbox(self) -> Any:
-        if self._sandbox is None:
-            from ponder.sandbox import make_sandbox
+        """The server's one sandbox, started by the first request that runs code (in a
+        thread: starting it may take a while); one that cannot start is tried again later."""
+        with self._sandbox_lock:
+            if self._sandbox is None:
+                from ponder.sandbox import make_sandbox
 
-            self._sandbox = make_sandbox(self.config.sandbox)
-        return self._sandbox
+                self._sandbox = make_sandbox(self.config.sandbox)
+            return self._sandbox
 
     def close(self, reason: str = "server shut down") -> None:
         """Mark runs still open as cancelled and write what is queued (shutdown's last step)."""

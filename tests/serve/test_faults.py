@@ -284,3 +284,14 @@ def test_a_body_that_is_not_a_json_object_is_a_400(votes, store):
         assert says in response.json()["error"]["message"]
     assert store.count_runs() == 0
     assert_recovered(server, store)
+
+
+def test_connections_past_the_cap_are_refused_until_one_closes(votes, store):
+    server = votes(max_connections=2, head_timeout_s=30)
+    idle = socket.create_connection((server.host, server.port))
+    time.sleep(0.2)
+    refused = post(server, NORMAL)
+    assert refused.status_code == 503  # uvicorn's own answer, before the app
+    idle.close()
+    time.sleep(0.2)
+    assert_recovered(server, store)
