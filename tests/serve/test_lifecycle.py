@@ -77,6 +77,17 @@ def test_cli_refuses_to_listen_beyond_loopback_without_a_key(monkeypatch):
     assert "refusing to listen on 0.0.0.0 without an API key" in str(result.exception)
 
 
+@pytest.mark.parametrize("args", [["--timeout", "0"], ["--grace", "-1"],
+                                  ["--max-concurrent", "0"], ["--max-concurrent", "5000"],
+                                  ["--max-samples", "0"], ["--content", "html"],
+                                  ["--max-budget-usd", "0"], ["--max-body-mb", "0"]])
+def test_bad_serve_options_are_usage_errors(args):
+    result = CliRunner().invoke(app, ["serve", *args])
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output
+
+
 @pytest.mark.slow
 def test_embedded_default_model_answers_with_its_program_through_the_endpoint(embedded_config):
     settings = ServeSettings(api_keys=(KEY,), timeout_s=300)
