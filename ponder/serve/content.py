@@ -30,7 +30,6 @@ from ponder.types import Branch, Result
 from ponder.verdict import verdict_of
 
 ContentFormat = Literal["solution", "answer"]
-CONTENT_FORMATS: tuple[str, ...] = ("solution", "answer")
 # Fields a response_format schema may ask for, each filled from the result.
 FILLABLE = ("answer", "confidence", "verdict", "check", "reasoning")
 _WORK_CAP = 8000
