@@ -10,11 +10,12 @@ backend uses. ``"*"`` is the backend for every prefix not registered on its own:
 
 from __future__ import annotations
 
-from ponder.backends.base import Backend, Call, Messages, ModelStatus, StopRule, Style
+from ponder.backends.base import Backend, Call, Messages, ModelStatus, StopWhen, Style
 from ponder.backends.embedded import EmbeddedBackend
 from ponder.backends.litellm import LiteLLMBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
+from ponder.registries import Registry
 
 __all__ = [
     "ANY_PREFIX",
@@ -26,14 +27,15 @@ __all__ = [
     "Messages",
     "ModelStatus",
     "ScriptedBackend",
-    "StopRule",
+    "StopWhen",
     "Style",
     "backend_for",
     "register_backend",
 ]
 
 ANY_PREFIX = "*"
-BACKENDS: dict[str, Backend] = {}
+BACKENDS: Registry[str, Backend] = Registry("model backends")
+"""Model backends by provider prefix; ``BACKENDS.scoped()`` undoes registrations (tests)."""
 
 
 def register_backend(prefix: str, backend: Backend) -> None:

@@ -121,7 +121,7 @@ async def test_a_run_recorded_by_an_earlier_version_resumes(tmp_path: Path, cfg)
     first = await run_batch(spec, cfg, settings, store=store)
     run = store.require_run("old")
     options = dict(run.config["options"])
-    for added in ("budget_tokens", "budget_usd", "strategy_options", "demos"):
+    for added in ("budget_tokens", "budget_usd", "settings", "demos"):
         options.pop(added)
     options |= {"max_tokens": None, "max_cost_usd": None, "beam_width": 3, "escalate_role": "x"}
     store._exec("UPDATE runs SET config = ?, config_hash = 'earlier' WHERE id = ?",
