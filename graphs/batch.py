@@ -389,18 +389,6 @@ class BatchRunner:
         return restore
 
 
-def _check_strategies(config: Config, strategies: list[str], options: SolveOptions) -> None:
-    """The batch's settings and roles, checked once before the run opens: every strategy
-    exists, every setting belongs to one of them and is valid, every role they need can be
-    called (so a refused batch records no run)."""
-    from ponder.graphs.registry import check_settings, get_strategy
-    from ponder.models import validate_roles
-
-    typed = check_settings(strategies, options)
-    validate_roles(config, sorted({role for name, own in typed.items()
-                                   for role in get_strategy(name).roles(options, own)}))
-
-
 def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
     """The one sandbox the batch shares, if any strategy or the problems run code."""
     from ponder.graphs.registry import get_strategy
@@ -442,7 +430,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
     """
     from ponder.graphs.executors import BatchContext, make_executor
-    from ponder.graphs.registry import load_plugins
+    from ponder.graphs.registry import check_settings, load_plugins
     from ponder.models import ModelClient
 
     load_plugins(config.plugins)
@@ -451,7 +439,9 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
                            stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,
                            demos=settings.demos, budget_usd=settings.budget_usd,
                            budget_tokens=settings.budget_tokens, settings=settings.settings)
-    _check_strategies(config, settings.strategies, options)
+    # Names and settings, before the run opens; each strategy's roles and model checks come
+    # with its graph (prepare), which marks the run failed when they refuse.
+    check_settings(settings.strategies, options)
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     identity = run_config(spec, info, config, options, settings.strategies)

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import atexit
 import threading
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 

@@ -8,7 +8,6 @@ and hands each backend one :class:`Call` at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
