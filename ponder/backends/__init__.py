@@ -6,6 +6,8 @@
 
 The built-in backends are registered through the same :func:`register_backend` a user's
 backend uses. ``"*"`` is the backend for every prefix not registered on its own: LiteLLM.
+:data:`BACKENDS` is a :class:`ponder.registries.Registry` (``BACKENDS.scoped()`` in tests).
+Part of the core: imports nothing above it; ``litellm`` only in :mod:`ponder.backends.litellm`.
 """
 
 from __future__ import annotations
