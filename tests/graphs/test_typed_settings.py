@@ -21,10 +21,15 @@ from ponder.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = Path(__file__).with_name("plugins") / "pick_nth.py"
-# Type-checked as written. beam.py is left out until its settings are typed (it still reads
-# them through casts); everything else in graphs/strategies/ is in.
+# Type-checked as written: the strategies, the generic pieces they are typed by, the
+# examples' plugin and this test's. beam.py is left out until its settings are typed (it still
+# reads them through casts); everything else in graphs/strategies/ is in.
 CHECKED = [*sorted(p for p in (ROOT / "graphs" / "strategies").glob("*.py") if p.name != "beam.py"),
+           ROOT / "graphs" / "strategy.py", ROOT / "graphs" / "registry.py",
+           ROOT / "agents" / "deps.py", ROOT / "ponder" / "registries.py",
            ROOT / "examples" / "best_of_n.py", PLUGIN]
+PACKAGE_DIRS = {"ponder": "ponder", "agents": "ponder/agents", "graphs": "ponder/graphs",
+                "ui": "ponder/ui"}
 
 
 def source_tree(tmp_path: Path) -> Path:
@@ -59,9 +64,7 @@ def mypy_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp_path = tmp_path_factory.mktemp("mypy")
     root = source_tree(tmp_path)
     (tmp_path / "probe.py").write_text(PROBE)
-    # The package's own files through the link tree, so each is checked as its module.
-    files = [str(root / "ponder" / f.relative_to(ROOT)) if f.is_relative_to(ROOT / "graphs")
-             else str(f) for f in CHECKED]
+    files = [str(_linked(root, f)) for f in CHECKED]
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
          "--cache-dir", str(tmp_path / "cache"), *files, str(tmp_path / "probe.py")],
@@ -69,6 +72,14 @@ def mypy_output(tmp_path_factory: pytest.TempPathFactory) -> str:
         cwd=tmp_path, timeout=600)
     assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: errors were found
     return done.stdout
+
+
+def _linked(root: Path, path: Path) -> Path:
+    """A file of the package through the link tree, so mypy checks it as its module."""
+    for folder, package in PACKAGE_DIRS.items():
+        if path.is_relative_to(ROOT / folder):
+            return root / package / path.relative_to(ROOT / folder)
+    return path
 
 
 def test_the_strategies_and_plugins_type_check(mypy_output: str) -> None:
