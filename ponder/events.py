@@ -5,7 +5,7 @@ emits :class:`NodeFinished` for every node and :class:`BranchFinished` for every
 to the vote; the run lifecycle (``ponder.graphs.lifecycle.SolveRun``) brackets them with
 :class:`RunStarted` and :class:`RunFinished`. Whoever drains a run reads these same objects:
 ``ponder.solve``/``asolve``, the UI's live Solve page (``ponder.ui.live``) and the server
-(``ponder.serve.runner``, which streams their ``line()`` as the reasoning channel). The batch
+(``ponder.serve``, which streams their ``line()`` as the reasoning channel). The batch
 runner does not stream: it takes each problem's ``Result``.
 
 >>> VoteCounted(votes={"8": Vote(count=3, weight=3.0)}, leader="8", confidence=0.7).line()
