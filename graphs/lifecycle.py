@@ -70,15 +70,15 @@ async def problem_events(graph: Any, problem: Problem,
             yield chunk
         elif mode == "values" and not namespace and isinstance(chunk, dict):
             final = chunk
-    yield RunFinished(result=result_of(final))
+    yield RunFinished(result=final_result(final))
 
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
-    return result_of(await graph.ainvoke({"problem": problem}))
+    return final_result(await graph.ainvoke({"problem": problem}))
 
 
-def result_of(state: Any) -> Result:
+def final_result(state: Any) -> Result:
     """The Result a finished graph left in its state; a custom graph that left none is told."""
     result = state.get("result") if isinstance(state, dict) else None
     if not isinstance(result, Result):

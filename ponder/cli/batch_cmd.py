@@ -118,11 +118,10 @@ def batch(
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
                                  run_budget_usd=run_budget_usd,
                                  run_budget_tokens=run_budget_tokens,
-                                 strategy_options=strategy_settings(settings),
+                                 settings=strategy_settings(settings),
                                  overwrite=overwrite, demos=pool)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
-    _check_roles(cfg, names, settings)
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
@@ -135,20 +134,6 @@ def batch(
         raise typer.Exit(130)
     if outcome.failed:
         raise typer.Exit(1)
-
-
-def _check_roles(cfg: Any, names: list[str], settings: Any) -> None:
-    """Every role the strategies need can be called: checked before the run opens."""
-    from ponder.config import SolveOptions
-    from ponder.graphs.registry import check_settings, get_strategy, load_plugins, own_options
-    from ponder.models import validate_roles
-
-    load_plugins(cfg.plugins)
-    check_settings(names, settings.strategy_options)
-    options = SolveOptions(strategy_options=settings.strategy_options)
-    roles = {role for name in names for spec in [get_strategy(name)]
-             for role in spec.roles(options, spec.settings_from(own_options(spec, options)))}
-    validate_roles(cfg, sorted(roles))
 
 
 def _choice(value: str, flag: str) -> Any:
