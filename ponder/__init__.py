@@ -26,14 +26,14 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ponder.config import Config, RoleConfig, SolveOptions, load_config
     from ponder.graphs.api import Strategy, asolve, build_graph, register_strategy, solve
-    from ponder.store_feedback import annotate
+    from ponder.feedback import annotate
 
 _LAZY = {
     "solve": "ponder.graphs.api", "asolve": "ponder.graphs.api",
     "build_graph": "ponder.graphs.api", "register_strategy": "ponder.graphs.api",
     "Strategy": "ponder.graphs.api",
     "Config": "ponder.config", "RoleConfig": "ponder.config", "SolveOptions": "ponder.config",
-    "load_config": "ponder.config", "annotate": "ponder.store_feedback",
+    "load_config": "ponder.config", "annotate": "ponder.feedback",
 }
 
 

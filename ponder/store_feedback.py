@@ -3,7 +3,8 @@
 A label is ``correct``, ``wrong`` or ``unsure``, with an optional corrected answer and a
 note; the store keeps who gave it and when (one current label per trace and per branch: a
 new one replaces the old). The UI, ``ponder annotate`` and :func:`annotate` write it; the
-tables show it and filter on it; the ``sft`` export drops traces labelled wrong and grades
+tables show it and filter on it (:func:`ponder.feedback.annotate` is the Python face of
+it); the ``sft`` export drops traces labelled wrong and grades
 against a corrected answer, and the ``rewards`` export carries the label.
 
 >>> store.annotate("run-1", "p-3", "wrong", answer="42", note="off by one")  # doctest: +SKIP
@@ -23,10 +24,9 @@ from pydantic import BaseModel
 from ponder.errors import StoreError
 
 if TYPE_CHECKING:
-    from ponder.store import RunInfo, Store
+    from ponder.store import RunInfo
 
-__all__ = ["FEEDBACK_LABELS", "Feedback", "FeedbackLabel", "StoreFeedback", "annotate",
-           "default_author"]
+__all__ = ["FEEDBACK_LABELS", "Feedback", "FeedbackLabel", "StoreFeedback", "default_author"]
 
 FeedbackLabel = Literal["correct", "wrong", "unsure"]
 FEEDBACK_LABELS: tuple[str, ...] = get_args(FeedbackLabel)
@@ -160,31 +160,3 @@ class StoreFeedback:
                           (*run_ids, TRACE))
         return {(r["run_id"], r["problem_id"], r["strategy"]): _feedback(r) for r in rows}
 
-
-def annotate(run: str, problem_id: str, label: FeedbackLabel, *,
-             store: Store | str | Path | None = None, strategy: str | None = None,
-             branch: int | None = None, answer: str | None = None, note: str | None = None,
-             author: str | None = None) -> Feedback:
-    """Label a stored result as a person judged it (the Python face of ``ponder annotate``).
-
-    ``store`` is a :class:`~ponder.store.Store` or a path; by default the store the config
-    names (as ``ponder solve`` writes it).
-
-    >>> import ponder
-    >>> ponder.annotate("run-1", "p-3", "wrong", answer="42")  # doctest: +SKIP
-    """
-    from ponder.store import Store
-
-    if isinstance(store, Store):
-        return store.annotate(run, problem_id, label, strategy=strategy, branch=branch,
-                              answer=answer, note=note, author=author)
-    if store is None:
-        from ponder.config import load_config
-
-        store = load_config(None).store
-    db = Store(store)
-    try:
-        return db.annotate(run, problem_id, label, strategy=strategy, branch=branch,
-                           answer=answer, note=note, author=author)
-    finally:
-        db.close()
