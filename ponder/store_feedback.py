@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from pydantic import BaseModel
 
@@ -80,11 +80,14 @@ class StoreFeedback:
     _lock: threading.RLock
     path: Path
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]: ...  # from Store
+    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError  # Store's own
 
-    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor: ...  # from Store
+    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        raise NotImplementedError  # Store's own
 
-    def require_run(self, ref: str) -> RunInfo: ...  # from Store
+    def require_run(self, ref: str) -> RunInfo:
+        raise NotImplementedError  # Store's own
 
     def annotate(self, run: str, problem_id: str, label: str, *, strategy: str | None = None,
                  branch: int | None = None, answer: str | None = None, note: str | None = None,
@@ -99,7 +102,7 @@ class StoreFeedback:
         info = self.require_run(run)
         strategy = self.feedback_target(info.id, problem_id, strategy, branch)
         item = Feedback(run_id=info.id, problem_id=problem_id, strategy=strategy, branch=branch,
-                        label=label, answer=(answer or "").strip() or None,
+                        label=cast(FeedbackLabel, label), answer=(answer or "").strip() or None,
                         note=(note or "").strip() or None,
                         author=(author or "").strip() or default_author(), created_at=time.time())
         self._exec(

@@ -111,7 +111,8 @@ class ResultQuery(BaseModel):
 class StoreSearch:
     """Result search across runs; mixed into :class:`ponder.store.Store`."""
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]: ...  # from Store
+    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError  # Store's own
 
     def search_results(self, query: ResultQuery, *, limit: int = 50,
                        offset: int = 0) -> list[dict[str, Any]]:

@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ponder.store_search import ResultQuery
+from ponder.store_search import Correctness, ResultQuery
 from ponder.ui import data, widgets
 from ponder.verdict import VerdictLabel
 
 VERDICTS: list[VerdictLabel] = ["verified", "unverified", "refuted", "split", "truncated",
                                 "budget", "no_answer"]
-CORRECTNESS = {"correct": "correct", "wrong": "wrong", "unscored": "unscored",
+CORRECTNESS: dict[str, Correctness] = {"correct": "correct", "wrong": "wrong", "unscored": "unscored",
                "no answer": "no_answer"}
 LABELS = {"any label or none": None, "labelled (any)": "any", "not labelled": "none",
           "correct": "correct", "wrong": "wrong", "unsure": "unsure"}
@@ -55,12 +55,12 @@ def filters(path: str) -> ResultQuery:
     chosen = cols[2].multiselect("Strategy", strategies, key="search_strategy",
                                  placeholder="any strategy")
     label = cols[3].selectbox("Feedback", list(LABELS), key="search_label")
-    cols = st.columns([2, 2, 2])
-    model = cols[0].selectbox("Model", ["any model", *data.result_models(path)],
+    lower = st.columns([2, 2, 2])
+    model = lower[0].selectbox("Model", ["any model", *data.result_models(path)],
                               key="search_model")
-    with cols[1]:
+    with lower[1]:
         min_cost, max_cost = _range("Cost ($)", "search_cost", step=0.001)
-    with cols[2]:
+    with lower[2]:
         min_tokens, max_tokens = _range("Tokens", "search_tokens", step=100.0)
     return ResultQuery(
         verdicts=verdicts, correctness=[CORRECTNESS[c] for c in correctness],
