@@ -96,7 +96,8 @@ def batch(
         "asyncio (in this process) or ray (workers on a Ray cluster; pip install 'ponder[ray]')."
     ))] = "asyncio",
     ray_address: Annotated[str | None, typer.Option("--ray-address", help=(
-        "Ray cluster to join: auto or ray://HOST:PORT (default: the local one, or start one)."
+        "Ray cluster to join: auto (the one `ray start` made here) or ray://HOST:PORT. "
+        "Default: a private cluster for this batch, listening on 127.0.0.1 only."
     ))] = None,
     demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
         "Few-shot exemplars from the verified-correct traces of a stored run: each problem "
