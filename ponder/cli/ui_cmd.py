@@ -38,10 +38,10 @@ def allowed_names(address: str, extra: list[str]) -> list[str]:
     """The host names the UI answers to beyond localhost and IP literals: ``--address`` when
     it is a name, and every ``--allow-host``."""
     names = [address, *extra] if not _is_ip(address) else list(extra)
-    for name in names:
+    for position, name in enumerate(names):
         if not name.strip() or any(c in name for c in ",/ \t"):
-            raise typer.BadParameter(f"{printable(name)!r} is not a host name",
-                                     param_hint="--allow-host")
+            flag = "--address" if position == 0 and not _is_ip(address) else "--allow-host"
+            raise typer.BadParameter(f"{printable(name)!r} is not a host name", param_hint=flag)
     return [name.strip().lower() for name in names]
 
 

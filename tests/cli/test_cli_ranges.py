@@ -173,3 +173,21 @@ def test_a_store_written_in_full_is_untouched_by_a_refused_argument(tmp_path: Pa
     assert done.returncode == 2 and b"is not UTF-8 text (byte 0xe9)" in done.stderr
     assert store.read_bytes() == before
     assert sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["solve", "q", "--cache", "adir"], "error: cannot open the response cache at adir: not a regular file"),
+    (["solve", "q", "--store", "adir"], "error: the store path adir is not a regular file"),
+    (["runs", "--store", "/dev/null"], "error: the store path /dev/null is not a regular file"),
+    (["strategies", "--config", "adir"], "error: config file adir is a directory"),
+    (["ui", "--address", ""], "Invalid value for --address: '' is not a host name"),
+    (["ui", "--allow-host", "a b"], "Invalid value for --allow-host: 'a b' is not a host name"),
+])  # fmt: skip
+def test_odd_paths_and_names_are_clear_errors(tmp_path: Path, monkeypatch, capsys, config: Path,
+                                              args: list[str], expected: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("adir").mkdir()
+    extra = [] if "--store" in args or "--config" in args else ["--store", "s.db"]
+    code, err = ponder(monkeypatch, capsys, *args, *extra,
+                       *([] if "--config" in args else ["--config", str(config)]))
+    assert code == 2 and "failed unexpectedly" not in err and expected in err, err
