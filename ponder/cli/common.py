@@ -87,9 +87,10 @@ StopRuleOpt = Annotated[StopRule, typer.Option("--stop-rule", help=(
 StopThresholdOpt = Annotated[float, typer.Option(
     "--stop-threshold", **number(float, 0.5, 1.0),
     help="Adaptive rule: the probability the leader must reach.")]
-SandboxName = Literal["local", "e2b", "subprocess"]
-SandboxOpt = Annotated[SandboxName | None, typer.Option(
-    "--sandbox", help="local, e2b or subprocess.")]
+# Not a fixed choice: plugins register sandboxes (ponder.sandbox.SANDBOXES), whose lookup
+# names the known ones when a name is not among them.
+SandboxOpt = Annotated[str | None, typer.Option(
+    "--sandbox", help="local, e2b, subprocess, or a sandbox a plugin registers.")]
 BudgetUsdOpt = Annotated[float | None, typer.Option("--budget-usd", **number(float, 0, low_open=True),
                                                     help="Cost budget in USD per problem.")]
 BudgetTokensOpt = Annotated[int | None, typer.Option("--budget-tokens", **number(int, 1, MAX_TOKENS),

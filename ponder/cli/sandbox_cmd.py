@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
-from ponder.cli.common import SandboxName, number, printable
+from ponder.cli.common import number, printable
 
 if TYPE_CHECKING:
     from ponder.config import SandboxConfig
@@ -80,7 +80,7 @@ def check(
 def run(
     ctx: typer.Context,
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Python file to run."),
-    sandbox: Optional[SandboxName] = typer.Option(  # noqa: UP007
+    sandbox: Optional[str] = typer.Option(  # noqa: UP007
         None, "--sandbox",
         help="Backend: local (default), e2b or subprocess (no isolation)."
     ),
