@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -35,9 +36,12 @@ def main() -> None:
     Anything else is a bug in ponder: its traceback goes to a log file, never the terminal,
     and the user is told where it is.
     """
-    from ponder.cli.common import printable
+    from ponder.cli.common import printable, undecodable_argument
     from ponder.errors import PonderError
 
+    if problem := undecodable_argument(sys.argv[1:]):
+        typer.secho(f"error: {problem}", err=True, fg="red")
+        sys.exit(2)  # before any command runs: nothing is created
     try:
         app()
     except PonderError as exc:
@@ -46,12 +50,19 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True, fg="yellow")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence, logged below
-        where = _log_crash()
-        typer.secho(f"ponder failed unexpectedly: {type(exc).__name__}: {printable(exc)}\n"
-                    f"The traceback is in {where}; please include it in a bug report.",
-                    err=True, fg="red")
-        sys.exit(70)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        _crashed(exc)
+
+
+def _crashed(exc: BaseException) -> NoReturn:
+    """The last line of defence: a bug's traceback goes to a log file, the user gets where."""
+    from ponder.cli.common import printable
+
+    where = _log_crash()
+    typer.secho(f"ponder failed unexpectedly: {type(exc).__name__}: {printable(exc)}\n"
+                f"The traceback is in {where}; please include it in a bug report.",
+                err=True, fg="red")
+    sys.exit(70)
 
 
 def _log_crash() -> str:

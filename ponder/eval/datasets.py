@@ -35,6 +35,7 @@ Format = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic"]
 FORMATS: tuple[str, ...] = ("auto", "gsm8k", "math", "choice", "humaneval", "generic")
 HUMANEVAL = "humaneval"
 MAX_REPORTED = 20
+MAX_LINE_CHARS = 16 * 1024 * 1024  # one row; the rows are streamed, so files may be any size
 QUESTION_FIELDS = ("question", "problem", "prompt", "input")
 ANSWER_FIELDS = ("answer", "solution", "reference", "target", "output")
 _LETTER = re.compile(r"^\(?([A-Za-z])[).:]?$")
@@ -117,7 +118,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with _open(path) as fh:
-        for line_no, line in enumerate(fh, 1):
+        for line_no, line in enumerate(_bounded_lines(fh, path), 1):
             if not line.strip():
                 continue
             try:
@@ -137,13 +138,26 @@ def _open(path: Path) -> Any:
     return path.open(encoding="utf-8-sig", newline="")
 
 
+def _bounded_lines(fh: Any, path: Path) -> Iterator[str]:
+    """The file's lines, none longer than ``MAX_LINE_CHARS``: a longer one (a file with no
+    line breaks, a decompression bomb) is refused before it fills memory."""
+    line_no = 0
+    while line := fh.readline(MAX_LINE_CHARS + 1):
+        line_no += 1
+        if len(line) > MAX_LINE_CHARS and line[-1] not in "\r\n":
+            raise DatasetError(f"dataset {path}: line {line_no} is longer than "
+                               f"{MAX_LINE_CHARS // (1024 * 1024)} Mi characters, the most "
+                               "ponder reads in one row; is it a JSONL or CSV file?")
+        yield line
+
+
 def _not_utf8(path: Path) -> DatasetError:
     """Where the first byte that is not UTF-8 sits, found by decoding line by line."""
     import gzip
 
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
+        for line_no, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS + 1), b""), 1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -158,7 +172,7 @@ def _not_utf8(path: Path) -> DatasetError:
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Rows of a CSV with a header line, numbered by the file line each row starts on."""
     with _open(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(_bounded_lines(fh, path))
         header: list[str] | None = None
         while True:
             start = reader.line_num + 1
