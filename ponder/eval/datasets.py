@@ -375,6 +375,8 @@ def _layout_for(spec: DatasetSpec) -> _Layout:
         if len(errors) < 3:
             errors.append(f"{_unit(spec)} {line}: {record}")
     found = f" ({'; '.join(errors)})" if errors else ""
+    if spec.in_memory:
+        raise DatasetError(f"dataset {spec.label} is empty{found}; pass rows as dicts of fields")
     raise DatasetError(f"dataset {spec.label} has no readable rows{found}; is it a JSONL file "
                        "with one JSON object per line, or a CSV with a header line?")
 
