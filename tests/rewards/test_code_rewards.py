@@ -149,3 +149,16 @@ def test_verl_adapter_grades_code_rows_in_the_sandbox() -> None:
     info = {"test": CASES.TESTS, "entry_point": "add", "prompt": CASES.PROMPT}
     assert compute_score("humaneval", "    return a + b\n", None, info) == 1.0
     assert compute_score("humaneval", fenced(CASES.CHEATS["os._exit(0)"]), None, info) == 0.0
+
+
+@pytest.mark.slow
+def test_the_rewards_benchmark_runs_at_smoke_size() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "rewards_bench.py"), "--smoke"],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| ponder: one concurrent wave | 8 |" in done.stdout
+    assert "| one round trip per test |" in done.stdout and "| NO |" not in done.stdout
