@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from ponder.config import Config, Demo, SolveOptions
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
-from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
 from ponder.store import RunInfo, Store
 from ponder.types import Problem
