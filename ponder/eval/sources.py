@@ -1,8 +1,8 @@
 """Dataset sources other than JSONL/CSV files: rows in memory and Parquet files.
 
 Rows in memory are a list of dicts, any iterable of dicts (an iterator is read into a list
-once, since validation reads the rows twice), a dict of equal-length columns, or a Hugging
-Face ``datasets.Dataset`` / ``IterableDataset``, iterated as it is (never converted, so the
+once, since validation reads the rows twice), a dict of equal-length columns, a pandas
+``DataFrame`` (its records), or a Hugging Face ``datasets.Dataset`` / ``IterableDataset``, iterated as it is (never converted, so the
 ``datasets`` package is not imported here). Parquet files are read a record batch at a time
 with ``pyarrow`` (``pip install 'ponder[hf]'``).
 """
@@ -31,6 +31,8 @@ def rows_source(value: Any) -> Any:
         raise DatasetError("a dataset source is a path or rows, not bytes")
     if isinstance(value, Mapping):
         return columns_to_rows(value)
+    if callable(getattr(value, "to_dict", None)) and hasattr(value, "columns"):  # a pandas DataFrame
+        return value.to_dict("records")
     if not isinstance(value, Iterable):
         raise DatasetError(f"a dataset source is a path, a list of dicts, an iterable of "
                            f"dicts or a datasets.Dataset, not a {type(value).__name__}")

@@ -38,6 +38,13 @@ def test_an_iterator_is_read_once_into_rows_and_columns_become_rows() -> None:
     assert [p.reference for p in problems(columns)] == ["1", "2"]
 
 
+def test_a_pandas_frame_gives_its_records() -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"question": ["a?", "b?"], "answer": [3, 4]})
+    assert [(p.question, p.reference) for p in problems(DatasetSpec(source=frame))] == [
+        ("a?", "3"), ("b?", "4")]
+
+
 def test_the_content_hash_follows_the_rows() -> None:
     one = validate(DatasetSpec(source=ROWS)).sha256
     assert validate(DatasetSpec(source=[dict(r) for r in ROWS])).sha256 == one
