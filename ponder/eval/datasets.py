@@ -13,10 +13,9 @@ Formats (``--format auto`` picks one from the first row):
 Sources: a JSONL, CSV or Parquet file (Parquet needs ``pyarrow``: ``pip install
 'ponder[hf]'``), ``humaneval``, or rows in memory — a list of dicts, any iterable of dicts
 (an iterator is read into a list once), a dict of equal-length columns, a pandas DataFrame,
-or a Hugging Face
-``datasets.Dataset`` / ``IterableDataset`` (iterated as it is, never converted). Rows in
-memory go through the same format detection and validation as a file's; their content
-hash identifies the run.
+or a Hugging Face ``datasets.Dataset`` / ``IterableDataset`` (iterated as it is, never
+converted). Rows in memory go through the same format detection and validation as a file's;
+their content hash identifies the run.
 
 Files are read twice and never held in memory: :func:`validate` streams the whole file
 first (so nothing is spent on a file with a bad row 9,000), then :func:`iter_problems`
