@@ -82,6 +82,8 @@ def distill(
     _report(summary, as_json)
     if outcome.stopped == "interrupted":
         raise typer.Exit(130)
+    if outcome.failed:  # what was solved is written; a rerun retries the rest
+        raise typer.Exit(1)
 
 
 def _check(value: str, allowed: tuple[str, ...], flag: str) -> None:
