@@ -165,13 +165,18 @@ async def code_reward_async(completions: list[Any], *, reward_options: RewardOpt
     passed = [0] * len(completions)
     for job, result in zip(jobs, results):
         passed[job.row] += grader.passed(result, job.nonce)
+        if result.status == "sandbox_error":  # the sandbox failed, not the program: no signal
+            log.warning("code_reward: None for completion %d (sandbox error: %s)", job.row,
+                        result.message[:200])
+            counts[job.row] = None
     return [None if count is None else passed[row] / count for row, count in enumerate(counts)]
 
 
 def code_reward(completions: list[Any], *, reward_options: RewardOptions = DEFAULTS,
                 **kwargs: Any) -> list[float | None]:
     """1.0 when the completion's program passes the row's tests (``mode="fraction"``: the
-    share of test statements it passes), 0.0 when not, ``None`` for a row without tests.
+    share of test statements it passes), 0.0 when not, ``None`` for a row without tests (or
+    when the sandbox itself failed, which says nothing about the program).
 
     Columns: ``test`` (HumanEval's ``check(candidate)`` source, plain asserts, or a list of
     snippets), ``entry_point``, and the prompt (run first, for helpers the tests use). The

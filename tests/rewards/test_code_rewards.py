@@ -162,3 +162,16 @@ def test_the_rewards_benchmark_runs_at_smoke_size() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| ponder: one concurrent wave | 8 |" in done.stdout
     assert "| one round trip per test |" in done.stdout and "| NO |" not in done.stdout
+
+
+def test_a_failing_sandbox_gives_no_reward_rather_than_zero(monkeypatch) -> None:
+    from ponder.rewards import code as code_module
+    from ponder.types import ExecResult
+
+    class Broken:
+        async def arun(self, code: str, *, stdin: str | None = None, timeout_s: float | None = None):
+            return ExecResult(status="sandbox_error", message="could not create a cgroup")
+
+    monkeypatch.setattr(code_module, "sandbox_for", lambda options: Broken())
+    good = fenced(CASES.PROMPT + "    return a + b\n")
+    assert code_reward([good], test=[CASES.TESTS], entry_point=["add"]) == [None]
