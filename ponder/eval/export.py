@@ -79,7 +79,9 @@ def sft_parts(problem: Problem, branch: Branch) -> tuple[str, str]:
         thinking, final = branch.text, branch.answer
     if problem.kind == "code" and branch.code:
         final = f"```python\n{branch.code.strip()}\n```"
-    return thinking.strip(), (final or "").strip()
+    elif branch.code and not (thinking or "").strip():  # program of thought: the program is the work
+        thinking = f"```python\n{branch.code.strip()}\n```"
+    return (thinking or "").strip(), (final or "").strip()
 
 
 def sft_message(problem: Problem, branch: Branch) -> str:

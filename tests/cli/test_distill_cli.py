@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,28 @@ def test_distill_text_report_and_the_export_hf_flag(tmp_path: Path, env) -> None
     assert bad.exit_code == 2 and "--reasoning" in bad.output
     nowhere = invoke(env, "distill", str(data))
     assert nowhere.exit_code == 2 and "-o train.jsonl" in nowhere.output
+
+
+@pytest.mark.slow
+def test_distill_with_the_embedded_model(tmp_path: Path) -> None:
+    """The real default models: whatever they get right is written, and every trace written
+    earns ponder's own accuracy reward against its problem's reference."""
+    from ponder.rewards import accuracy_reward
+
+    data = tmp_path / "arith.jsonl"
+    gen = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "benchmarks" / "arith.py"),
+                          "--steps", "1", "--n", "4"], capture_output=True, text=True, check=True)
+    data.write_text(gen.stdout)
+    references = {row["id"]: row["answer"] for row in map(json.loads, gen.stdout.splitlines())}
+    out = tmp_path / "sft.jsonl"
+    # pot's programs are not cross-checked by prose, so its right answers need --any-correct
+    done = CliRunner().invoke(app, ["distill", str(data), "-s", "pot", "-n", "3", "-k", "2",
+                                    "--any-correct", "--seed", "0", "-o", str(out), "--json",
+                                    "--store", str(tmp_path / "s.db")])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary["problems"] == 4 and summary["solved"] == 4 and len(rows) == summary["traces"] <= 8
+    completions = [row["messages"][1]["content"] for row in rows]
+    assert all("```python" in c for c in completions)  # pot's program is the reasoning
+    assert accuracy_reward(completions, answer=[references[r["problem_id"]] for r in rows]) == [1.0] * len(rows)

@@ -54,6 +54,15 @@ def test_sft_messages_with_reasoning_in_think_tags_or_a_field(tmp_path: Path) ->
     assert all("<think>" not in r["messages"][1]["content"] for r in field)
 
 
+def test_a_program_of_thought_trace_keeps_its_program_as_the_reasoning() -> None:
+    from ponder.eval.export import assistant_turn
+
+    problem = Problem(question="What is 2 + 2?", reference="4")
+    branch = Branch(text="", code="print(2 + 2)", answer="4", verdict="unverified")
+    assert assistant_turn(problem, branch) == {
+        "role": "assistant", "content": "<think>\n```python\nprint(2 + 2)\n```\n</think>\n\n4"}
+
+
 def test_prompt_completion_pairs(tmp_path: Path) -> None:
     pairs = records(filled(tmp_path), "prompt-completion")
     assert pairs[2]["prompt"] == [{"role": "user", "content": "What is 3 + 3?"}]
