@@ -5,9 +5,9 @@
   (``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``) — rejection
   sampling, as DeepSeek distilled R1 into small models; a code branch only when its pass
   came from the tamper-proof grader (:mod:`ponder.agents.grader`). The reasoning goes in
-  ``<think>`` tags inside the assistant content (``reasoning="think"``, for any chat
-  template) or in the assistant message's ``reasoning_content`` field (``reasoning="field"``,
-  which templates that render thinking themselves read, such as Qwen3's);
+  ``<think>`` tags inside the assistant content (``reasoning="think"``, kept as written) or
+  in the assistant message's ``reasoning_content`` field (``reasoning="field"``, which chat
+  templates that render thinking themselves read, such as Qwen3's; others drop it);
 - ``prompt-completion``: the same traces as TRL's conversational prompt/completion pairs
   (``{"prompt": [user turn], "completion": [assistant turn]}``: SFTTrainer then trains on the
   completion only);
