@@ -23,7 +23,7 @@ from typing import Any
 
 from ponder.agents import grader
 from ponder.agents.verifier import program_result
-from ponder.answers import equivalent, extract_answer, extract_code, strip_think
+from ponder.answers import equivalent, extract_answer, extract_code
 from ponder.rewards.inputs import (
     DEFAULTS,
     RewardOptions,
@@ -34,6 +34,7 @@ from ponder.rewards.inputs import (
     prompt_text,
     reference_answer,
     row_kind,
+    without_think,
 )
 from ponder.sandbox.base import Sandbox, run_sync
 from ponder.types import ExecResult, Problem
@@ -82,7 +83,8 @@ def solution_program(completion: Any, prompt: Any, entry_point: str | None) -> s
     completion-style body); prefixed with the prompt when the prompt holds the function
     header and the completion does not (HumanEval's prompt + completion)."""
     text, _ = completion_parts(completion)
-    code = extract_code(text) or strip_think(text)
+    text = without_think(text)
+    code = extract_code(text) or text
     header = prompt_text(prompt)
     if entry_point and header and _defines(header, entry_point) and not _defines(code, entry_point):
         code = header + code
@@ -192,7 +194,7 @@ def code_reward(completions: list[Any], *, reward_options: RewardOptions = DEFAU
 # program_agreement_reward -----------------------------------------------------------------------
 def prose_of(text: str) -> str:
     """The completion without its code blocks: what it states in words."""
-    return _FENCED.sub("", strip_think(text))
+    return _FENCED.sub("", without_think(text))
 
 
 async def program_agreement_reward_async(
@@ -210,7 +212,7 @@ async def program_agreement_reward_async(
         kind = row_kind(kinds[row], reference_answer(refs[row]), choices[row], opts.default_kind)
         kind = "math" if kind == "code" else kind
         problem = Problem(question="", kind=kind, choices=choice_list(choices[row]))
-        program = programs[row] if isinstance(programs[row], str) else extract_code(text)
+        program = programs[row] if isinstance(programs[row], str) else extract_code(without_think(text))
         problems.append(problem)
         stated.append(_safe_answer(prose_of(text), problem))
         if program:

@@ -26,8 +26,9 @@ log = logging.getLogger("ponder.rewards")
 KINDS: tuple[str, ...] = ("math", "choice", "text", "code")
 _LETTER = re.compile(r"^\(?([A-Z])[).:]?$")
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
-DEFAULT_ANSWER_LINE = (r"\\boxed\s*\{|\banswer\b(?:\s+is\b|\s*\**\s*:)|^\s*####|"
-                       r"<answer>.*?</answer>")
+# No nested or adjacent unbounded quantifiers: a completion is hostile and may be long.
+DEFAULT_ANSWER_LINE = (r"\\boxed\s*\{|\banswer(?:\s+is\b|[\s*]*:)|^[ \t]*####|"
+                       r"<answer>(?:(?!</?answer>).)*</answer>")
 
 
 class RewardOptions(BaseModel):
@@ -130,6 +131,24 @@ def _text_of(content: Any) -> str:
         parts = [p.get("text") if isinstance(p, dict) else p for p in content]
         return "".join(p for p in parts if isinstance(p, str))
     return ""
+
+
+def without_think(text: str) -> str:
+    """``text`` without its ``<think>`` blocks, as :func:`ponder.answers.strip_think` reads
+    it (blocks dropped, then everything up to a stray ``</think>`` and from an unclosed
+    ``<think>``), in one linear pass: a regex scan is quadratic on thousands of unclosed tags."""
+    lowered, kept, i = text.lower(), [], 0
+    while True:
+        start = lowered.find("<think>", i)
+        end = lowered.find("</think>", start + 7) if start >= 0 else -1
+        if start < 0 or end < 0:
+            kept.append(text[i:] if start < 0 else text[i:start])
+            break
+        kept.append(text[i:start])
+        i = end + len("</think>")
+    rest = "".join(kept)
+    close = rest.lower().rfind("</think>")
+    return rest[close + len("</think>"):] if close >= 0 else rest
 
 
 def prompt_text(prompt: Any) -> str:

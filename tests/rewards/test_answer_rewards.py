@@ -102,6 +102,9 @@ def test_format_accepts_a_separate_reasoning_field_and_is_configurable() -> None
     "\x00\x1b[31m" * 1000, "\\boxed{" * 5000, "9" * 100_000, "<think>" * 10_000,
     "Answer: " + "(" * 3000, "\\boxed{10^{10^{10^{10}}}}", "Answer: 99999!!!!",
     "\ud800 lone surrogate Answer: 4",
+    # long inputs that make a backtracking pattern quadratic (minutes) if one creeps back in
+    "<think>x</think>" + "<answer>aaaaaaaa" * 12_000, "<think>x</think>answer" + " " * 150_000 + "x",
+    "<think>x</think>" + "\n" * 150_000 + "x", "<think>x</think>" + " \t" * 75_000 + "#",
 ])
 def test_hostile_completions_never_raise(hostile: object) -> None:
     acc = accuracy_reward([hostile], answer=["4"])
@@ -151,3 +154,16 @@ def test_verl_compute_score_grades_one_response() -> None:
     assert compute_score("mmlu", "The answer is B", "B", {"choices": ["x", "y"]}) == 1.0
     assert compute_score("math", "\\boxed{1/2}", '{"answer": "0.5"}') == 1.0
     assert compute_score("none", "Answer: 3", None) == 0.0  # verl needs a number
+
+
+def test_the_linear_think_stripper_reads_text_as_ponder_answers_does() -> None:
+    import random
+
+    from ponder.answers import strip_think
+    from ponder.rewards.inputs import without_think
+
+    rng = random.Random(25)
+    parts = ["<think>", "</think>", "<THINK>", "</Think>", "a", " b ", "Answer: 4", "\n"]
+    for _ in range(5000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 12)))
+        assert without_think(text) == strip_think(text), repr(text)
