@@ -23,7 +23,7 @@ from typing import Any
 
 from ponder.agents import grader
 from ponder.agents.verifier import program_result
-from ponder.answers import equivalent, extract_answer, extract_code
+from ponder.answers import equivalent, extract_answer
 from ponder.rewards.inputs import (
     DEFAULTS,
     RewardOptions,
@@ -41,6 +41,7 @@ from ponder.types import ExecResult, Problem
 
 _SANDBOXES: dict[tuple[int, str], Sandbox] = {}
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.S)
+_LANG = re.compile(r"[\w+-]*")
 
 
 def sandbox_for(options: RewardOptions) -> Sandbox:
@@ -84,11 +85,37 @@ def solution_program(completion: Any, prompt: Any, entry_point: str | None) -> s
     header and the completion does not (HumanEval's prompt + completion)."""
     text, _ = completion_parts(completion)
     text = without_think(text)
-    code = extract_code(text) or text
+    code = last_program(text) or text
     header = prompt_text(prompt)
     if entry_point and header and _defines(header, entry_point) and not _defines(code, entry_point):
         code = header + code
     return code
+
+
+def last_program(text: str) -> str | None:
+    """The last ```` ```python ```` block, else the last untagged fence, as
+    :func:`ponder.answers.extract_code` finds them (an unclosed final fence counts), in one
+    linear pass: its regex is quadratic on thousands of fences without a newline."""
+    python: list[str] = []
+    plain: list[str] = []
+    i = 0
+    while (start := text.find("```", i)) >= 0:
+        newline = text.find("\n", start + 3)
+        if newline < 0:  # no later fence can open a block either
+            break
+        info = text[start + 3:newline].lstrip(" \t")
+        lang = _LANG.match(info).group().lower()  # type: ignore[union-attr]
+        end = text.find("```", newline + 1)
+        body = text[newline + 1:end if end >= 0 else len(text)]
+        if body.strip():
+            if lang in ("python", "py", "python3"):
+                python.append(body.strip("\n"))
+            elif not lang:
+                plain.append(body.strip("\n"))
+        if end < 0:
+            break
+        i = end + 3
+    return (python or plain or [None])[-1]
 
 
 def _defines(code: str, name: str) -> bool:
@@ -212,7 +239,7 @@ async def program_agreement_reward_async(
         kind = row_kind(kinds[row], reference_answer(refs[row]), choices[row], opts.default_kind)
         kind = "math" if kind == "code" else kind
         problem = Problem(question="", kind=kind, choices=choice_list(choices[row]))
-        program = programs[row] if isinstance(programs[row], str) else extract_code(without_think(text))
+        program = programs[row] if isinstance(programs[row], str) else last_program(without_think(text))
         problems.append(problem)
         stated.append(_safe_answer(prose_of(text), problem))
         if program:

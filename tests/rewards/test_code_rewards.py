@@ -83,7 +83,8 @@ def test_fraction_mode_counts_passing_test_statements() -> None:
 @pytest.mark.parametrize("hostile", [None, 7, [], [{}], "```python\n", "\x00" * 100,
                                      "```python\nwhile True: pass\n```",
                                      "```python\nprint('x' * 10**8)\n```",
-                                     "```python\nimport os\nos.kill(1, 9)\n```"])
+                                     "```python\nimport os\nos.kill(1, 9)\n```", "```" * 60_000,
+                                     "<think>" * 10_000])
 def test_hostile_programs_score_zero(hostile: object) -> None:
     fast = with_options(code_reward, sandbox={"timeout_s": 3, "cpu_s": 3})
     assert fast([hostile], test=[CASES.TESTS], entry_point=["add"]) == [0.0]
@@ -175,3 +176,17 @@ def test_a_failing_sandbox_gives_no_reward_rather_than_zero(monkeypatch) -> None
     monkeypatch.setattr(code_module, "sandbox_for", lambda options: Broken())
     good = fenced(CASES.PROMPT + "    return a + b\n")
     assert code_reward([good], test=[CASES.TESTS], entry_point=["add"]) == [None]
+
+
+def test_the_linear_fence_reader_finds_what_extract_code_finds() -> None:
+    from ponder.answers import extract_code
+    from ponder.rewards.code import last_program
+
+    rng = random.Random(25)
+    parts = ["```", "```python", "```py ", "``` ", "```Python3 x", "```js", "\n", "a = 1", " ", "\t",
+             "print(2)", "```\n", "x"]
+    for _ in range(5000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 14)))
+        assert last_program(text) == extract_code(text), repr(text)
+    # the inputs that make extract_code's regex quadratic (over a minute each) read at once
+    assert last_program("```" * 60_000) is None and last_program("```python " * 20_000) is None
