@@ -63,7 +63,7 @@ def _accuracy(completion: Any, raw_reference: Any, kind: Any, choices: Any,
         reference = chr(ord("A") + int(reference))  # a 0-based option index
     text, _ = completion_parts(completion)
     try:
-        answer = extract_answer(without_think(text)[-_MAX_CHARS:], row, options_list)
+        answer = extract_answer(without_think(text)[-options.answer_window:], row, options_list)
         return 1.0 if is_correct(answer, reference, row) else 0.0
     except Exception as exc:  # noqa: BLE001 - model output must never stop training
         log.warning("accuracy_reward: 0.0 for an unreadable completion (%s: %s)",

@@ -241,7 +241,7 @@ async def program_agreement_reward_async(
         problem = Problem(question="", kind=kind, choices=choice_list(choices[row]))
         program = programs[row] if isinstance(programs[row], str) else last_program(without_think(text))
         problems.append(problem)
-        stated.append(_safe_answer(prose_of(text), problem))
+        stated.append(_safe_answer(prose_of(text)[-opts.answer_window:], problem))
         if program:
             jobs.append(_Job(row, program, ""))
     results = await _run_wave(sandbox_for(opts), jobs) if jobs else []
@@ -252,7 +252,7 @@ async def program_agreement_reward_async(
 
 def _safe_answer(text: str, problem: Problem) -> str | None:
     try:
-        return extract_answer(text[-200_000:], problem.kind, problem.choices)
+        return extract_answer(text, problem.kind, problem.choices)
     except Exception as exc:  # noqa: BLE001 - model output must never stop training
         log.warning("program_agreement_reward: unreadable completion (%s)", type(exc).__name__)
         return None

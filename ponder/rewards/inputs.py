@@ -56,6 +56,9 @@ class RewardOptions(BaseModel):
     """The prompt; for code its text is run before the tests (HumanEval's helpers)."""
     program: str = "program"
     """program_agreement_reward: a program per row to agree with (default: the completion's own)."""
+    answer_window: int = Field(4000, ge=100)
+    """Answers are read from this many characters at the end of the text after the reasoning
+    (where a final answer stands): it bounds the work on a hostile completion."""
     default_kind: ProblemKind | None = None
     """The kind for every row when no kind column is given (``None``: inferred)."""
     require_think: bool = True

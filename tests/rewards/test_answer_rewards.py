@@ -105,12 +105,21 @@ def test_format_accepts_a_separate_reasoning_field_and_is_configurable() -> None
     # long inputs that make a backtracking pattern quadratic (minutes) if one creeps back in
     "<think>x</think>" + "<answer>aaaaaaaa" * 12_000, "<think>x</think>answer" + " " * 150_000 + "x",
     "<think>x</think>" + "\n" * 150_000 + "x", "<think>x</think>" + " \t" * 75_000 + "#",
+    "answer is " * 20_000, "1," * 100_000, "<think>" * 10_000 + "Answer: 4",
 ])
 def test_hostile_completions_never_raise(hostile: object) -> None:
     acc = accuracy_reward([hostile], answer=["4"])
     fmt = format_reward([hostile])
     assert acc[0] in (0.0, 1.0) and fmt[0] in (0.0, 1.0)
     assert compute_score("x", hostile, "4") in (0.0, 1.0)
+
+
+def test_the_answer_is_read_from_the_end_of_the_final_part() -> None:
+    long = "<think>" + "so many thoughts " * 5000 + "</think>" + "blah " * 700 + "The answer is 4."
+    assert accuracy_reward([long], answer=["4"]) == [1.0]
+    early = "The answer is 4.\n" + "More words afterwards. " * 300
+    assert accuracy_reward([early], answer=["4"]) == [0.0]  # outside the 4,000-character window
+    assert with_options(accuracy_reward, answer_window=10_000)([early], answer=["4"]) == [1.0]
 
 
 def test_text_parts_content_is_read() -> None:
