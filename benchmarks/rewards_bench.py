@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| pattern | sandbox runs | wall s | completions/s | same rewards | passed |")
     print("|---|---|---|---|---|---|")
     for name, runs, seconds, rate, same, passed in table:
-        print(f"| {name} | {runs} | {seconds:.2f} | {rate:.1f} | {'yes' if same else 'NO'} | {passed:.0f}/{n} |")
+        print(f"| {name} | {runs} | {seconds:.2f} | {rate:.1f} | {'yes' if same else 'NO'} "
+              f"| {passed:.0f}/{n} |")
     base = table[0][2]
     print(f"\nspeed-up of the wave: {table[1][2] / base:.1f}x over one at a time, "
           f"{table[2][2] / base:.1f}x over per-test round trips")

@@ -42,7 +42,8 @@ def distill(
         "Keep correct traces that code did not cross-check."))] = False,
     run: Annotated[str | None, typer.Option("--run", help=(
         "Run name; the same name resumes. Default: <dataset>-<config hash>."))] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N problems.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help=(
+        "Only the first N problems."))] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help=(
         "Problems solved at once."))] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
@@ -91,7 +92,8 @@ def _check(value: str, allowed: tuple[str, ...], flag: str) -> None:
         raise typer.BadParameter(f"{value!r}; choose one of {', '.join(allowed)}", param_hint=flag)
 
 
-def _decontaminated(spec: Any, evals: list[str], n: int, limit: int | None) -> tuple[Any, int, list[Any]]:
+def _decontaminated(spec: Any, evals: list[str], n: int,
+                    limit: int | None) -> tuple[Any, int, list[Any]]:
     """The spec to solve (rows in memory when problems were removed), how many problems
     the dataset offered, and the removed ones."""
     from ponder.eval.datasets import DatasetSpec, iter_problems, validate
@@ -133,9 +135,10 @@ def _write(store_path: Path, run_id: str, output: Path | None, hf: Path | None, 
     from ponder.store import Store
 
     stats = Selection()
-    records = list(select_traces(sft_records(
-        Store(store_path), run_id, any_correct=any_correct, reasoning=reasoning,  # type: ignore[arg-type]
-        shape="messages" if fmt == "sft" else "prompt-completion"), k, stats))
+    shape = "messages" if fmt == "sft" else "prompt-completion"
+    traces = sft_records(Store(store_path), run_id, any_correct=any_correct,
+                         reasoning=reasoning, shape=shape)  # type: ignore[arg-type]
+    records = list(select_traces(traces, k, stats))
     if output is not None:
         with output.open("w", encoding="utf-8") as fh:
             write_jsonl(records, fh)

@@ -100,7 +100,8 @@ def assistant_turn(problem: Problem, branch: Branch, reasoning: Reasoning = "thi
 
 def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
                 any_correct: bool = False, reasoning: Reasoning = "think",
-                shape: Literal["messages", "prompt-completion"] = "messages") -> Iterator[dict[str, Any]]:
+                shape: Literal["messages", "prompt-completion"] = "messages",
+                ) -> Iterator[dict[str, Any]]:
     """One chat record per verified-correct branch (SQL keeps only the accurate ones)."""
     for problem, row, branch in _branches(store, run_id, strategy, accurate=True):
         if (problem is not None and is_verified_correct(branch, any_correct=any_correct)
@@ -141,7 +142,8 @@ def result_records(store: Store, run_id: str, *,
 
 
 def export_records(store: Store, run_id: str, fmt: ExportFormat, *, strategy: str | None = None,
-                   any_correct: bool = False, reasoning: Reasoning = "think") -> Iterator[dict[str, Any]]:
+                   any_correct: bool = False, reasoning: Reasoning = "think",
+                   ) -> Iterator[dict[str, Any]]:
     """The records of one export format (``csv`` gives the ``jsonl`` rows)."""
     if fmt in ("sft", "prompt-completion"):
         return sft_records(store, run_id, strategy=strategy, any_correct=any_correct,

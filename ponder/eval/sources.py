@@ -2,9 +2,10 @@
 
 Rows in memory are a list of dicts, any iterable of dicts (an iterator is read into a list
 once, since validation reads the rows twice), a dict of equal-length columns, a pandas
-``DataFrame`` (its records), or a Hugging Face ``datasets.Dataset`` / ``IterableDataset``, iterated as it is (never converted, so the
-``datasets`` package is not imported here). Parquet files are read a record batch at a time
-with ``pyarrow`` (``pip install 'ponder[hf]'``).
+``DataFrame`` (its records), or a Hugging Face ``datasets.Dataset`` / ``IterableDataset``,
+iterated as it is (never converted, so the ``datasets`` package is not imported here).
+Parquet files are read a record batch at a time with ``pyarrow`` (``pip install
+'ponder[hf]'``).
 """
 
 from __future__ import annotations

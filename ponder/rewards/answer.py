@@ -59,7 +59,8 @@ def _accuracy(completion: Any, raw_reference: Any, kind: Any, choices: Any,
     if row == "code":
         log.debug("accuracy_reward: a code row has no reference answer; use code_reward")
         return None
-    if row == "choice" and options_list and reference.isdigit() and int(reference) < len(options_list):
+    if row == "choice" and options_list and reference.isdecimal() \
+            and int(reference) < len(options_list):
         reference = chr(ord("A") + int(reference))  # a 0-based option index
     text, _ = completion_parts(completion)
     try:

@@ -95,7 +95,9 @@ def with_options(reward: Callable[..., Any], *, name: str | None = None,
     >>> accuracy = with_options(accuracy_reward, reference="solution")
     >>> code = with_options(code_reward, mode="fraction", tests="unit_tests")
     """
-    base = reward.keywords.get("reward_options", DEFAULTS) if isinstance(reward, NamedReward) else DEFAULTS
+    base = DEFAULTS
+    if isinstance(reward, NamedReward):
+        base = reward.keywords.get("reward_options", DEFAULTS)
     func = reward.func if isinstance(reward, functools.partial) else reward
     for key in ("reference", "tests"):
         if isinstance(changes.get(key), str):
