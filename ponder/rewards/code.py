@@ -8,7 +8,8 @@ grader of :mod:`ponder.agents.grader` (the solution runs in a process apart from
 ``os._exit(0)``, a patched builtin or an always-equal object fail). Open-R1's code reward
 instead makes one remote sandbox request per test.
 
-This package sits above ``ponder.agents`` (it uses the grader); nothing below imports it.
+``ponder.rewards`` sits in the agents' layer (it grades with their grader; see
+tests/test_layering.py): the core never imports it.
 """
 
 from __future__ import annotations
