@@ -73,7 +73,7 @@ def decontaminate(problems: Iterable[Problem], index: ContaminationIndex | None
 def problem_rows(problems: Iterable[Problem]) -> list[dict[str, Any]]:
     """Problems back as dataset rows (HumanEval's layout for code), so a batch can read
     them as rows in memory with the same ids and references."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in problems:
         if p.kind == "code":
             rows.append({"task_id": p.id, "prompt": p.question, "test": p.tests or "",
@@ -117,5 +117,5 @@ def select_traces(records: Iterable[dict[str, Any]], k: int,
 
 def _assistant_text(record: dict[str, Any]) -> str:
     turns = record.get("messages") or record.get("completion") or []
-    turn = next((t for t in reversed(turns) if t.get("role") == "assistant"), {})
+    turn: dict[str, Any] = next((t for t in reversed(turns) if t.get("role") == "assistant"), {})
     return f"{turn.get('reasoning_content') or ''}\n{turn.get('content') or ''}"

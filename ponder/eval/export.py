@@ -29,7 +29,7 @@ from ponder.store import Store
 from ponder.types import Branch, Problem
 
 if TYPE_CHECKING:
-    import datasets
+    import datasets  # type: ignore[import-untyped]
 
 ExportFormat = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv"]
 EXPORT_FORMATS: tuple[str, ...] = ("sft", "prompt-completion", "rewards", "jsonl", "csv")

@@ -74,7 +74,7 @@ def parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     if not path.is_file():
         raise DatasetError(f"dataset {path} not found")
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:
         raise DatasetError("reading Parquet needs pyarrow: pip install 'ponder[hf]'") from None
     number = 0

@@ -116,7 +116,8 @@ def last_program(text: str) -> str | None:
         if end < 0:
             break
         i = end + 3
-    return (python or plain or [None])[-1]
+    found = python or plain
+    return found[-1] if found else None
 
 
 def _defines(code: str, name: str) -> bool:

@@ -75,7 +75,7 @@ class RewardOptions(BaseModel):
 DEFAULTS = RewardOptions()
 
 
-class NamedReward(functools.partial):  # type: ignore[type-arg]
+class NamedReward(functools.partial):
     """A reward function with options bound, named for trainers' logs, picklable.
 
     A ``functools.partial`` so that ``inspect.iscoroutinefunction`` sees through it (TRL runs
@@ -108,7 +108,7 @@ def with_options(reward: Callable[..., Any], *, name: str | None = None,
                           f"{', '.join(RewardOptions.model_fields)}")
     options = RewardOptions.model_validate(base.model_dump() | changes)
     named = NamedReward(func, reward_options=options)
-    named.__name__ = name or getattr(func, "__name__", "reward")
+    named.__name__ = str(name or getattr(func, "__name__", "reward"))
     return named
 
 
@@ -122,7 +122,8 @@ def completion_parts(completion: Any) -> tuple[str, str | None]:
     if isinstance(completion, (list, tuple)):
         turns = [m for m in completion if isinstance(m, dict)]
         assistant = [m for m in turns if m.get("role") in ("assistant", None)]
-        message = (assistant or turns or [None])[-1]
+        candidates = assistant or turns
+        message = candidates[-1] if candidates else None
     if not isinstance(message, dict):
         return "", None
     reasoning = next((message[k] for k in _REASONING_KEYS if isinstance(message.get(k), str)), None)
