@@ -412,7 +412,7 @@ def export(
     reasoning: Annotated[str, typer.Option("--reasoning", help=(
         "sft: think (in <think> tags in the content) or field (in reasoning_content)."))] = "think",
     hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
-        "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder[hf]')."))] = None,
+        "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Write a run's results, rewards or SFT training data, one record per line."""

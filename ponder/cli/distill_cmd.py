@@ -22,7 +22,7 @@ def distill(
     output: Annotated[Path | None, typer.Option("--output", "-o", help=(
         "Write the SFT records here as JSONL."))] = None,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help=(
-        "The strategy that samples traces (verified or pot cross-check them with code)."))] = "verified",
+        "The strategy that samples traces (verified cross-checks reasoning with code)."))] = "verified",
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, max=256, help=(
         "Traces sampled per problem (all of them: no early stop)."))] = 8,
     per_problem: Annotated[int, typer.Option("--per-problem", "-k", min=1, help=(
@@ -37,7 +37,7 @@ def distill(
     reasoning: Annotated[str, typer.Option("--reasoning", help=(
         "think (in <think> tags in the content) or field (in reasoning_content)."))] = "think",
     hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
-        "Also write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder[hf]')."))] = None,
+        "Also write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
     any_correct: Annotated[bool, typer.Option("--any-correct", help=(
         "Keep correct traces that code did not cross-check."))] = False,
     run: Annotated[str | None, typer.Option("--run", help=(

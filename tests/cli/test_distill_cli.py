@@ -127,3 +127,10 @@ def test_distill_with_the_embedded_model(tmp_path: Path) -> None:
     completions = [row["messages"][1]["content"] for row in rows]
     assert all("```python" in c for c in completions)  # pot's program is the reasoning
     assert accuracy_reward(completions, answer=[references[r["problem_id"]] for r in rows]) == [1.0] * len(rows)
+
+
+def test_help_names_the_extra_to_install() -> None:
+    for command in ("distill", "export"):
+        out = CliRunner().invoke(app, [command, "--help"]).output
+        words = " ".join(out.replace("│", " ").split())
+        assert "pip install 'ponder[hf]'" in words  # Rich markup would eat a bare [hf]
