@@ -410,11 +410,15 @@ def report(
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help=(
-        "sft (verified-correct chat traces), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
+        "sft (verified-correct chat traces), rewards (every branch), jsonl or csv (results), "
+        "otlp (the run's traces, sent to an OpenTelemetry collector)."))] = "jsonl",
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
     any_correct: Annotated[bool, typer.Option("--any-correct", help=(
         "sft: keep correct branches even when code did not cross-check them."))] = False,
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help=(
+        "otlp: the collector's OTLP/HTTP URL (default: OTEL_EXPORTER_OTLP_ENDPOINT or "
+        "[telemetry] endpoint)."))] = None,
 ) -> None:
     """Write a run's results, rewards or SFT training data, one record per line."""
     import sys
@@ -422,6 +426,14 @@ def export(
     from ponder.eval.export import EXPORT_FORMATS, export_run
     from ponder.store import Store
 
+    if fmt == "otlp":
+        from ponder.cli.otlp_export import export_otlp
+
+        cfg = config_for(config, store)
+        traces, spans = export_otlp(Store(cfg.store), run, cfg, endpoint=endpoint,
+                                    strategy=strategy)
+        typer.echo(f"sent {traces} traces ({spans} spans)", err=True)
+        return
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}",
                                  param_hint="--format")
