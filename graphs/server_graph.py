@@ -9,15 +9,19 @@ dependencies, so ``stream_mode="custom"`` with ``subgraphs=True`` streams ponder
 events and ``"updates"`` each node's step.
 
 >>> # from langgraph_sdk import get_client
+>>> graph = build_server_graph({"configurable": {"strategy": "pot"}})   # in-process
 >>> # client.runs.wait(None, "ponder", input={"question": "What is 6 * 7?"},
 >>> #                  config={"configurable": {"strategy": "pot", "samples": 3}})
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 from typing import Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from ponder.config import Config, load_config
@@ -28,6 +32,9 @@ from ponder.types import Problem, new_id
 
 CONFIG_KEYS = ("strategy", "samples", "roles", "sandbox", "config_path", "seed")
 """The ``configurable`` keys :func:`server_graph` reads."""
+
+
+_BUILT: dict[str, Any] = {}
 
 
 class ServerInput(TypedDict, total=False):
@@ -65,19 +72,35 @@ def server_config(configurable: dict[str, Any]) -> Config:
     return config
 
 
-def server_graph(config: dict[str, Any] | None = None) -> Any:
-    """LangGraph Server's graph factory: a compiled graph solving one problem per run with
-    the strategy, roles and sandbox of ``config["configurable"]``."""
+async def server_graph(config: dict[str, Any] | None = None) -> Any:
+    """LangGraph Server's graph factory (async: reading ``ponder.toml`` and starting the
+    sandbox happen off the server's event loop); see :func:`build_server_graph`."""
+    return await asyncio.to_thread(build_server_graph, config)
+
+
+def build_server_graph(config: dict[str, Any] | None = None) -> Any:
+    """A compiled graph solving one problem per run with the strategy, roles and sandbox of
+    ``config["configurable"]``; built once per distinct setting (the server asks per run)."""
+    configurable = {k: v for k, v in ((config or {}).get("configurable") or {}).items()
+                    if k in CONFIG_KEYS}
+    key = json.dumps(configurable, sort_keys=True, default=str)
+    if key not in _BUILT:
+        _BUILT[key] = _build(configurable)
+        while len(_BUILT) > 32:
+            _BUILT.pop(next(iter(_BUILT)))
+    return _BUILT[key]
+
+
+def _build(configurable: dict[str, Any]) -> Any:
     from ponder.graphs.api import options_for
 
-    configurable = dict((config or {}).get("configurable") or {})
     ponder_config = server_config(configurable)
     strategy = str(configurable.get("strategy") or ponder_config.strategy)
     options = options_for(ponder_config, samples=configurable.get("samples"),
                           seed=configurable.get("seed"))
     bound = prepare(strategy, ponder_config, options, run_id="run-server")
 
-    async def solve(state: ServerState, config: Any) -> dict[str, Any]:
+    async def solve(state: ServerState, config: RunnableConfig) -> dict[str, Any]:
         """Run the strategy's graph (a subgraph, with the run's dependencies) on the problem."""
         from ponder.verdict import verdict_of
 

@@ -46,7 +46,7 @@ class LLMRun:
 def usage_metadata(usage: Usage) -> dict[str, Any]:
     """ponder's usage in LangChain's ``UsageMetadata`` shape (what LangSmith reads)."""
     return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens,
+            "total_tokens": usage.total_tokens, "total_cost": usage.cost_usd,
             "output_token_details": {"reasoning": usage.reasoning_tokens}}
 
 
@@ -77,7 +77,8 @@ def start_llm_run(*, model: str, provider: str, messages: Any,
                                 for m in messages])
     serialized = {"lc": 1, "type": "not_implemented", "id": ["ponder", "ModelClient"],
                   "name": model}
+    sent = {k: v for k, v in params.items() if v is not None}
     managers = manager.on_chat_model_start(
-        serialized, [chat], invocation_params={"model": model, "_type": provider, **params},
+        serialized, [chat], invocation_params={"model": model, "_type": provider, **sent},
         options={}, name=model, batch_size=1)
     return LLMRun(managers, model)

@@ -17,13 +17,17 @@ from pathlib import Path
 import pytest
 
 from ponder.errors import ConfigError
-from ponder.graphs.api import server_graph
+from ponder.graphs.api import build_server_graph, server_graph
 from ponder.scripted import register_script
+from ponder.types import Result
+from ponder.verdict import verdict_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = '''
 import re
 from ponder.scripted import register_script
+from ponder.types import Result
+from ponder.verdict import verdict_of
 
 
 def add(messages, index):
@@ -51,10 +55,13 @@ def _config(tmp_path: Path) -> Path:
 
 async def test_factory_graph_runs_a_strategy_from_the_config(tmp_path: Path) -> None:
     configurable = {"config_path": str(_config(tmp_path)), "strategy": "pot", "samples": 3}
-    graph = server_graph({"configurable": configurable})
+    graph = await server_graph({"configurable": configurable})  # what LangGraph Server calls
     out = await graph.ainvoke({"question": "What is 20 + 22?"})
-    assert (out["answer"], out["verdict"], out["strategy"]) == ("42", "verified", "pot")
-    assert out["result"]["samples_used"] >= 1
+    result = Result.model_validate(out["result"])
+    assert (out["answer"], out["strategy"], result.answer) == ("42", "pot", "42")
+    assert out["verdict"] == verdict_of(result).label
+    assert len(result.branches) == result.samples_used >= 2
+    assert all(b.execution is not None and b.execution.status == "ok" for b in result.branches)
 
     # Streaming: the strategy's nodes as subgraph updates, ponder's progress as custom events.
     seen, custom = set(), []
@@ -68,17 +75,18 @@ async def test_factory_graph_runs_a_strategy_from_the_config(tmp_path: Path) -> 
     assert "RoundStarted" in custom and "NodeFinished" in custom
 
 
-def test_factory_reads_roles_and_strategy(tmp_path: Path) -> None:
+async def test_factory_reads_roles_and_strategy(tmp_path: Path) -> None:
     register_script("server-other", lambda messages, index: "Answer: 7")
-    graph = server_graph({"configurable": {"config_path": str(_config(tmp_path)),
-                                           "strategy": "cot", "samples": 1,
+    graph = build_server_graph({"configurable": {"config_path": str(_config(tmp_path)),
+                                                 "strategy": "cot", "samples": 1,
                                            "roles": {"reasoner": "scripted/server-other"}}})
-    assert graph.invoke({"question": "What is 3 + 4?"})["answer"] == "7"
+    assert (await graph.ainvoke({"question": "What is 3 + 4?"}))["answer"] == "7"
     with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
-        server_graph({"configurable": {"config_path": str(_config(tmp_path)), "strategy": "nope"}})
+        build_server_graph({"configurable": {"config_path": str(_config(tmp_path)),
+                                             "strategy": "nope"}})
     with pytest.raises(ConfigError, match="no question"):
-        server_graph({"configurable": {"config_path": str(_config(tmp_path)),
-                                       "strategy": "cot"}}).invoke({"question": " "})
+        await build_server_graph({"configurable": {"config_path": str(_config(tmp_path)),
+                                                   "strategy": "cot"}}).ainvoke({"question": " "})
 
 
 def test_langgraph_json_names_the_factory() -> None:
@@ -97,22 +105,25 @@ def _free_port() -> int:
 def test_langgraph_dev_serves_pot_to_an_sdk_client(tmp_path: Path) -> None:
     """``langgraph dev`` (langgraph-cli[inmem], the ``langgraph`` extra) loads the repository's
     langgraph.json; a langgraph_sdk client runs ``pot`` on a scripted model and streams it."""
+    pytest.importorskip("langgraph_api", reason="needs the langgraph extra: "
+                        "pip install 'ponder[langgraph]'")
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent))
-    pytest.importorskip("langgraph_sdk")
-    if cli is None or pytest.importorskip("langgraph_api") is None:
-        pytest.skip("needs the langgraph extra: pip install 'ponder[langgraph]'")
+    assert cli is not None, "langgraph-cli is installed with langgraph_api by the extra"
     config, port = _config(tmp_path), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGSMITH_"))}
     env |= {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
-        [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-         "--config", str(ROOT / "langgraph.json")],
+        # --allow-blocking: the local sandbox sets up a cgroup (mkdir, writes) on the event
+        # loop before each program, which langgraph dev's blocking-call detector rejects.
+        [cli, "dev", "--no-browser", "--no-reload", "--allow-blocking", "--host", "127.0.0.1",
+         "--port", str(port), "--config", str(ROOT / "langgraph.json")],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_ready(port, server, tmp_path / "server.log")
         answer, events = _run_client(f"http://127.0.0.1:{port}", config)
-        assert answer["answer"] == "42" and answer["verdict"] == "verified"
+        assert answer["answer"] == "42" and answer["strategy"] == "pot"
+        assert answer["verdict"] == verdict_of(Result.model_validate(answer["result"])).label
         assert "custom" in events and "updates" in events
     finally:
         os.killpg(server.pid, 15)
