@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,9 +84,10 @@ class SolveSpan:
         self.span = span
 
     def finish(self, result: Result) -> None:
-        self.span.set_attributes(attrs.result_attributes(
-            result, capture=SETTINGS.capture_content))
-        self.span.set_status(Status(StatusCode.OK))
+        if self.span.is_recording():
+            self.span.set_attributes(attrs.result_attributes(
+                result, capture=SETTINGS.capture_content))
+            self.span.set_status(Status(StatusCode.OK))
 
 
 @contextmanager
@@ -145,7 +146,9 @@ class NodeSpan:
     def finish(self, event: TraceEvent, error: BaseException | None = None) -> dict[str, Any] | None:
         """Close the span at the event's end; returns the ids (and the children's summaries)
         to record with the event, or None when nothing is recording."""
-        self.span.set_attributes(attrs.node_attributes(event, capture=SETTINGS.capture_content))
+        if self.span.is_recording():
+            self.span.set_attributes(attrs.node_attributes(
+                event, capture=SETTINGS.capture_content))
         if error is not None:
             _failed(self.span, error)
         self.span.end(end_time=_ns(event.ended_at))
@@ -163,17 +166,21 @@ class NodeSpan:
 
 
 class CallSpan:
-    """An LLM or TOOL span inside a node; :meth:`set` adds attributes as the call ends."""
+    """An LLM or TOOL span inside a node; :meth:`set` adds attributes as the call ends.
+    Attributes are built only for a recording span (``start`` and ``set`` take functions)."""
 
-    def __init__(self, name: str, start: dict[str, Any], node: NodeSpan | None):
-        self.name, self.node, self.attributes = name, node, dict(start)
-        self.started = time.time()
-        self.span = tracer().start_span(name, kind=SpanKind.CLIENT, attributes=start,
-                                        start_time=_ns(self.started))
+    def __init__(self, name: str, start: Callable[[], dict[str, Any]], node: NodeSpan | None):
+        self.name, self.node, self.started = name, node, time.time()
+        self.span = tracer().start_span(name, kind=SpanKind.CLIENT, start_time=_ns(self.started))
+        self.recording = self.span.is_recording()
+        self.attributes: dict[str, Any] = {}
+        self.set(start)
 
-    def set(self, attributes: Mapping[str, Any]) -> None:
-        self.attributes.update(attributes)
-        self.span.set_attributes(attributes)
+    def set(self, attributes: Callable[[], Mapping[str, Any]]) -> None:
+        if self.recording:
+            built = attributes()
+            self.attributes.update(built)
+            self.span.set_attributes(built)
 
     def end(self, error: BaseException | None = None) -> None:
         ended = time.time()
@@ -190,7 +197,8 @@ class CallSpan:
 
 
 @contextmanager
-def _call(name: str, start: dict[str, Any], node: NodeSpan | None) -> Iterator[CallSpan]:
+def _call(name: str, start: Callable[[], dict[str, Any]],
+          node: NodeSpan | None) -> Iterator[CallSpan]:
     call = CallSpan(name, start, node)
     try:
         yield call
@@ -205,22 +213,22 @@ def llm_span(node: NodeSpan | None, *, model: str, provider: str, messages: Any,
     """An LLM span around one model call; ``finish(completions)`` on what it yields."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
-    start = attrs.llm_request_attributes(model, provider, messages, params,
-                                         capture=SETTINGS.capture_content)
-    return _call(f"chat {model}", start, node)
+    return _call(f"chat {model}", lambda: attrs.llm_request_attributes(
+        model, provider, messages, params, capture=SETTINGS.capture_content), node)
 
 
 def finish_llm(call: CallSpan, completions: list[Completion]) -> None:
-    call.set(attrs.llm_response_attributes(completions, capture=SETTINGS.capture_content))
+    call.set(lambda: attrs.llm_response_attributes(
+        completions, capture=SETTINGS.capture_content))
 
 
 def tool_span(node: NodeSpan | None, *, backend: str, code: str) -> Any:
     """A TOOL span around one sandbox run; ``finish_tool(call, result)`` when it returns."""
-    start = attrs.tool_request_attributes(backend, code, capture=SETTINGS.capture_content)
-    return _call(f"sandbox.{backend}", start, node)
+    return _call(f"sandbox.{backend}", lambda: attrs.tool_request_attributes(
+        backend, code, capture=SETTINGS.capture_content), node)
 
 
 def finish_tool(call: CallSpan, result: ExecResult) -> None:
-    call.set(attrs.tool_result_attributes(result, capture=SETTINGS.capture_content))
+    call.set(lambda: attrs.tool_result_attributes(result, capture=SETTINGS.capture_content))
     if result.status != "ok":
         call.span.set_status(Status(StatusCode.ERROR, result.status))

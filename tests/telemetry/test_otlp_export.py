@@ -180,9 +180,8 @@ def test_replay_of_a_run_traced_without_a_collector(receivers, tmp_path: Path) -
 
 
 def test_export_otlp_without_a_collector_says_what_to_do(tmp_path: Path) -> None:
-    store, _ = _batch(tmp_path, None)
     out = subprocess.run([sys.executable, "-m", "ponder", "export", "three", "--format", "otlp",
-                          "--store", str(store)], env=_plain_env(), cwd=tmp_path, capture_output=True,
+                          "--store", str(tmp_path / "s.db")], env=_plain_env(), cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 2
     assert "pass --endpoint URL" in out.stderr
