@@ -435,7 +435,7 @@ def export(
         typer.echo(f"sent {traces} traces ({spans} spans)", err=True)
         return
     if fmt not in EXPORT_FORMATS:
-        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}",
+        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join([*EXPORT_FORMATS, 'otlp'])}",
                                  param_hint="--format")
     db = Store(config_for(config, store).store)
     db.require_run(run)

@@ -133,7 +133,8 @@ def llm_request_attributes(model: str, provider: str, messages: Iterable[Mapping
     out: Attributes = {
         KIND: LLM, SpanAttributes.LLM_MODEL_NAME: model, SpanAttributes.LLM_PROVIDER: provider,
         SpanAttributes.LLM_INVOCATION_PARAMETERS: _json(dict(params)),
-        "gen_ai.system": provider, "gen_ai.request.model": model,
+        "gen_ai.system": provider, "gen_ai.provider.name": provider,
+        "gen_ai.request.model": model,
         "gen_ai.operation.name": "chat",
     }
     for key in ("temperature", "max_tokens", "top_p", "seed"):

@@ -141,7 +141,9 @@ class NodeSpan:
 
     def current(self) -> Any:
         """Make this span the active one while the node runs (its calls become children)."""
-        return trace.use_span(self.span, end_on_exit=False)
+        # The node wrapper records a failure itself (finish), after the span's end.
+        return trace.use_span(self.span, end_on_exit=False, record_exception=False,
+                              set_status_on_exception=False)
 
     def finish(self, event: TraceEvent, error: BaseException | None = None) -> dict[str, Any] | None:
         """Close the span at the event's end; returns the ids (and the children's summaries)

@@ -139,3 +139,28 @@ async def test_build_graph_without_a_solve_still_nests(exported, scripted_config
     assert firsts[0].start_time == min(s.start_time for s in nodes)
     ids = {s.context.span_id for s in spans}
     assert all(s.parent.span_id in ids for s in nodes)
+
+
+def test_each_serve_request_is_one_trace(exported, scripted_config) -> None:
+    """``ponder serve`` runs requests through the same lifecycle: one trace per request, its
+    root carrying the run id the response names."""
+    import json
+    import urllib.request
+
+    from ponder.serve import BackgroundServer, ServeSettings
+
+    config = scripted_config(register_script("otel-serve", lambda m, i: "The answer is 42."))
+    with BackgroundServer(config, ServeSettings(api_keys=("sk-otel",))) as server:
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions", method="POST",
+            headers={"Authorization": "Bearer sk-otel", "Content-Type": "application/json"},
+            data=json.dumps({"model": "self-consistency@2", "messages": [
+                {"role": "user", "content": "What is 6 * 7?"}]}).encode())
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            run_id = reply.headers["x-ponder-run-id"]
+            assert json.loads(reply.read())["choices"][0]["message"]["content"] == "42"
+    spans = exported.get_finished_spans()
+    [root] = [s for s in spans if s.name == "ponder.solve self-consistency"]
+    assert root.parent is None and root.attributes["ponder.run_id"] == run_id
+    assert {s.context.trace_id for s in spans} == {root.context.trace_id}
+    assert len([s for s in spans if _kind(s) == "LLM"]) == 2
