@@ -185,3 +185,109 @@ def test_export_otlp_without_a_collector_says_what_to_do(tmp_path: Path) -> None
                          text=True, timeout=120)
     assert out.returncode == 2
     assert "pass --endpoint URL" in out.stderr
+
+
+class _At:
+    def __init__(self, url: str):
+        self.url = url
+
+
+def _phoenix_spans(url: str, project: str) -> list[dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/v1/projects/{project}/spans?limit=1000",
+                                    timeout=10) as reply:
+            return json.loads(reply.read())["data"]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # the project appears with its first span
+            return []
+        raise
+
+
+@pytest.fixture
+def phoenix(tmp_path: Path):
+    """Arize Phoenix on 127.0.0.1, if its ``phoenix`` command is here (it is heavy and pins
+    much of what ponder uses: install it in a venv of its own and set PONDER_PHOENIX to its
+    ``bin/phoenix``)."""
+    import shutil
+    import socket
+    import time
+    import urllib.request
+
+    command = os.environ.get("PONDER_PHOENIX") or shutil.which("phoenix")
+    if not command:
+        pytest.skip("Arize Phoenix is not installed (set PONDER_PHOENIX=/path/to/bin/phoenix)")
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    work = tmp_path / "phoenix"
+    work.mkdir()
+    env = {**_plain_env(), "PHOENIX_WORKING_DIR": str(work), "PHOENIX_HOST": "127.0.0.1",
+           "PHOENIX_PORT": str(ports[0]), "PHOENIX_GRPC_PORT": str(ports[1])}
+    log = (work / "server.log").open("w")
+    server = subprocess.Popen([command, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{ports[0]}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, \
+                    (work / "server.log").read_text()[-3000:]
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+def test_phoenix_shows_each_problem_as_a_tree(phoenix: str, tmp_path: Path) -> None:
+    """The real collector: a batch of 3 arrives in Phoenix as 3 trees with LLM spans, token
+    counts and the verdict; an old run (no span ids) replayed lands in a project of its own."""
+    import time
+
+    live = tmp_path / "live"
+    live.mkdir()
+    store, run_id = _batch(live, _At(phoenix))
+    deadline = time.monotonic() + 30
+    while len([s for s in _phoenix_spans(phoenix, "default") if s["parent_id"] is None]) < 3:
+        assert time.monotonic() < deadline, "Phoenix did not show 3 traces"
+        time.sleep(0.5)
+    spans = _phoenix_spans(phoenix, "default")
+    db = Store(store)
+    results = {r.problem_id: r for r in db.results(run_id)}
+    roots = [s for s in spans if s["parent_id"] is None]
+    assert len({s["context"]["trace_id"] for s in spans}) == 3
+    for root in roots:
+        attributes = root["attributes"]
+        result = results[attributes["ponder.problem_id"]]
+        assert root["span_kind"] == "CHAIN" and attributes["session.id"] == run_id
+        assert attributes["ponder.verdict"] == verdict_of(result).label
+        mine = [s for s in spans if s["context"]["trace_id"] == root["context"]["trace_id"]]
+        llm = [s for s in mine if s["span_kind"] == "LLM"]
+        assert sum(s["attributes"]["llm.token_count.prompt"] for s in llm) == result.usage.prompt_tokens
+        assert [s for s in mine if s["span_kind"] == "TOOL"]
+
+    old = tmp_path / "old"
+    old.mkdir()
+    store, run_id = _batch(old, None)
+    _ponder(["export", run_id, "--format", "otlp", "--endpoint", phoenix, "--store", str(store)],
+            {**_plain_env(), "OTEL_RESOURCE_ATTRIBUTES": "openinference.project.name=replayed"},
+            old)
+    deadline = time.monotonic() + 30
+    while len(_phoenix_spans(phoenix, "replayed")) < 3:
+        assert time.monotonic() < deadline, "Phoenix did not show the replayed run"
+        time.sleep(0.5)
+    time.sleep(1)
+    replayed = _phoenix_spans(phoenix, "replayed")
+    assert len([s for s in replayed if s["parent_id"] is None]) == 3
+    assert len(replayed) == len(spans) - len([s for s in spans if s["span_kind"] in ("LLM", "TOOL")])
