@@ -121,7 +121,8 @@ class TelemetryConfig(BaseModel):
     service_name: str = "ponder"
     # Messages, code, program output and answers on spans (OpenInference's default: on).
     capture_content: bool = True
-    # A collector UI to link runs to, e.g. Phoenix at http://127.0.0.1:6006.
+    # The collector's UI, for "open this trace" links: Phoenix's base URL (http://127.0.0.1:6006)
+    # or a URL with a {trace_id} placeholder (Langfuse: .../project/ID/traces/{trace_id}).
     viewer_url: str | None = None
 
 

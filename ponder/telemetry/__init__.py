@@ -11,6 +11,7 @@ applications (``ponder`` CLI, ``ponder serve``, ``ponder ui``: see
 >>> ponder.solve("What is 6 * 7?", strategy="pot")                # spans under your active span
 """
 
+from ponder.telemetry.links import trace_url
 from ponder.telemetry.spans import (
     NodeSpan,
     SolveSpan,
@@ -23,4 +24,4 @@ from ponder.telemetry.spans import (
 )
 
 __all__ = ["NodeSpan", "SolveSpan", "finish_llm", "finish_tool", "llm_span",
-           "set_capture_content", "solve_span", "tool_span"]
+           "set_capture_content", "solve_span", "tool_span", "trace_url"]
