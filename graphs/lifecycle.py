@@ -80,8 +80,11 @@ async def problem_events(graph: Any, problem: Problem,
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
+    named = _named(graph, problem)
     with _solve_span(graph, problem) as root:
-        result = result_of(await graph.ainvoke({"problem": problem}, _named(graph, problem)))
+        state = await (graph.ainvoke({"problem": problem}, named) if named
+                       else graph.ainvoke({"problem": problem}))
+        result = result_of(state)
         if root is not None:
             root.finish(result)
     return result
