@@ -20,14 +20,16 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ponder.errors import ConfigError, PonderError
-from ponder.graphs.executors import BatchContext, build_graphs
 from ponder.graphs.registry import FILE_PLUGINS
 from ponder.backends import backend_for
 from ponder.models import REMOTE_CONCURRENCY, ModelClient
 from ponder.types import Problem, Result, TraceEvent
+
+if TYPE_CHECKING:  # executors picks this module by name: a runtime import would be a loop
+    from ponder.graphs.executors import BatchContext
 
 NAMESPACE = "ponder"
 INSTALL_HINT = "the ray executor needs Ray on the driver and every node: pip install 'ponder[ray]'"
@@ -143,7 +145,7 @@ class SolverWorker:
         # restarted worker depend on those arguments staying in the object store.
         models = ClusterModelClient(context.config,
                                     limiter=ray.get_actor(limiter, namespace=NAMESPACE))
-        self.graphs = build_graphs(context, store=self, sandbox=sandbox, models=models)
+        self.graphs = context.build_graphs(store=self, sandbox=sandbox, models=models)
 
     def add_event(self, event: TraceEvent) -> None:
         self.events.setdefault((event.problem_id, event.strategy), []).append(event)
@@ -204,9 +206,7 @@ class RayExecutor:
         self._connect()
         from ponder.scripted import SCRIPTS
 
-        remote_context = BatchContext(context.config, context.options, context.run_id,
-                                      list(context.strategies), needs_sandbox=context.sandbox is not None
-                                      or context.needs_sandbox)
+        remote_context = context.for_workers()
         self.store = context.store
         limiter = f"ponder-limiter-{context.run_id}-{uuid.uuid4().hex[:8]}"
         self.limiter = self.ray.remote(ProviderLimiter).options(

@@ -26,7 +26,7 @@ from langgraph.graph import END, START, StateGraph
 
 from ponder.config import Config, load_config
 from ponder.errors import ConfigError
-from ponder.graphs.lifecycle import prepare, result_of
+from ponder.graphs.lifecycle import final_result, prepare
 from ponder.telemetry import solve_span
 from ponder.types import Problem, new_id
 
@@ -108,7 +108,7 @@ def _build(configurable: dict[str, Any]) -> Any:
         deps = dataclasses.replace(bound.deps, run_id=new_id("run-"))
         with solve_span(problem, deps.strategy, deps.run_id) as root:
             final = await bound.graph.ainvoke({"problem": problem}, config, context=deps)
-            result = result_of(final)
+            result = final_result(final)
             root.finish(result)
         return {"answer": result.answer, "confidence": result.confidence,
                 "verdict": verdict_of(result).label, "strategy": result.strategy,

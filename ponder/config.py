@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextvars
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ponder.errors import ConfigError
@@ -90,7 +92,8 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "e2b", "subprocess"] = "local"
+    # A name in ponder.sandbox.SANDBOXES: local, e2b, subprocess, or one a plugin registers.
+    backend: str = Field("local", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     timeout_s: float = Field(10.0, gt=0, le=600)
     cpu_s: int = Field(10, gt=0)
     memory_mb: int = Field(512, ge=32)
@@ -308,7 +311,10 @@ class Demo(BaseModel):
 class SolveOptions(BaseModel):
     """Per-solve settings shared by strategies: sampling, early stopping, budgets, seed.
 
-    >>> SolveOptions(samples=8, budget_usd=0.05, strategy_options={"beam_width": 4})
+    ``settings`` holds the strategy's own settings (``--set beam_width=4``) as given; the
+    strategy validates them once, into its typed settings model, when a run is prepared.
+
+    >>> SolveOptions(samples=8, budget_usd=0.05, settings={"beam_width": 4})
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -331,8 +337,32 @@ class SolveOptions(BaseModel):
     budget_usd: float | None = Field(None, gt=0)
     # The strategy's own settings (beam width, escalation threshold...), validated by the
     # strategy's settings model: ``ponder strategies`` lists them.
-    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     # Few-shot exemplars for every role (ponder.agents.demos picks the nearest per problem);
     # None: the role's configured demos, else the built-in ones.
     demos: list[Demo] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_settings(data, cls.__name__)
+
+    @property
+    def strategy_options(self) -> dict[str, Any]:
+        """Deprecated: the former name of :attr:`settings`."""
+        warnings.warn(_RENAMED.format(owner="SolveOptions"), DeprecationWarning, stacklevel=2)
+        return self.settings
+
+
+_RENAMED = ("{owner}.strategy_options is now {owner}.settings (as the --set flag fills it); "
+            "the old name goes away in ponder 0.3")
+
+
+def renamed_settings(data: Any, owner: str) -> Any:
+    """Accept the former name of a ``settings`` field, ``strategy_options``, with a warning."""
+    if isinstance(data, dict) and "strategy_options" in data:
+        warnings.warn(_RENAMED.format(owner=owner), DeprecationWarning, stacklevel=5)
+        data = dict(data)
+        data["settings"] = {**(data.pop("strategy_options") or {}), **data.get("settings", {})}
+    return data

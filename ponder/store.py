@@ -5,7 +5,9 @@ batch killed at any moment loses at most the problems in flight and never duplic
 The schema is the migrations list in :mod:`ponder.store_migrations`, applied on open; foreign
 keys are on, so deleting a run deletes everything under it. A result's branches are rows
 (:mod:`ponder.store_branches`), put back into each :class:`Result` read.
-This module does not depend on LangGraph; the UI reads it and nothing else.
+This module does not depend on LangGraph. The run lifecycle, the batch runner and the server
+write it; the UI, reports, exports and demos read it (through the public methods here and the
+queries in :mod:`ponder.store_queries`, never the SQL underneath).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +191,20 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
              event.branch_id, event.parent_id, event.started_at, event.ended_at,
              event.model_dump_json()),
         )
+
+    def add_event_if(self, event: TraceEvent, keep: Callable[[TraceEvent], bool]) -> bool:
+        """Append ``event`` only if ``keep(event)`` holds, decided under the store's lock.
+
+        A writer that gives up on a problem first makes ``keep`` refuse its events, then
+        calls :meth:`discard_incomplete`: a late write from another thread then lands either
+        before the discard (and is deleted) or after the refusal (and is dropped), never after
+        both. The batch runner's cancelled problems are kept clean this way.
+        """
+        with self._lock:
+            if not keep(event):
+                return False
+            self.add_event(event)
+            return True
 
     def events(self, run_id: str, problem_id: str | None = None,
                strategy: str | None = None) -> list[TraceEvent]:

@@ -1,4 +1,6 @@
-"""The ``ponder`` command line (Typer + Rich). Heavy libraries load inside commands only."""
+"""The ``ponder`` command line (Typer + Rich), a front end. Heavy libraries load inside
+commands only. May import every layer below and the other front ends it starts (the server,
+the UI); nothing imports it but ``python -m ponder``."""
 
 from __future__ import annotations
 

@@ -118,11 +118,10 @@ def batch(
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
                                  run_budget_usd=run_budget_usd,
                                  run_budget_tokens=run_budget_tokens,
-                                 strategy_options=strategy_settings(settings),
+                                 settings=strategy_settings(settings),
                                  overwrite=overwrite, demos=pool)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
-    _check_roles(cfg, names, settings)
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
@@ -135,20 +134,6 @@ def batch(
         raise typer.Exit(130)
     if outcome.failed:
         raise typer.Exit(1)
-
-
-def _check_roles(cfg: Any, names: list[str], settings: Any) -> None:
-    """Every role the strategies need can be called: checked before the run opens."""
-    from ponder.config import SolveOptions
-    from ponder.graphs.registry import check_settings, get_strategy, load_plugins, own_options
-    from ponder.models import validate_roles
-
-    load_plugins(cfg.plugins)
-    check_settings(names, settings.strategy_options)
-    options = SolveOptions(strategy_options=settings.strategy_options)
-    roles = {role for name in names for spec in [get_strategy(name)]
-             for role in spec.roles(options, spec.settings_from(own_options(spec, options)))}
-    validate_roles(cfg, sorted(roles))
 
 
 def _choice(value: str, flag: str) -> Any:
@@ -332,8 +317,15 @@ def runs(
         out.print(text(r["id"], "bold"), text(f"  {r['name']}" if r["name"] else ""), sep="")
         facts = [r["created"], r["kind"], _status(r), f"{r['results']} results"]
         facts += [r["dataset"]] if r["dataset"] else []
+        facts += [_clipped(r["question"])] if r["question"] else []
         for line in [" · ".join(facts), *_accuracy_lines(r)]:
             out.print(Padding(text(line), (0, 0, 0, 2)))
+
+
+def _clipped(question: str, width: int = 40) -> str:
+    """A served run's question, on one line of at most ``width`` characters."""
+    line = " ".join(question.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -352,7 +344,8 @@ def _runs_table(rows: list[dict[str, Any]], *, wide: bool, width: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim")),
+    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim"),
+                            text("\n" + _clipped(r["question"])) if r["question"] else ""),
               text(r["created"])]
              + ([text(r["kind"]), text(r["dataset"] or "-"), text(r["results"])] if wide else [])
              + [text(_status(r)), text("\n".join(_accuracy_lines(r)))] for r in rows]
@@ -382,7 +375,8 @@ def _run_row(db: Any, run: Any) -> dict[str, Any]:
     created = datetime.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
     return {"name": run.name, "id": run.id, "kind": run.kind, "status": run.status,
             "stopped": run.meta.get("stopped"), "strategies": run.strategies,
-            "dataset": run.dataset, "results": sum(s.problems for s in summary),
+            "dataset": run.dataset, "question": run.meta.get("question"),
+            "client": run.meta.get("client"), "results": sum(s.problems for s in summary),
             "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created,
             "by_strategy": [{"strategy": s.strategy, "results": s.problems, "scored": s.scored,
                              "correct": s.correct, "accuracy": s.accuracy} for s in summary]}

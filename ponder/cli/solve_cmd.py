@@ -95,7 +95,7 @@ def solve(
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
                            stop_rule=stop_rule, stop_threshold=stop_threshold,
                            budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
-                           strategy_options=strategy_settings(settings),
+                           settings=strategy_settings(settings),
                            demos=demos_from_run(cfg.store, demos) if demos else None)
     result = run_solve(question, name, config=cfg, options=options)
     if as_json:
