@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ponder.cli.telemetry_setup import install as install_telemetry
+from ponder.ui.telemetry import install as install_telemetry
 from ponder.config import Config, SolveOptions, load_config
 from ponder.errors import PonderError
 from ponder.types import TraceEvent

@@ -15,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from ponder.cli.telemetry_setup import Collector, collector_for, exporter, resource, traces_url
+from ponder.cli.telemetry_setup import exporter, resource
 from ponder.config import Config
 from ponder.errors import ConfigError, PonderError
 from ponder.store import Store
 from ponder.telemetry import attributes as attrs
+from ponder.telemetry.collector import Collector, collector_for, traces_url
 from ponder.types import Problem, Result, TraceEvent
 
 BATCH = 512

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.cli.telemetry_setup import collector_for, traces_url
+from ponder.telemetry.collector import collector_for, traces_url
 from ponder.config import TelemetryConfig, load_config
 from ponder.errors import ConfigError
 
@@ -100,7 +100,7 @@ def test_a_configured_endpoint_loads_the_sdk(tmp_path: Path) -> None:
     assert report["provider"] == "TracerProvider"
     assert "opentelemetry.exporter.otlp.proto.http.trace_exporter" in report["exporters"]
     assert report["importers"]["opentelemetry.exporter.otlp.proto.http.trace_exporter"] == \
-        "ponder.cli.telemetry_setup"
+        "ponder.cli.telemetry_setup"  # the application, not the library
 
 
 def test_collector_choice() -> None:
