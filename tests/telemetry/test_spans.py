@@ -158,7 +158,7 @@ def test_each_serve_request_is_one_trace(exported, scripted_config) -> None:
                 {"role": "user", "content": "What is 6 * 7?"}]}).encode())
         with urllib.request.urlopen(request, timeout=60) as reply:
             run_id = reply.headers["x-ponder-run-id"]
-            assert json.loads(reply.read())["choices"][0]["message"]["content"] == "42"
+            assert "The answer is 42." in json.loads(reply.read())["choices"][0]["message"]["content"]
     spans = exported.get_finished_spans()
     [root] = [s for s in spans if s.name == "ponder.solve self-consistency"]
     assert root.parent is None and root.attributes["ponder.run_id"] == run_id
