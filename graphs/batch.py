@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ponder.config import Config, Demo, SolveOptions, renamed_settings
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
-from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
 from ponder.store import RunInfo, Store
 from ponder.types import Problem
@@ -110,7 +110,7 @@ def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
     roles = {name: role.model_dump(include={"model", "temperature", "top_p", "max_tokens",
                                             "style", "params", "api_base"})
              | _demos_file(role.demos) for name, role in sorted(config.roles.items())}
-    source = HUMANEVAL if spec.source == HUMANEVAL else str(spec.path.resolve())
+    source = spec.identity
     return {
         "strategies": list(strategies),
         "options": options.model_dump(),
@@ -402,8 +402,7 @@ def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
 
 def default_run_name(spec: DatasetSpec, digest: str) -> str:
     """``<dataset stem>-<hash>``: the same command resumes the same run."""
-    stem = HUMANEVAL if spec.source == HUMANEVAL else Path(spec.source).name.split(".")[0]
-    return f"{stem}-{digest[:8]}"
+    return f"{spec.stem}-{digest[:8]}"
 
 
 def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) -> int:
@@ -448,7 +447,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)
     run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,
-                   dataset=spec.source, overwrite=settings.overwrite)
+                   dataset=spec.label, overwrite=settings.overwrite)
     with db.leased(run.id, what=f"run {run.name!r}"):  # a second process on this run is refused
         planned, gate = _start(db, run, info, settings), EventGate(db)
         models = models or ModelClient(config)  # one client (and one embedded model) for all

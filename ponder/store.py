@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -27,7 +28,7 @@ from ponder.errors import StoreError
 from ponder.store_branches import StoreBranches
 from ponder.store_feedback import StoreFeedback
 from ponder.store_lease import Lease, StoreLeases
-from ponder.store_migrations import migrate
+from ponder.store_migrations import check_known, migrate
 from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
 from ponder.store_search import StoreSearch
 from ponder.types import Problem, Result, TraceEvent, new_id
@@ -60,9 +61,15 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
         try:
+            _check_path(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
                                        isolation_level=None)
+            try:
+                check_known(self._db, self.path)  # before anything writes: a newer schema is refused
+            except StoreError:
+                self._db.close()
+                raise
             _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             migrate(self._db)
@@ -127,8 +134,12 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
                  json.dumps(run.config, default=str), json.dumps(run.strategies), run.dataset,
                  json.dumps(run.meta, default=str)),
             )
-        except sqlite3.IntegrityError:
-            raise StoreError(f"a run named {name!r} already exists; pick another --run name") from None
+        except sqlite3.IntegrityError as exc:
+            if "runs.name" in str(exc):
+                raise StoreError(f"a run named {name!r} already exists; pick another --run name") from None
+            if "runs.id" in str(exc):
+                raise StoreError(f"a run with id {run.id!r} already exists in {self.path}") from None
+            raise constraint_failure(self.path, f"the run {run.id!r}", exc) from None
         return run
 
     def get_run(self, ref: str) -> RunInfo | None:
@@ -236,7 +247,10 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
                     _result_values(result))
                 if cur.rowcount == 1:
                     self._insert_branches(result)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" not in str(exc):
+                raise constraint_failure(self.path, f"the result of problem {result.problem_id!r}",
+                                         exc) from None
             raise StoreError(f"cannot store the result of problem {result.problem_id!r}: run "
                              f"{result.run_id!r} or that problem is not in the store (call "
                              "create_run and add_problem first)") from None
@@ -310,6 +324,24 @@ def _run(row: dict[str, Any]) -> RunInfo:
         config=json.loads(row["config"] or "{}"), strategies=json.loads(row["strategies"] or "[]"),
         dataset=row["dataset"], meta=json.loads(row["meta"] or "{}"),
     )
+
+
+def _check_path(path: Path) -> None:
+    """Refuse a store path SQLite would misuse: a dangling symbolic link (SQLite would create
+    its target, wherever it points) or anything but a regular file (``/dev/null``: its journal
+    would land beside it, world-writable)."""
+    if path.is_symlink() and not path.exists():
+        raise StoreError(f"the store path {path} is a symbolic link to {os.readlink(path)}, "
+                         "which does not exist; point --store or PONDER_STORE at a file")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"the store path {path} is not a regular file; point --store or "
+                         "PONDER_STORE at a file (or at a path where one can be created)")
+
+
+def constraint_failure(path: Path, what: str, exc: sqlite3.IntegrityError) -> StoreError:
+    """A constraint the schema enforces refused a write: said as what it is."""
+    return StoreError(f"the store at {path} refused {what}: {exc} (a constraint of its schema); "
+                      "nothing was written")
 
 
 def _use_wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:

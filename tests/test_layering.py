@@ -23,7 +23,9 @@ FOLDERS = {"ponder": "ponder", "agents": "ponder.agents", "graphs": "ponder.grap
 
 # Which layer each package is in (the longest matching prefix wins).
 LAYER_OF = {"ponder": "core", "ponder.agents": "agents", "ponder.graphs": "graphs",
-            "ponder.cli": "cli", "ponder.serve": "serve", "ponder.ui": "ui"}
+            "ponder.cli": "cli", "ponder.serve": "serve", "ponder.ui": "ui",
+            # the reward functions grade code with the agents' tamper-proof grader
+            "ponder.rewards": "agents"}
 # What each layer may import besides itself.
 MAY_IMPORT = {
     "core": set(),

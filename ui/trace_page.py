@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from ponder.store import RunInfo
+from ponder.telemetry import trace_url
 from ponder.types import TraceEvent, Usage
 from ponder.ui import (data, escape, feedback, outcome, panels, search_tree, timeline,
                        widgets)
@@ -205,6 +206,9 @@ def main() -> None:
     target = (run.id, problem_id, result.strategy) if result is not None else None
     labels = data.feedback(path, *target) if target else []
     overview(trace, labels)
+    viewer = trace_url(data.settings().viewer_url, trace.events)
+    if viewer is not None:
+        st.link_button("Open this trace in the trace viewer", viewer)
     if target is not None:
         feedback.trace_section(path, target, labels)
     if not trace.events:
