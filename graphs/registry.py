@@ -24,7 +24,7 @@ from langgraph.graph import StateGraph
 
 from ponder.config import SolveOptions
 from ponder.errors import ConfigError
-from ponder.graphs.strategies import (beam, checked, cot, direct, escalate, pot,
+from ponder.graphs.strategies import (beam, best_of_n, checked, cot, direct, escalate, pot,
                                        self_consistency, verified)
 from ponder.graphs.strategy import Shape, Strategy
 
@@ -47,7 +47,7 @@ def register_strategy(strategy: Strategy) -> Strategy:
     return strategy
 
 
-for _module in (direct, cot, self_consistency, pot, verified, checked, beam, escalate):
+for _module in (direct, cot, self_consistency, pot, verified, checked, beam, best_of_n, escalate):
     register_strategy(_module.STRATEGY)
 
 
