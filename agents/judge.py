@@ -8,10 +8,12 @@ is the probability, in [0, 1], that the candidate (or step) is correct, read one
 
 * ``logprob`` — where the judge model returns token log-probabilities (and is not a
   reasoning model): a one-word ``Yes``/``No`` verdict at temperature 0, and P(yes) from the
-  verdict token's log-probability ``lp``: ``exp(lp)`` after Yes, ``1 - exp(lp)`` after No.
-  Providers return only the sampled token's log-probability, so the two words are taken to
-  hold the probability mass between them. A verdict that came back without log-probabilities
-  (a server ignoring the parameter, or thinking before it) counts as 1 or 0 (``how="verdict"``).
+  verdict token's probability ``p``: ``(1 + p) / 2`` after Yes, ``(1 - p) / 2`` after No.
+  Providers return only the sampled token's log-probability, so the mass the judge put on
+  other tokens is taken to say nothing either way (half of it to each side): a sure verdict
+  scores near 1 or 0, a hesitant one near 0.5, and a No never scores above 0.5. A verdict that
+  came back without log-probabilities (a server ignoring the parameter, or thinking before
+  it) counts as 1 or 0 (``how="verdict"``).
 * ``score`` — otherwise: the judge may think, then must end with the line ``Score: <number in
   [0, 1]>`` (:func:`parse_score`; nothing else is read).
 
@@ -123,7 +125,7 @@ def read_verdict(completion: Completion) -> tuple[float | None, str | None, str]
     if not lps or completion.reasoning:
         return (1.0 if yes else 0.0), "verdict", ""
     p = min(1.0, math.exp(lps[0]))
-    return (p if yes else 1.0 - p), "logprob", ""
+    return ((1.0 + p) / 2 if yes else (1.0 - p) / 2), "logprob", ""
 
 
 def _judgement(completion: Completion, way: Way, style: str) -> Judgement:

@@ -17,7 +17,7 @@ from ponder.scripted import register_script
 from ponder.types import Branch, Completion, ExecResult, Problem
 
 PROBLEM = Problem(question="What is 6 * 7?", reference="42")
-YES = math.exp(LOGPROB)  # P(yes) when a scripted judge says Yes
+YES = (1 + math.exp(LOGPROB)) / 2  # P(yes) when a scripted judge says Yes
 
 
 def yes_if_42(messages, index):
@@ -55,8 +55,10 @@ def test_a_score_is_read_only_from_a_strict_last_line(text, score):
 def test_a_verdict_reads_p_yes_from_the_verdict_tokens_log_probability():
     said = lambda text, lps=None, reasoning=None: judge.read_verdict(
         Completion(model="m", text=text, logprobs=lps, reasoning=reasoning))
-    assert said("Yes", [-0.1])[:2] == (pytest.approx(math.exp(-0.1)), "logprob")
-    assert said(" no.", [-0.2])[:2] == (pytest.approx(1 - math.exp(-0.2)), "logprob")
+    assert said("Yes", [-0.1])[:2] == (pytest.approx((1 + math.exp(-0.1)) / 2), "logprob")
+    assert said(" no.", [-0.2])[:2] == (pytest.approx((1 - math.exp(-0.2)) / 2), "logprob")
+    # A hesitant No (the judge put only 40% on it) still scores below one half.
+    assert said("No", [math.log(0.4)])[0] == pytest.approx(0.3)
     assert said("Yes")[:2] == (1.0, "verdict")  # no log-probabilities came back: a hard verdict
     assert said("No", [-0.1], reasoning="hmm")[:2] == (0.0, "verdict")  # logprobs cover thinking
     score, how, why = said("Maybe", [-0.1])
