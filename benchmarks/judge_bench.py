@@ -14,13 +14,18 @@ sandbox, judge calls metered); tokens are scripted words (prompt + completion, j
 * ``beam`` scored by the proposer's log-probabilities vs by the judge. The scripted proposer's
   log-probabilities are all equal, i.e. carry no information — as for a provider without them.
 
+**Embedded judges alone.** ``--judge-alone K`` 1-step problems: each embedded model, as the
+judge, scores the right final answer and a wrong one (right + 1); how often it scores the right
+one higher, its mean scores, how often it gave no score.
+
 **Embedded (bounded).** ``--embedded K`` problems (1-step arithmetic) solved by ``best-of-n``
 at N = 4 with the defaults (proposer Gemma-3-270M, judge SmolLM2-135M reading Yes/No
 log-probabilities); majority, judge pick and weighted vote are compared *on the same samples*,
 with the judge's discrimination: mean score of right vs wrong branches, how often it ranks a
 right branch above a wrong one (pairwise AUC), and how often it gave no score.
 
-    python benchmarks/judge_bench.py                       # stand-in: 24 problems; embedded: 2
+    python benchmarks/judge_bench.py                       # stand-in: 24 problems; embedded
+    python benchmarks/judge_bench.py --problems 0 --judge-alone 12 --embedded 1   # embedded only
     python benchmarks/judge_bench.py --embedded 0 --noise 0.5
     python benchmarks/judge_bench.py --smoke
 """
@@ -209,6 +214,35 @@ async def embedded(k: int, n: int, minutes: float) -> str:
         f"| no score | {unscored}/{answered} |"])
 
 
+async def judge_alone(k: int) -> str:
+    """Each embedded model as the judge of a right and a wrong final answer per problem."""
+    from ponder.agents.deps import Deps
+    from ponder.agents.judge import judge
+
+    problems = generate(steps=1, n=k, seed=1)
+    rows = ["| judge | way | right scored above wrong | mean score right / wrong | no score | s/call |",
+            "|---|---|---|---|---|---|"]
+    for model in ("local/smollm2-135m", "local/gemma-3-270m"):
+        cfg = load_config(None).with_models(judge=model)
+        deps = Deps(models=ModelClient(cfg), options=SolveOptions(seed=0))
+        right, wrong, unscored, how, started = [], [], 0, set(), time.time()
+        for problem in problems:
+            ref = int(problem.reference or 0)
+            pair = await judge(deps, problem, [f"Final answer: {ref}", f"Final answer: {ref + 1}"],
+                               mode="outcome")
+            unscored += sum(j.score is None for j in pair)
+            how |= {j.how for j in pair if j.how}
+            if all(j.score is not None for j in pair):
+                right.append(pair[0].score)
+                wrong.append(pair[1].score)
+        wins = sum((r > w) + 0.5 * (r == w) for r, w in zip(right, wrong))
+        mean = lambda xs: f"{sum(xs) / len(xs):.2f}" if xs else "n/a"
+        rows.append(f"| {model} | {', '.join(sorted(how)) or '-'} | {wins:g}/{len(right)} | "
+                    f"{mean(right)} / {mean(wrong)} | {unscored}/{2 * k} | "
+                    f"{(time.time() - started) / (2 * k):.1f} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problems", type=int, default=24, help="stand-in problems (1- and 2-step)")
@@ -216,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=0.3, help="σ of the stand-in judge's noise")
     parser.add_argument("--right", type=float, default=0.35, help="stand-in P(right sample)")
     parser.add_argument("--common", type=float, default=0.3, help="stand-in P(the common slip)")
-    parser.add_argument("--embedded", type=int, default=2, help="embedded problems (0: skip)")
+    parser.add_argument("--embedded", type=int, default=1,
+                        help="embedded best-of-n problems (0: skip)")
+    parser.add_argument("--judge-alone", type=int, default=12,
+                        help="problems whose right and wrong answers each embedded judge scores")
     parser.add_argument("--embedded-n", type=int, default=4)
     parser.add_argument("--embedded-minutes", type=float, default=2.0,
                         help="start no embedded solve after this long")
@@ -225,14 +262,20 @@ def main(argv: list[str] | None = None) -> int:
     WORLD.update(right=args.right, common=args.common, noise=args.noise)
     sizes = [4] if args.smoke else [int(x) for x in args.n.split(",")]
     count = 3 if args.smoke else args.problems
-    problems = generate(steps=1, n=(count + 1) // 2, seed=0) + generate(steps=2, n=count // 2, seed=0)
+    problems = (generate(steps=1, n=(count + 1) // 2, seed=0)
+                + generate(steps=2, n=count // 2, seed=0)) if count else []
     started = time.time()
-    print(f"## Stand-in judge (σ = {args.noise}, P(right) = {args.right}, "
-          f"P(common slip) = {args.common}), {len(problems)} problems\n")
-    print(asyncio.run(stand_in(problems, sizes)))
-    print(f"\n({time.time() - started:.0f} s)")
+    if problems:
+        print(f"## Stand-in judge (σ = {args.noise}, P(right) = {args.right}, "
+              f"P(common slip) = {args.common}), {len(problems)} problems\n")
+        print(asyncio.run(stand_in(problems, sizes)))
+        print(f"\n({time.time() - started:.0f} s)")
+    if args.judge_alone and not args.smoke:
+        print(f"\n## Embedded judges alone: a right and a wrong final answer, "
+              f"{args.judge_alone} problems\n")
+        print(asyncio.run(judge_alone(args.judge_alone)))
     if args.embedded and not args.smoke:
-        print(f"\n## Embedded: judge local/smollm2-135m, proposer local/gemma-3-270m\n")
+        print("\n## Embedded best-of-n: judge local/smollm2-135m, proposer local/gemma-3-270m\n")
         print(asyncio.run(embedded(args.embedded, args.embedded_n, args.embedded_minutes)))
     return 0
 

@@ -201,3 +201,20 @@ def test_beam_settings_are_checked(store_path):
     with pytest.raises(ConfigError, match="beam_scorer"):
         ponder.solve("What is 6 * 7?", "beam", config=config(store_path, verdicts),
                      beam_scorer="vibes")
+
+
+def test_ponder_strategies_lists_best_of_n_with_its_judge_role(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PONDER_")}
+    listing = subprocess.run([str(Path(sys.executable).with_name("ponder")), "strategies", "--json"],
+                             capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    assert rows["best-of-n"]["roles"] == ["reasoner", "judge"] and rows["best-of-n"]["runs_code"]
+    assert rows["best-of-n"]["settings"] == {"pick": "best"}
+    assert rows["beam"]["settings"]["beam_scorer"] == "auto"
