@@ -143,7 +143,7 @@ def _judgement(completion: Completion, way: Way, style: str) -> Judgement:
                      completion.usage)
 
 
-async def judge(deps: Deps, problem: Problem, candidates: list[str], *, mode: Mode,
+async def judge(deps: Deps[Any], problem: Problem, candidates: list[str], *, mode: Mode,
                 steps: list[str] | None = None, role: str = JUDGE_ROLE,
                 scoring: Scoring = "auto") -> list[Judgement]:
     """Score ``candidates`` concurrently (identical ones once): whole solutions
@@ -195,7 +195,7 @@ def judged_verdict(score: float | None) -> str:
     return "verified" if score >= ACCEPT else "refuted" if score <= REJECT else "unverified"
 
 
-async def judge_branches(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
+async def judge_branches(state: JudgedState, *, deps: Deps[Any]) -> dict[str, Any]:
     """Graph node: the judge's outcome score for each answered branch of the stage not yet
     judged (skipped once a per-problem budget is used up)."""
     problem = state["problem"]
@@ -247,7 +247,7 @@ def check_kind(branches: list[Branch], winner: str | None) -> str:
     return "judged" if mine else "none"
 
 
-async def judge_branch(state: BranchState, *, deps: Deps) -> dict[str, Any]:
+async def judge_branch(state: BranchState, *, deps: Deps[Any]) -> dict[str, Any]:
     """Branch step (before ``verify``): where no program gave this branch an answer — none
     could be written, or it failed — the judge scores the branch and sets its verdict
     (:func:`judged_verdict`); a program's executed answer is left to ``verify``."""

@@ -29,12 +29,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.agents import demos, prompts
-from ponder.agents.deps import Deps, NoSettings
+from ponder.agents.deps import Deps
 from ponder.agents.judge import JUDGE_ROLE, judge
 from ponder.agents.router import budget_reached
 from ponder.agents.state import SolveState
 from ponder.agents.verifier import program_result
-from ponder.errors import ConfigError
 from ponder.models import ModelClient
 from ponder.types import Branch, Completion, ExecResult, Usage
 
@@ -87,15 +86,6 @@ class BeamState(SolveState, total=False):
     beams: list[Beam]
     depth: int
     proposals: Annotated[int, operator.add]
-
-
-def settings_of(deps: Deps) -> BeamSettings:
-    """The run's beam settings (the defaults for a graph built without any)."""
-    if isinstance(deps.settings, BeamSettings):
-        return deps.settings
-    if isinstance(deps.settings, NoSettings):
-        return BeamSettings()
-    raise ConfigError(f"beam search nodes need BeamSettings, not {type(deps.settings).__name__}")
 
 
 def _proposer_has_logprobs(models: ModelClient, role: str) -> bool:
@@ -171,11 +161,11 @@ def _line(c: Completion, style: str) -> str:
     return _first_line(c.text.strip("`") if "\n" not in c.text else c.text)
 
 
-def _request(deps: Deps, role: str, scorer: Scorer) -> dict[str, Any]:
+def _request(deps: Deps[BeamSettings], role: str, scorer: Scorer) -> dict[str, Any]:
     """How one proposal is asked for: one line, its reasoning (if any) bounded."""
     profile, spec = deps.models.profile(role), deps.models.role(role)
     reasoning = profile.reasoning or deps.models.style(role) == "reasoning"
-    steps = settings_of(deps).beam_step_tokens
+    steps = deps.settings.beam_step_tokens
     request: dict[str, Any] = {
         "stop": None if reasoning else ["\n", "```"], "logprobs": scorer in ("logprob", "sum"),
         "max_tokens": steps or (REASONING_STEP_TOKENS if reasoning else PLAIN_STEP_TOKENS)}
@@ -184,14 +174,14 @@ def _request(deps: Deps, role: str, scorer: Scorer) -> dict[str, Any]:
     return request
 
 
-async def _propose(beam: Beam, state: BeamState, deps: Deps, salt: int,
+async def _propose(beam: Beam, state: BeamState, deps: Deps[BeamSettings], salt: int,
                    scorer: Scorer) -> tuple[list[Beam], Usage]:
     """Next-line candidates for one beam, and what every proposal cost (kept or not)."""
     role, problem = deps.options.role, state["problem"]
     style = deps.models.style(role)
     completions = await deps.models.acomplete(
         role, _messages(problem, beam.code, style, demos.for_deps(deps, role)),
-        n=settings_of(deps).beam_expand, first_index=salt, seed=deps.options.seed,
+        n=deps.settings.beam_expand, first_index=salt, seed=deps.options.seed,
         **_request(deps, role, scorer))
     out = []
     for c in completions:
@@ -205,9 +195,9 @@ async def _propose(beam: Beam, state: BeamState, deps: Deps, salt: int,
     return out, Usage.total([c.usage for c in completions])
 
 
-async def expand(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+async def expand(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Propose next lines for every live beam, concurrently."""
-    depth, settings = state.get("depth", 0), settings_of(deps)
+    depth, settings = state.get("depth", 0), deps.settings
     scorer = resolve_scorer(deps.models, deps.options.role, settings)
     beams = state.get("beams") or [Beam()]
     live = [b for b in beams if not b.done]
@@ -224,7 +214,7 @@ async def expand(state: BeamState, *, deps: Deps) -> dict[str, Any]:
             "proposals": len(live) * width, "roles": [deps.options.role] if depth == 0 else []}
 
 
-async def judge_steps(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+async def judge_steps(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """The judge's process score for each new candidate's latest line."""
     beams = state["beams"]
     fresh = [i for i, b in enumerate(beams) if not b.judged]
@@ -247,9 +237,9 @@ async def judge_steps(state: BeamState, *, deps: Deps) -> dict[str, Any]:
             "notes": [NO_STEP_SCORE] if unscored else []}
 
 
-async def prune(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+async def prune(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Execute newly finished programs, drop failures, keep the best ``beam_width``."""
-    problem, settings = state["problem"], settings_of(deps)
+    problem, settings = state["problem"], deps.settings
     scorer = resolve_scorer(deps.models, deps.options.role, settings)
     beams = state["beams"]
     fresh = [i for i, b in enumerate(beams) if b.done and b.execution is None]
@@ -266,12 +256,12 @@ async def prune(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     return {"beams": kept}
 
 
-def collect(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+def collect(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Finished beams become branches for the vote, weighted by their score.
 
     Their tokens were already counted when they were expanded (beams share prefixes).
     """
-    settings = settings_of(deps)
+    settings = deps.settings
     scorer = resolve_scorer(deps.models, deps.options.role, settings)
     branches = []
     for i, beam in enumerate(b for b in state.get("beams", []) if b.answer is not None):
@@ -290,14 +280,14 @@ def collect(state: BeamState, *, deps: Deps) -> dict[str, Any]:
     return update
 
 
-def after_expand(state: BeamState, deps: Deps) -> Literal["judge", "prune"]:
+def after_expand(state: BeamState, deps: Deps[BeamSettings]) -> Literal["judge", "prune"]:
     """Candidates go to the judge first when it scores them."""
-    scorer = resolve_scorer(deps.models, deps.options.role, settings_of(deps))
+    scorer = resolve_scorer(deps.models, deps.options.role, deps.settings)
     return "judge" if scorer in ("judge", "sum") else "prune"
 
 
-def beam_next(state: BeamState, deps: Deps) -> Literal["expand", "collect"]:
+def beam_next(state: BeamState, deps: Deps[BeamSettings]) -> Literal["expand", "collect"]:
     """Keep expanding while a live beam remains, the depth allows and no budget is used up."""
     live = any(not b.done for b in state.get("beams", []))
-    deep = state.get("depth", 0) < settings_of(deps).beam_depth
+    deep = state.get("depth", 0) < deps.settings.beam_depth
     return "expand" if live and deep and not budget_reached(state, deps.options) else "collect"

@@ -63,8 +63,7 @@ def options_for(config: Config, options: SolveOptions | None = None, **fields: A
     elif known:
         options = options.model_copy(update=known)
     if extra:
-        options = options.model_copy(
-            update={"strategy_options": {**options.strategy_options, **extra}})
+        options = options.model_copy(update={"settings": {**options.settings, **extra}})
     return options
 
 

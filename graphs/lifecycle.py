@@ -14,6 +14,7 @@ task — the run ends ``done``, ``failed`` or ``cancelled``, never ``running``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from ponder.sandbox import Sandbox
 from ponder.store import Store
 from ponder.types import Problem, Result, new_id
 
+log = logging.getLogger("ponder.graphs")
 _PROGRESS = ProgressEvent.__args__  # type: ignore[attr-defined]
 
 
@@ -68,15 +70,15 @@ async def problem_events(graph: Any, problem: Problem,
             yield chunk
         elif mode == "values" and not namespace and isinstance(chunk, dict):
             final = chunk
-    yield RunFinished(result=result_of(final))
+    yield RunFinished(result=final_result(final))
 
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
-    return result_of(await graph.ainvoke({"problem": problem}))
+    return final_result(await graph.ainvoke({"problem": problem}))
 
 
-def result_of(state: Any) -> Result:
+def final_result(state: Any) -> Result:
     """The Result a finished graph left in its state; a custom graph that left none is told."""
     result = state.get("result") if isinstance(state, dict) else None
     if not isinstance(result, Result):
@@ -111,18 +113,26 @@ class SolveRun:
     _opened: bool = False
 
     def open(self) -> str:
-        """Record the run (status ``running``) and its problem; returns the run id."""
+        """Record the run (status ``running``) and its problem; returns the run id.
+
+        If recording the problem fails (a full disk, a value the store refuses) the run is
+        closed as ``failed`` before the error is raised, so no record is left ``running``.
+        """
         if not self._opened and self.store is not None:
             self.store.create_run(run_id=self.run_id, kind=self.kind, strategies=[self.strategy],
                                   config=run_config(self.config, self.options), meta=self.meta)
-            self.store.add_problem(self.run_id, self.problem)
+            try:
+                self.store.add_problem(self.run_id, self.problem)
+            except BaseException as exc:
+                self._end_quietly("failed", f"{type(exc).__name__}: {exc}")
+                raise
         self._opened = True
         return self.run_id
 
     async def events(self) -> AsyncIterator[Any]:
         """:class:`RunStarted`, the progress events, then :class:`RunFinished` (saved)."""
-        self.open()
         try:
+            self.open()
             yield RunStarted(run_id=self.run_id, problem_id=self.problem.id, strategy=self.strategy)
             graph = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
                             store=self.store, nodes=self.nodes, sandbox=self.sandbox,
@@ -136,10 +146,11 @@ class SolveRun:
                 self.store.save_result(self.result)
                 self.store.update_run(self.run_id, status="done")
         except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt) as exc:
-            self.end("cancelled", str(exc.args[0]) if getattr(exc, "args", None) else "cancelled")
+            self._end_quietly("cancelled",
+                              str(exc.args[0]) if getattr(exc, "args", None) else "cancelled")
             raise
         except BaseException as exc:
-            self.end("failed", f"{type(exc).__name__}: {exc}")
+            self._end_quietly("failed", f"{type(exc).__name__}: {exc}")
             raise
         yield RunFinished(result=self.result)
 
@@ -148,6 +159,14 @@ class SolveRun:
         if self.store is not None:
             self.store.update_run(self.run_id, status=status,
                                   meta={"error": error} if error else None)
+
+    def _end_quietly(self, status: str, error: str) -> None:
+        """:meth:`end` while another error is on its way out: that error is the one raised
+        (a store that cannot record the end is already what it is about)."""
+        try:
+            self.end(status, error)
+        except Exception as exc:  # noqa: BLE001 - the original error propagates; this would mask it
+            log.warning("could not record run %s as %s: %s", self.run_id, status, exc)
 
     async def run(self) -> Result:
         """Drain :meth:`events` and return the result."""

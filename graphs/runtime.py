@@ -29,7 +29,7 @@ Node = Callable[..., Any]
 def make_deps(config: Config, options: SolveOptions, *, strategy: str, run_id: str,
               settings: BaseModel | None = None, store: Store | None = None,
               models: ModelClient | None = None, sandbox: Sandbox | None = None,
-              needs_sandbox: bool = False, stream_text: bool = False) -> Deps:
+              needs_sandbox: bool = False, stream_text: bool = False) -> Deps[Any]:
     """Dependencies for one run: model client, sandbox if needed, the store as trace sink."""
     if options.seed is None:
         # No seed asked for: a fresh one per run, recorded in the result (``Result.seed``),

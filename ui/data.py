@@ -140,21 +140,8 @@ class Neighbours:
 def neighbours(path: str, run_id: str, problem_id: str) -> Neighbours | None:
     """The problems before and after ``problem_id`` in the run's order (as the Run page and
     the matrix list them); two indexed lookups, however many problems the run holds."""
-    db = open_store(path)
-    mine = "(COALESCE(position, -1), problem_id)"
-    here = ("(SELECT COALESCE(position, -1) FROM problems WHERE run_id = ?1 AND problem_id = ?2),"
-            " ?2")
-    rows = db._rows(  # a read for the trace page's navigation; the Store has no such query
-        f"SELECT (SELECT COUNT(*) FROM problems WHERE run_id = ?1 AND {mine} < ({here}))"
-        " AS before, (SELECT COUNT(*) FROM problems WHERE run_id = ?1) AS total,"
-        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} < ({here})"
-        "  ORDER BY COALESCE(position, -1) DESC, problem_id DESC LIMIT 1) AS previous,"
-        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} > ({here})"
-        "  ORDER BY COALESCE(position, -1), problem_id LIMIT 1) AS next,"
-        " EXISTS (SELECT 1 FROM problems WHERE run_id = ?1 AND problem_id = ?2) AS known",
-        (run_id, problem_id))
-    row = dict(rows[0])
-    if not row["known"]:
+    row = open_store(path).problem_neighbours(run_id, problem_id)
+    if row is None:
         return None
     return Neighbours(position=row["before"] + 1, total=row["total"], previous=row["previous"],
                       next=row["next"])

@@ -15,7 +15,7 @@ confidence is the judge's score of the answer, and a score of at least
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
@@ -25,6 +25,7 @@ from ponder.agents import judge, planner, voter
 from ponder.agents.deps import Deps
 from ponder.agents.judge import ACCEPT, JUDGE_ROLE, JudgedState
 from ponder.agents.router import stage_branches
+from ponder.agents.state import SolveState
 from ponder.config import SolveOptions
 from ponder.events import VoteCounted
 from ponder.graphs import sampling
@@ -66,7 +67,7 @@ def judged_parts(parts: dict[str, Any], score: float | None, tests: bool) -> dic
     return out
 
 
-def pick_best(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
+def pick_best(state: JudgedState, *, deps: Deps[Any]) -> dict[str, Any]:
     """The top-ranked branch's answer (:func:`rank`), whatever the others say."""
     problem, branches = state["problem"], stage_branches(state)
     judged, tests = state.get("judged") or {}, _has_tests(problem)
@@ -89,13 +90,13 @@ def pick_best(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
             "confidence_parts": parts, "decided": True}
 
 
-def weighted_vote(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
+def weighted_vote(state: JudgedState, *, deps: Deps[Any]) -> dict[str, Any]:
     """The voter's usual vote, each branch scaled by its judge score (see
     :func:`ponder.agents.judge.vote_scale`)."""
     update = voter.vote(state, deps=deps)
     judged, answer = state.get("judged") or {}, update["answer"]
-    mine = [judged[b.id] for b in stage_branches(state)
-            if b.answer == answer and judged.get(b.id) is not None]
+    mine = [score for b in stage_branches(state)
+            if b.answer == answer and (score := judged.get(b.id)) is not None]
     score = sum(mine) / len(mine) if mine else None
     parts = judged_parts(update["confidence_parts"], score, _has_tests(state["problem"]))
     if score is not None:
@@ -105,26 +106,25 @@ def weighted_vote(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
     return {**update, "confidence_parts": parts, "decided": True}
 
 
-def choose(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
+def choose(state: JudgedState, *, deps: Deps[BestOfNSettings]) -> dict[str, Any]:
     """Graph node: the pick the settings ask for."""
-    settings = deps.settings if isinstance(deps.settings, BestOfNSettings) else BestOfNSettings()
-    return (weighted_vote if settings.pick == "weighted" else pick_best)(state, deps=deps)
+    return (weighted_vote if deps.settings.pick == "weighted" else pick_best)(state, deps=deps)
 
 
-def finish(state: JudgedState, *, deps: Deps) -> dict[str, Any]:
+def finish(state: JudgedState, *, deps: Deps[Any]) -> dict[str, Any]:
     """The Result, its branches carrying their judge scores (``rewards["judge"]``)."""
     judged = state.get("judged") or {}
     branches = [b.model_copy(update={"rewards": {**b.rewards, "judge": judged[b.id]}})
                 if judged.get(b.id) is not None else b for b in state.get("branches", [])]
-    return sampling.finish({**state, "branches": branches}, deps=deps)
+    return sampling.finish(cast(SolveState, {**state, "branches": branches}), deps=deps)
 
 
-def _fan_out(state: dict[str, Any]) -> list[Send] | str:
+def _fan_out(state: SolveState) -> list[Send] | str:
     sends = sampling.fan_out(state, mode="cot")
     return "judge" if sends == "vote" else sends
 
 
-def build_best_of_n(shape: Shape) -> StateGraph:
+def build_best_of_n(shape: Shape) -> StateGraph[Any, Any, Any, Any]:
     """start → [plan →] dispatch → N branches → judge → vote (pick) → finish."""
     graph = StateGraph(JudgedState, context_schema=Deps)
     graph.add_node("start", shape.node("start", sampling.start, trace_as="problem"))
@@ -147,12 +147,12 @@ def build_best_of_n(shape: Shape) -> StateGraph:
     return graph
 
 
-def _all_n(options: SolveOptions, settings: BaseModel) -> SolveOptions:
+def _all_n(options: SolveOptions, settings: BestOfNSettings) -> SolveOptions:
     """Best-of-N draws all N samples: there is no vote to settle early."""
     return options.model_copy(update={"early_stop": False})
 
 
-def _roles(options: SolveOptions, settings: BaseModel) -> list[str]:
+def _roles(options: SolveOptions, settings: BestOfNSettings) -> list[str]:
     return [*default_roles(options, settings), JUDGE_ROLE]
 
 

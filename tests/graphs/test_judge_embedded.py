@@ -53,7 +53,7 @@ def test_the_judge_runs_on_the_embedded_models(shared, settings):
     shape = {"beam_width": 1, "beam_expand": 2, "beam_depth": 3} if strategy == "beam" else {}
     result = ponder.solve(PROBLEM, strategy, config=cfg, models=models, sandbox=sandbox,
                           options=SolveOptions(samples=2, seed=0,
-                                               strategy_options={**settings, **shape}))
+                                               settings={**settings, **shape}))
     assert result.models["judge"] == "local/smollm2-135m"
     rows = judged_rows(cfg, result)
     check_scores(rows)

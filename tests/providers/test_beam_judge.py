@@ -46,7 +46,7 @@ def o_series_beam() -> StandIn:
 
 def solve(tmp_path, roles, **beam):
     cfg = load_config(None, store=tmp_path / "beam.db", roles=roles)
-    options = SolveOptions(strategy_options={**BEAM, **beam})
+    options = SolveOptions(settings={**BEAM, **beam})
     return ponder.solve("What is 6 times 7?", "beam", config=cfg, options=options)
 
 

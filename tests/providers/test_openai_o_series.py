@@ -35,7 +35,7 @@ def test_beam_by_log_probabilities_is_refused_up_front_naming_the_model(serve, s
     api = serve(openai_o_series())
     with pytest.raises(ConfigError, match=r"beam search cannot score openai/o4-mini .*returns no "
                                           r"log-probabilities \(openai\)"):
-        solve_with(role(api), strategy="beam", strategy_options={"beam_scorer": "logprob"})
+        solve_with(role(api), strategy="beam", settings={"beam_scorer": "logprob"})
     assert api.requests == []
 
 

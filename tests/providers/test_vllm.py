@@ -34,7 +34,7 @@ def test_beam_by_log_probabilities_refuses_thinking_models_up_front(serve, solve
     api = serve(vllm_thinking())
     with pytest.raises(ConfigError, match=f"beam search cannot score {model} .*thinks before"):
         solve_with(RoleConfig(model=model, api_base=api.base + "/v1"), strategy="beam",
-                   strategy_options={"beam_scorer": "logprob"})
+                   settings={"beam_scorer": "logprob"})
     assert api.requests == []
 
 
