@@ -150,7 +150,8 @@ async def judge(deps: Deps[Any], problem: Problem, candidates: list[str], *, mod
     (``mode="outcome"``), or programs so far whose next lines are ``steps`` (``"process"``)."""
     way = way_for(deps.models, role, scoring, use_logprobs=deps.options.use_logprobs)
     style = deps.models.style(role)
-    keys = list(zip(candidates, steps or [None] * len(candidates)))
+    shown_steps: list[str | None] = list(steps) if steps else [None] * len(candidates)
+    keys = list(zip(candidates, shown_steps))
     unique = list(dict.fromkeys(keys))
 
     async def one(candidate: str, step: str | None) -> Judgement:

@@ -54,7 +54,7 @@ def _case(mode: Mode, question: str, candidate: str, step: str | None) -> str:
 
 def _completion(mode: Mode, way: Way, question: str, candidate: str, step: str | None) -> Messages:
     """A few-shot text a base model continues with its verdict (or score) as the next word."""
-    label = "Good step" if mode == "process" else "Correct"
+    label = "Good step (Yes or No)" if mode == "process" else "Correct (Yes or No)"
     shots = ([(q, c, s, ok) for q, c, s, ok in _PROCESS_SHOTS] if mode == "process"
              else [(q, c, None, ok) for q, c, ok in _OUTCOME_SHOTS])
     head = ("Decide whether each next line of a Python program is a correct step toward the "

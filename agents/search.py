@@ -34,6 +34,7 @@ from ponder.agents.judge import JUDGE_ROLE, judge
 from ponder.agents.router import budget_reached
 from ponder.agents.state import SolveState
 from ponder.agents.verifier import program_result
+from ponder.errors import SandboxUnavailable
 from ponder.models import ModelClient
 from ponder.types import Branch, Completion, ExecResult, Usage
 
@@ -243,7 +244,11 @@ async def prune(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]
     scorer = resolve_scorer(deps.models, deps.options.role, settings)
     beams = state["beams"]
     fresh = [i for i, b in enumerate(beams) if b.done and b.execution is None]
-    results = await asyncio.gather(*[deps.sandbox.arun(beams[i].code) for i in fresh])
+    if fresh and deps.sandbox is None:
+        raise SandboxUnavailable("beam search runs the programs it finishes but no sandbox was "
+                                 "given; build the graph with a sandbox (config.sandbox)")
+    sandbox = deps.sandbox
+    results = await asyncio.gather(*[sandbox.arun(beams[i].code) for i in fresh]) if sandbox else []
     ran = {i: beams[i].model_copy(update={"execution": r, "answer": program_result(r, problem)[0]})
            for i, r in zip(fresh, results)}
     current = [ran.get(i, b) for i, b in enumerate(beams)]
