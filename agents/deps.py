@@ -53,6 +53,8 @@ class Span:
     outputs: dict[str, Any] | None = None
     usage: Usage | None = None
     metered: list[Usage] = field(default_factory=list)
+    # The node's OpenTelemetry span (ponder.telemetry.NodeSpan), set by the node wrapper.
+    otel: Any = None
 
 
 @dataclass(frozen=True)

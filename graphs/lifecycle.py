@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from ponder.graphs.strategy import Shape
 from ponder.models import ModelClient, validate_roles
 from ponder.sandbox import Sandbox
 from ponder.store import Store
+from ponder.telemetry import SolveSpan, solve_span
 from ponder.types import Problem, Result, new_id
 
 log = logging.getLogger("ponder.graphs")
@@ -64,18 +66,49 @@ async def problem_events(graph: Any, problem: Problem,
     ``subgraphs=True``; this hides that detail.
     """
     final: dict[str, Any] = {}
-    async for namespace, mode, chunk in graph.astream(
-            {"problem": problem}, config, stream_mode=["custom", "values"], subgraphs=True):
-        if mode == "custom" and isinstance(chunk, _PROGRESS):
-            yield chunk
-        elif mode == "values" and not namespace and isinstance(chunk, dict):
-            final = chunk
-    yield RunFinished(result=final_result(final))
+    with _solve_span(graph, problem) as root:
+        async for namespace, mode, chunk in graph.astream(
+                {"problem": problem}, _named(graph, problem, config),
+                stream_mode=["custom", "values"], subgraphs=True):
+            if mode == "custom" and isinstance(chunk, _PROGRESS):
+                yield chunk
+            elif mode == "values" and not namespace and isinstance(chunk, dict):
+                final = chunk
+        result = final_result(final)
+        if root is not None:
+            root.finish(result)
+    yield RunFinished(result=result)
 
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
-    return final_result(await graph.ainvoke({"problem": problem}))
+    named = _named(graph, problem)
+    with _solve_span(graph, problem) as root:
+        state = await (graph.ainvoke({"problem": problem}, named) if named
+                       else graph.ainvoke({"problem": problem}))
+        result = final_result(state)
+        if root is not None:
+            root.finish(result)
+    return result
+
+
+@contextmanager
+def _solve_span(graph: Any, problem: Problem) -> Iterator[SolveSpan | None]:
+    """The OpenTelemetry root span of one solve (no-op spans when nothing is configured)."""
+    deps = getattr(graph, "deps", None)
+    if deps is None:
+        yield None
+        return
+    with solve_span(problem, deps.strategy, deps.run_id) as root:
+        yield root
+
+
+def _named(graph: Any, problem: Problem, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's LangGraph config, its root run named after the strategy and the problem (what
+    LangSmith and other callback handlers show instead of ``LangGraph``)."""
+    deps = getattr(graph, "deps", None)
+    name = f"ponder {deps.strategy}: {problem.id}" if deps is not None else None
+    return {"run_name": name, **(config or {})} if name else dict(config or {})
 
 
 def final_result(state: Any) -> Result:

@@ -113,6 +113,27 @@ class SandboxConfig(BaseModel):
     python: str | None = None
 
 
+class TelemetryConfig(BaseModel):
+    """Where the front ends (CLI, ``ponder serve``, ``ponder ui``) send OpenTelemetry traces:
+    the ``[telemetry]`` table. The standard ``OTEL_*`` variables take precedence; with neither,
+    nothing is exported and the OpenTelemetry SDK is not loaded.
+
+    >>> TelemetryConfig(endpoint="http://127.0.0.1:6006")    # Phoenix's OTLP/HTTP port
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # OTLP/HTTP base URL (``/v1/traces`` is added), like OTEL_EXPORTER_OTLP_ENDPOINT.
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "ponder"
+    # Messages, code, program output and answers on spans (OpenInference's default: on).
+    capture_content: bool = True
+    # The collector's UI, for "open this trace" links: Phoenix's base URL (http://127.0.0.1:6006)
+    # or a URL with a {trace_id} placeholder (Langfuse: .../project/ID/traces/{trace_id}).
+    viewer_url: str | None = None
+
+
 def _default_roles() -> dict[str, RoleConfig]:
     return {
         "reasoner": RoleConfig(model=EMBEDDED_REASONER, temperature=0.7, max_tokens=160),
@@ -154,6 +175,7 @@ class Config(BaseSettings):
     concurrency: int = Field(4, ge=1, le=256)
     # Strategy plugins to load: module names or paths to .py files (see ponder.graphs.registry).
     plugins: list[str] = Field(default_factory=list)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("roles")
     @classmethod

@@ -31,6 +31,7 @@ class Settings:
     store: Path
     config_path: Path | None = None
     error: str | None = None
+    viewer_url: str | None = None  # [telemetry] viewer_url: links to the collector's UI
 
 
 def _script_args() -> argparse.Namespace:
@@ -51,7 +52,8 @@ def settings() -> Settings:
     except PonderError as exc:
         return Settings(store=args.store or default_store_path(), config_path=args.config,
                         error=str(exc))
-    return Settings(store=config.store, config_path=args.config)
+    return Settings(store=config.store, config_path=args.config,
+                    viewer_url=config.telemetry.viewer_url)
 
 
 def store_state(path: Path) -> StoreState:

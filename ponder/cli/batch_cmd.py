@@ -44,6 +44,8 @@ DatasetFormat = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic
 Kind = Literal["math", "code", "choice", "text"]
 ReportFormat = Literal["md", "json", "csv"]
 ExportFormat = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv"]
+# The library's export formats, and otlp (traces sent to a collector, ponder.cli.otlp_export).
+ExportChoice = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv", "otlp"]
 ReasoningMode = Literal["think", "field"]
 
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
@@ -410,9 +412,10 @@ def report(
 
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help=(
+    fmt: Annotated[ExportChoice, typer.Option("--format", "-f", help=(
         "sft (verified-correct chat traces, TRL's messages), prompt-completion (the same as "
-        "TRL prompt/completion pairs), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
+        "TRL prompt/completion pairs), rewards (every branch), jsonl or csv (results), otlp "
+        "(the run's traces, sent to an OpenTelemetry collector)."))] = "jsonl",
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
     any_correct: Annotated[bool, typer.Option("--any-correct", help=(
         "sft: keep correct branches even when code did not cross-check them."))] = False,
@@ -421,11 +424,22 @@ def export(
     hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
         "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help=(
+        "otlp: the collector's OTLP/HTTP URL (default: OTEL_EXPORTER_OTLP_ENDPOINT or "
+        "[telemetry] endpoint)."))] = None,
 ) -> None:
     """Write a run's results, rewards or SFT training data, one record per line."""
     from ponder.eval.export import export_run, to_dataset
     from ponder.store import Store
 
+    if fmt == "otlp":
+        from ponder.cli.otlp_export import export_otlp
+
+        cfg = config_for(config, store)
+        traces, spans = export_otlp(Store(cfg.store), run, cfg, endpoint=endpoint,
+                                    strategy=strategy)
+        typer.echo(f"sent {traces} traces ({spans} spans)", err=True)
+        return
     db = Store(config_for(config, store).store)
     db.require_run(run)
     options: dict[str, Any] = {"strategy": strategy, "any_correct": any_correct, "reasoning": reasoning}

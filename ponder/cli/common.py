@@ -121,9 +121,12 @@ def undecodable_argument(args: list[str]) -> str | None:
 
 def config_for(config: Path | None, store: Path | None = None, **overrides: Any) -> Any:
     """Load the configuration at the edge, with CLI flags taking precedence."""
+    from ponder.cli.telemetry_setup import install
     from ponder.config import load_config
 
-    return load_config(config, store=store, **overrides)
+    loaded = load_config(config, store=store, **overrides)
+    install(loaded)  # an OTLP exporter, only when one is configured
+    return loaded
 
 
 def strategy_settings(pairs: list[str] | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ponder.cli.batch_cmd import DatasetFormat
 from ponder.cli.common import ConfigOpt, JsonOpt, StoreOpt, config_for, print_json, printable
 
 
@@ -47,7 +48,7 @@ def distill(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help=(
         "Problems solved at once."))] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
-    dataset_format: Annotated[str, typer.Option("--dataset-format", help=(
+    dataset_format: Annotated[DatasetFormat, typer.Option("--dataset-format", help=(
         "auto, gsm8k, math, choice, humaneval or generic."))] = "auto",
     question_field: Annotated[str | None, typer.Option("--question-field")] = None,
     answer_field: Annotated[str | None, typer.Option("--answer-field")] = None,
@@ -58,7 +59,7 @@ def distill(
     """Solve a dataset and write its verified-correct traces as TRL SFT data."""
     import asyncio
 
-    from ponder.cli.batch_cmd import _ProgressBar, _choice
+    from ponder.cli.batch_cmd import _ProgressBar
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.batch import BatchSettings, run_batch
 
@@ -68,7 +69,7 @@ def distill(
     _check(fmt, ("sft", "prompt-completion"), "--format")
     _check(reasoning, ("think", "field"), "--reasoning")
     cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
-    spec = DatasetSpec(source=file, format=_choice(dataset_format, "--dataset-format"),
+    spec = DatasetSpec(source=file, format=dataset_format,
                        question_field=question_field, answer_field=answer_field)
     spec, total, removed = _decontaminated(spec, decontaminate or [], ngram, limit)
     settings = BatchSettings(strategies=[strategy], samples=samples, early_stop=False, seed=seed,
