@@ -50,9 +50,10 @@ Everything but :func:`vote` (the graph node) is a pure function of its arguments
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from ponder.agents import judge
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
 from ponder.answers import equivalent, normalize
@@ -89,7 +90,8 @@ def branch_weight(branch: Branch, *, verified_weight: float = 2.0,
 
 
 def tally(branches: Sequence[Branch], kind: ProblemKind = "math", *,
-          verified_weight: float = 2.0, refuted_weight: float = 0.25) -> dict[str, Vote]:
+          verified_weight: float = 2.0, refuted_weight: float = 0.25,
+          scale: Callable[[Branch], float] | None = None) -> dict[str, Vote]:
     """Group equivalent answers and sum their votes, keyed by each group's first-seen answer.
 
     Answers with the same :func:`~ponder.answers.normalize` key share a group at once
@@ -108,7 +110,7 @@ def tally(branches: Sequence[Branch], kind: ProblemKind = "math", *,
         entry = votes.setdefault(group_of[key], Vote())
         entry.count += 1
         entry.weight += branch_weight(branch, verified_weight=verified_weight,
-                                      refuted_weight=refuted_weight)
+                                      refuted_weight=refuted_weight) * (scale(branch) if scale else 1.0)
         entry.verified += branch.verdict == "verified"
     return votes
 
@@ -296,7 +298,7 @@ def vote(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     problem, options = state["problem"], deps.options
     branches = stage_branches(state)
     kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
-    votes = tally(kept, problem.kind)
+    votes = tally(kept, problem.kind, scale=judge.vote_scale(state))  # weighted best-of-N
     answer, share = decide(votes)
     parts = assess(branches, answer, share, problem.kind)
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
