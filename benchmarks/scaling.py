@@ -355,6 +355,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         f"default: {','.join(DEFAULT)})")
     parser.add_argument("--cache", action="store_true",
                         help="share one response cache between setups (each sample drawn once)")
+    parser.add_argument("--cache-file", type=Path,
+                        help="keep the shared response cache in this file (implies --cache); a "
+                        "later run with the same file replays the samples drawn before")
     parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
     parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
                         "a temporary folder with --smoke)")
@@ -401,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             config = load_config(None, store=Path(tmp) / "ponder.db",
-                                 cache=Path(tmp) / "responses.db" if args.cache else None)
+                                 cache=args.cache_file or (Path(tmp) / "responses.db"
+                                                           if args.cache else None))
             started = time.perf_counter()
             log = args.out / f"{args.name}.jsonl"
             rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds))

@@ -56,6 +56,10 @@ EVIDENCE_SETUPS = [
     Setup("checked-4-agree1", "checked", "≤4+1 (min_agree 1)",
           {"samples": 4, "early_stop": True, "min_agree": 1}),
 ]
+# More prose weights for verified, to replay from a kept response cache (--cache-file).
+PROSE_SWEEP = [Setup(f"verified-4-w{int(w * 100)}", "verified", f"≤4 (prose {w})",
+                     {"samples": 4, "early_stop": True, "prose_weight": w})
+               for w in (0.1, 0.2, 0.3, 0.4, 0.6, 0.75, 0.9)]
 SETUPS = [
     Setup("direct", "direct", "1"),
     Setup("cot", "cot", "1"),
@@ -68,10 +72,12 @@ SETUPS = [
     Setup("escalate-8", "escalate", "≤8+4", {"samples": 8}),
     *CHECK_SETUPS,
     *[s for s in EVIDENCE_SETUPS if s.key != "pot-4"],
+    *PROSE_SWEEP,
 ]
 # Older names of the same setups (commands in benchmarks/README.md).
 ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16"}
 GROUPS = {"stops": [s.key for s in STOP_SETUPS], "checked": [s.key for s in CHECK_SETUPS],
+          "sweep": ["pot-4"] + [s.key for s in EVIDENCE_SETUPS[2:5] + PROSE_SWEEP],
           "evidence": [s.key for s in EVIDENCE_SETUPS]}
 MARKERS = {"direct": "v", "cot": "^", "self-consistency": "o", "pot": "s", "verified": "D",
            "beam": "P", "escalate": "X", "checked": "*"}
