@@ -78,17 +78,24 @@ def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
 
 
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
-              log: Path, meta: dict[str, Any], seeds: list[int]) -> list[dict[str, Any]]:
+              log: Path, meta: dict[str, Any], seeds: list[int],
+              cache: Path | None = None) -> list[dict[str, Any]]:
     """Solve every problem with every setup and sampling seed, rotating the setups' order.
 
     Problems are the outer loop, so a run cut short still has every seed of the problems
-    it finished (complete pairs for the paired comparison)."""
+    it finished (complete pairs for the paired comparison). ``cache`` (``X.db``) becomes one
+    response cache per sampling seed (``X-seed0.db``...): a cache key is the request and the
+    sample index, not the seed, so one cache shared between seeds would replay seed 0's
+    samples for every seed."""
+    from ponder.cache import ResponseCache
     from ponder.graphs.api import build_graph
     from ponder.graphs.registry import get_strategy
     from ponder.models import ModelClient
     from ponder.sandbox import make_sandbox
 
     models = ModelClient(config)
+    caches = {seed: ResponseCache(cache.with_name(f"{cache.stem}-seed{seed}{cache.suffix}"))
+              for seed in seeds} if cache else {}
     needs_box = any(get_strategy(s.strategy).runs_code for s in setups)
     sandbox = make_sandbox(config.sandbox) if needs_box else None
     graphs = {(s.key, seed): build_graph(s.strategy, config,
@@ -102,6 +109,8 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
         out.write(json.dumps({"meta": meta}) + "\n")
         for i, (name, problem, seed) in enumerate(todo):
             order = setups[i % len(setups):] + setups[: i % len(setups)]
+            if caches:
+                models.cache = caches[seed]  # solves run one at a time
             for setup in order:
                 row = {**await solve_one(graphs[setup.key, seed], setup, name, problem), "seed": seed}
                 rows.append(row)
@@ -356,8 +365,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", action="store_true",
                         help="share one response cache between setups (each sample drawn once)")
     parser.add_argument("--cache-file", type=Path,
-                        help="keep the shared response cache in this file (implies --cache); a "
-                        "later run with the same file replays the samples drawn before")
+                        help="keep the shared response caches in FILE-seedK.db (implies --cache); "
+                        "a later run with the same FILE replays the samples drawn before")
     parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
     parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
                         "a temporary folder with --smoke)")
@@ -403,12 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         args.setups = [s for s in SETUPS if s.key in seen]
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(None, store=Path(tmp) / "ponder.db",
-                                 cache=args.cache_file or (Path(tmp) / "responses.db"
-                                                           if args.cache else None))
+            config = load_config(None, store=Path(tmp) / "ponder.db")
+            cache = args.cache_file or (Path(tmp) / "responses.db" if args.cache else None)
             started = time.perf_counter()
             log = args.out / f"{args.name}.jsonl"
-            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds))
+            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds, cache))
             meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
             with log.open("a") as out:  # the finished run's meta, with its duration
                 out.write(json.dumps({"meta": meta}) + "\n")
