@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ponder.answers import is_correct, strip_think
+from ponder.bounded_read import MIB, read_bounded
 from ponder.config import Demo, RoleConfig, SolveOptions
 from ponder.errors import ConfigError
 from ponder.store import Store
 from ponder.types import Branch, Problem, Result
 
 DEFAULT_K = 4
+MAX_DEMOS_BYTES = 16 * MIB
 Need = Literal["program", "reasoning"] | None  # None: the answer alone is enough
 
 _WORD = re.compile(r"[a-z]+")
@@ -166,7 +168,8 @@ def read_demos(path: Path | str) -> list[Demo]:
     object per line (``code`` is accepted for ``program``)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_bounded(path, MAX_DEMOS_BYTES, what="demos file", error=ConfigError,
+                             hint="a few dozen demos is plenty").decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read demos file {path}: {exc}") from None
     demos = []

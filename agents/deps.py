@@ -1,13 +1,20 @@
 """What nodes are given to do I/O: the model client, the sandbox, the strategy's settings,
-and a way to describe their own step in the trace."""
+and a way to describe their own step in the trace.
+
+``Deps`` is generic in the strategy's settings model, as pydantic-ai's ``RunContext[DepsT]``
+is in its dependencies: a node of a strategy with ``BeamSettings`` declares
+``deps: Deps[BeamSettings]`` and reads ``deps.settings.beam_width`` typed. A bare ``Deps`` is
+``Deps[NoSettings]``; code generic over strategies writes ``Deps[Any]``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import BaseModel
+from typing_extensions import TypeVar
 
 from ponder.config import SolveOptions
 from ponder.models import ModelClient
@@ -25,6 +32,14 @@ class NoSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseModel, default=NoSettings)
+"""A strategy's own settings model (``NoSettings`` when it has none)."""
+
+
+def _no_settings() -> Any:
+    return NoSettings()
+
+
 @dataclass
 class Span:
     """What a node says about its step beyond what the node wrapper measures itself.
@@ -38,10 +53,12 @@ class Span:
     outputs: dict[str, Any] | None = None
     usage: Usage | None = None
     metered: list[Usage] = field(default_factory=list)
+    # The node's OpenTelemetry span (ponder.telemetry.NodeSpan), set by the node wrapper.
+    otel: Any = None
 
 
 @dataclass(frozen=True)
-class Deps:
+class Deps(Generic[SettingsT]):
     """Everything a node may use; a node does I/O only through these. Never mutated: each
     node invocation gets its own view (see ``ponder.graphs.runtime``).
 
@@ -51,7 +68,7 @@ class Deps:
 
     models: ModelClient
     options: SolveOptions = field(default_factory=SolveOptions)
-    settings: BaseModel = field(default_factory=NoSettings)
+    settings: SettingsT = field(default_factory=_no_settings)
     sandbox: Sandbox | None = None
     run_id: str = "run-local"
     strategy: str = ""

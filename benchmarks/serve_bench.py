@@ -150,7 +150,7 @@ def audit(replies: list[dict[str, Any]], store_path: Path, warmups: int) -> dict
             # The store also holds the warm-up requests' runs.
             "duplicated runs": len(ids) - len(set(ids)) + max(0, len(runs) - warmups - len(replies)),
             "usage mismatches": mismatched,
-            "wrong answers": sum(r["body"]["choices"][0]["message"]["content"] != "42"
+            "wrong answers": sum(r["body"]["ponder"]["answer"] != "42"
                                  for r in replies if r["status"] == 200)}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.graph import StateGraph
 from pydantic import BaseModel, ConfigDict
 
 import ponder
@@ -41,11 +42,14 @@ def rank(branch: Branch) -> tuple[bool, float, int]:
     return branch.verdict == "verified", branch.confidence or 0.0, -branch.index
 
 
-def pick_best(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
-    """Replace the vote: the best branch's answer wins, whatever the others say."""
+def pick_best(state: dict[str, Any], *, deps: Deps[BestOfNSettings]) -> dict[str, Any]:
+    """Replace the vote: the best branch's answer wins, whatever the others say.
+
+    ``Deps[BestOfNSettings]``: the strategy's own settings reach the node typed.
+    """
     problem, branches = state["problem"], state.get("branches", [])
     answered = [b for b in branches if b.answer is not None and b.verdict != "no_answer"]
-    if deps.settings.require_verified:  # type: ignore[attr-defined]
+    if deps.settings.require_verified:
         answered = [b for b in answered if b.verdict == "verified"]
     best = max(answered, key=rank, default=None)
     votes = voter.tally(branches, problem.kind)
@@ -59,12 +63,12 @@ def pick_best(state: dict[str, Any], *, deps: Deps) -> dict[str, Any]:
             "confidence_parts": parts, "decided": True}
 
 
-def all_n(options: SolveOptions, settings: BaseModel) -> SolveOptions:
+def all_n(options: SolveOptions, settings: BestOfNSettings) -> SolveOptions:
     """Best-of-N draws all N samples: there is no vote to settle early."""
     return options.model_copy(update={"early_stop": False})
 
 
-def build_best_of_n(shape: Shape):
+def build_best_of_n(shape: Shape) -> StateGraph:
     nodes = {"vote": pick_best, **shape.nodes}  # the user's replacements still win
     return build_sampling(Sampling(("reason", "code", "execute")),
                           Shape(plan=shape.plan, nodes=nodes))

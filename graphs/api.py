@@ -10,6 +10,7 @@ from ponder.errors import ConfigError
 from ponder.graphs.lifecycle import SolveRun, prepare, problem_events
 from ponder.graphs.registry import STRATEGIES, get_strategy, register_strategy, strategy_names
 from ponder.graphs.runtime import BoundGraph, Node
+from ponder.graphs.server_graph import build_server_graph, server_graph
 from ponder.graphs.strategy import Shape, Strategy
 from ponder.models import ModelClient
 from ponder.sandbox import Sandbox
@@ -17,8 +18,9 @@ from ponder.store import Store
 from ponder.types import Problem, Result, new_id
 
 __all__ = ["STRATEGIES", "Shape", "Strategy", "as_problem", "asolve", "build_graph",
-           "get_strategy", "options_for", "progress_events", "register_strategy", "solve",
-           "strategy_names"]
+           "build_server_graph",
+           "get_strategy", "options_for", "progress_events", "register_strategy", "server_graph",
+           "solve", "strategy_names"]
 
 progress_events = problem_events
 
@@ -63,8 +65,7 @@ def options_for(config: Config, options: SolveOptions | None = None, **fields: A
     elif known:
         options = options.model_copy(update=known)
     if extra:
-        options = options.model_copy(
-            update={"strategy_options": {**options.strategy_options, **extra}})
+        options = options.model_copy(update={"settings": {**options.settings, **extra}})
     return options
 
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from ponder.config import Config, Demo, SolveOptions
+from ponder.config import Config, Demo, SolveOptions, renamed_settings
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
-from ponder.eval.datasets import HUMANEVAL, DatasetInfo, DatasetSpec, iter_problems, validate
+from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
 from ponder.store import RunInfo, Store
 from ponder.types import Problem
@@ -57,9 +57,14 @@ class BatchSettings(BaseModel):
     run_budget_usd: float | None = Field(None, gt=0)
     run_budget_tokens: int | None = Field(None, gt=0)
     # Strategy settings (``--set beam_width=4``): each strategy takes the keys it knows.
-    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
     overwrite: bool = False
     demos: list[Demo] | None = None  # few-shot exemplars (part of the run's identity)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_settings(data, cls.__name__)
 
 
 @dataclass
@@ -105,7 +110,7 @@ def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
     roles = {name: role.model_dump(include={"model", "temperature", "top_p", "max_tokens",
                                             "style", "params", "api_base"})
              | _demos_file(role.demos) for name, role in sorted(config.roles.items())}
-    source = HUMANEVAL if spec.source == HUMANEVAL else str(spec.path.resolve())
+    source = spec.identity
     return {
         "strategies": list(strategies),
         "options": options.model_dump(),
@@ -147,10 +152,20 @@ def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     option this version no longer has: a run started before a field was added or retired
     still resumes.
     """
-    before, after = dict(_flatten(old)), dict(_flatten(new))
+    before, after = dict(_flatten(_renamed_options(old))), dict(_flatten(new))
     return [f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
             for key in sorted(before.keys() | after.keys())
             if before.get(key) != after.get(key) and not _immaterial(key, before, after)]
+
+
+def _renamed_options(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config as this version names it: ``options.strategy_options`` is now
+    ``options.settings``."""
+    options = config.get("options")
+    if not isinstance(options, dict) or "strategy_options" not in options:
+        return config
+    options = {k: v for k, v in options.items() if k != "strategy_options"}
+    return {**config, "options": {**options, "settings": config["options"]["strategy_options"]}}
 
 
 def _immaterial(key: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -195,8 +210,9 @@ def open_run(store: Store, name: str, settings: dict[str, Any], *, dataset: str,
 class EventGate:
     """The store as the graphs see it, minus trace events of items already discarded.
 
-    A cancelled item's sync nodes may still run in a worker thread; checking under the
-    store's lock puts each late write before the discard (deleted) or after it (dropped).
+    A cancelled item's sync nodes may still run in a worker thread; the store decides each
+    late write under its lock (:meth:`Store.add_event_if`), so it lands before the discard
+    (deleted) or after the close (dropped).
     """
 
     def __init__(self, store: Store):
@@ -204,13 +220,13 @@ class EventGate:
         self._closed: set[tuple[str, str]] = set()
 
     def add_event(self, event: Any) -> None:
-        with self._store._lock:
-            if (event.problem_id, event.strategy) not in self._closed:
-                self._store.add_event(event)
+        self._store.add_event_if(event, self._open)
+
+    def _open(self, event: Any) -> bool:
+        return (event.problem_id, event.strategy) not in self._closed
 
     def close(self, problem_id: str, strategy: str) -> None:
-        with self._store._lock:
-            self._closed.add((problem_id, strategy))
+        self._closed.add((problem_id, strategy))
 
     def __getattr__(self, name: str) -> Any:  # everything else goes to the store as is
         return getattr(self._store, name)
@@ -241,13 +257,15 @@ class BatchRunner:
         self.gate, self.concurrency = gate, concurrency
         self.on_progress = on_progress or (lambda p: None)
         self.spent_tokens, self.spent_usd = spent
+        # Made here, so an interrupt that comes before run_all stops it before it starts.
+        self.session = _Session(BatchProgress(run=run.name or run.id, total=0),
+                                asyncio.Semaphore(concurrency))
 
     async def run_all(self, problems: Iterator[tuple[int, Problem]], total: int,
                       *, handle_signals: bool = False) -> _Session:
         """Schedule every missing item; stop on a budget, a signal or a fatal error."""
-        s = _Session(BatchProgress(run=self.run.name or self.run.id, total=total),
-                     asyncio.Semaphore(self.concurrency))
-        self.session = s
+        s = self.session
+        s.progress.total = total
         self._check_budget()
         restore = self._install_signals() if handle_signals else (lambda: None)
         try:
@@ -384,8 +402,7 @@ def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
 
 def default_run_name(spec: DatasetSpec, digest: str) -> str:
     """``<dataset stem>-<hash>``: the same command resumes the same run."""
-    stem = HUMANEVAL if spec.source == HUMANEVAL else Path(spec.source).name.split(".")[0]
-    return f"{stem}-{digest[:8]}"
+    return f"{spec.stem}-{digest[:8]}"
 
 
 def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) -> int:
@@ -416,20 +433,21 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     from ponder.models import ModelClient
 
     load_plugins(config.plugins)
-    check_settings(settings.strategies, settings.strategy_options)
-    executor = make_executor(executor) if isinstance(executor, str) else executor
-    info = validate(spec)
     options = SolveOptions(samples=settings.samples or config.samples,
                            early_stop=settings.early_stop, seed=settings.seed,
                            stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,
                            demos=settings.demos, budget_usd=settings.budget_usd,
-                           budget_tokens=settings.budget_tokens,
-                           strategy_options=settings.strategy_options)
+                           budget_tokens=settings.budget_tokens, settings=settings.settings)
+    # Names and settings, before the run opens; each strategy's roles and model checks come
+    # with its graph (prepare), which marks the run failed when they refuse.
+    check_settings(settings.strategies, options)
+    executor = make_executor(executor) if isinstance(executor, str) else executor
+    info = validate(spec)
     identity = run_config(spec, info, config, options, settings.strategies)
     sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)
     run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,
-                   dataset=spec.source, overwrite=settings.overwrite)
+                   dataset=spec.label, overwrite=settings.overwrite)
     with db.leased(run.id, what=f"run {run.name!r}"):  # a second process on this run is refused
         planned, gate = _start(db, run, info, settings), EventGate(db)
         models = models or ModelClient(config)  # one client (and one embedded model) for all

@@ -13,7 +13,7 @@ name from :data:`EXECUTORS`, like the sandboxes; optional ones are imported on f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from ponder.config import Config, SolveOptions
@@ -42,6 +42,22 @@ class BatchContext:
     models: Any = None
     needs_sandbox: bool = False
 
+    def build_graphs(self, *, store: Any, sandbox: Any, models: Any) -> dict[str, Any]:
+        """One compiled graph per strategy of the run, writing trace events to ``store``."""
+        from ponder.graphs.lifecycle import prepare
+        from ponder.graphs.registry import get_strategy, load_plugins, own_options
+
+        load_plugins(self.config.plugins)  # a worker process loads the run's plugins too
+        return {s: prepare(s, self.config, own_options(get_strategy(s), self.options),
+                           run_id=self.run_id, store=store, sandbox=sandbox, models=models)
+                for s in self.strategies}
+
+    def for_workers(self) -> BatchContext:
+        """What travels to remote workers: the settings, not the driver's store, sandbox or
+        model client (each worker builds its own sandbox when the run needs one)."""
+        return replace(self, strategies=list(self.strategies), store=None, sandbox=None,
+                       models=None, needs_sandbox=self.sandbox is not None or self.needs_sandbox)
+
 
 @runtime_checkable
 class Executor(Protocol):
@@ -67,22 +83,11 @@ class AsyncioExecutor:
     name: str = field(default="asyncio", init=False)
 
     async def start(self, context: BatchContext) -> dict[str, Any]:
-        return build_graphs(context, store=context.store, sandbox=context.sandbox,
-                            models=context.models)
+        return context.build_graphs(store=context.store, sandbox=context.sandbox,
+                                    models=context.models)
 
     async def close(self) -> None:
         return None
-
-
-def build_graphs(context: BatchContext, *, store: Any, sandbox: Any, models: Any) -> dict[str, Any]:
-    """One compiled graph per strategy of the run, writing trace events to ``store``."""
-    from ponder.graphs.lifecycle import prepare
-    from ponder.graphs.registry import get_strategy, load_plugins, own_options
-
-    load_plugins(context.config.plugins)  # a worker process loads the run's plugins too
-    return {s: prepare(s, context.config, own_options(get_strategy(s), context.options),
-                       run_id=context.run_id, store=store, sandbox=sandbox, models=models)
-            for s in context.strategies}
 
 
 def _ray_executor(**options: Any) -> Executor:

@@ -14,7 +14,9 @@ task — the run ends ``done``, ``failed`` or ``cancelled``, never ``running``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +29,10 @@ from ponder.graphs.strategy import Shape
 from ponder.models import ModelClient, validate_roles
 from ponder.sandbox import Sandbox
 from ponder.store import Store
+from ponder.telemetry import SolveSpan, solve_span
 from ponder.types import Problem, Result, new_id
 
+log = logging.getLogger("ponder.graphs")
 _PROGRESS = ProgressEvent.__args__  # type: ignore[attr-defined]
 
 
@@ -62,21 +66,52 @@ async def problem_events(graph: Any, problem: Problem,
     ``subgraphs=True``; this hides that detail.
     """
     final: dict[str, Any] = {}
-    async for namespace, mode, chunk in graph.astream(
-            {"problem": problem}, config, stream_mode=["custom", "values"], subgraphs=True):
-        if mode == "custom" and isinstance(chunk, _PROGRESS):
-            yield chunk
-        elif mode == "values" and not namespace and isinstance(chunk, dict):
-            final = chunk
-    yield RunFinished(result=result_of(final))
+    with _solve_span(graph, problem) as root:
+        async for namespace, mode, chunk in graph.astream(
+                {"problem": problem}, _named(graph, problem, config),
+                stream_mode=["custom", "values"], subgraphs=True):
+            if mode == "custom" and isinstance(chunk, _PROGRESS):
+                yield chunk
+            elif mode == "values" and not namespace and isinstance(chunk, dict):
+                final = chunk
+        result = final_result(final)
+        if root is not None:
+            root.finish(result)
+    yield RunFinished(result=result)
 
 
 async def solve_problem(graph: Any, problem: Problem) -> Result:
     """Run ``graph`` on one problem and return its result (no streaming)."""
-    return result_of(await graph.ainvoke({"problem": problem}))
+    named = _named(graph, problem)
+    with _solve_span(graph, problem) as root:
+        state = await (graph.ainvoke({"problem": problem}, named) if named
+                       else graph.ainvoke({"problem": problem}))
+        result = final_result(state)
+        if root is not None:
+            root.finish(result)
+    return result
 
 
-def result_of(state: Any) -> Result:
+@contextmanager
+def _solve_span(graph: Any, problem: Problem) -> Iterator[SolveSpan | None]:
+    """The OpenTelemetry root span of one solve (no-op spans when nothing is configured)."""
+    deps = getattr(graph, "deps", None)
+    if deps is None:
+        yield None
+        return
+    with solve_span(problem, deps.strategy, deps.run_id) as root:
+        yield root
+
+
+def _named(graph: Any, problem: Problem, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's LangGraph config, its root run named after the strategy and the problem (what
+    LangSmith and other callback handlers show instead of ``LangGraph``)."""
+    deps = getattr(graph, "deps", None)
+    name = f"ponder {deps.strategy}: {problem.id}" if deps is not None else None
+    return {"run_name": name, **(config or {})} if name else dict(config or {})
+
+
+def final_result(state: Any) -> Result:
     """The Result a finished graph left in its state; a custom graph that left none is told."""
     result = state.get("result") if isinstance(state, dict) else None
     if not isinstance(result, Result):
@@ -111,18 +146,26 @@ class SolveRun:
     _opened: bool = False
 
     def open(self) -> str:
-        """Record the run (status ``running``) and its problem; returns the run id."""
+        """Record the run (status ``running``) and its problem; returns the run id.
+
+        If recording the problem fails (a full disk, a value the store refuses) the run is
+        closed as ``failed`` before the error is raised, so no record is left ``running``.
+        """
         if not self._opened and self.store is not None:
             self.store.create_run(run_id=self.run_id, kind=self.kind, strategies=[self.strategy],
                                   config=run_config(self.config, self.options), meta=self.meta)
-            self.store.add_problem(self.run_id, self.problem)
+            try:
+                self.store.add_problem(self.run_id, self.problem)
+            except BaseException as exc:
+                self._end_quietly("failed", f"{type(exc).__name__}: {exc}")
+                raise
         self._opened = True
         return self.run_id
 
     async def events(self) -> AsyncIterator[Any]:
         """:class:`RunStarted`, the progress events, then :class:`RunFinished` (saved)."""
-        self.open()
         try:
+            self.open()
             yield RunStarted(run_id=self.run_id, problem_id=self.problem.id, strategy=self.strategy)
             graph = prepare(self.strategy, self.config, self.options, run_id=self.run_id,
                             store=self.store, nodes=self.nodes, sandbox=self.sandbox,
@@ -136,10 +179,11 @@ class SolveRun:
                 self.store.save_result(self.result)
                 self.store.update_run(self.run_id, status="done")
         except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt) as exc:
-            self.end("cancelled", str(exc.args[0]) if getattr(exc, "args", None) else "cancelled")
+            self._end_quietly("cancelled",
+                              str(exc.args[0]) if getattr(exc, "args", None) else "cancelled")
             raise
         except BaseException as exc:
-            self.end("failed", f"{type(exc).__name__}: {exc}")
+            self._end_quietly("failed", f"{type(exc).__name__}: {exc}")
             raise
         yield RunFinished(result=self.result)
 
@@ -148,6 +192,14 @@ class SolveRun:
         if self.store is not None:
             self.store.update_run(self.run_id, status=status,
                                   meta={"error": error} if error else None)
+
+    def _end_quietly(self, status: str, error: str) -> None:
+        """:meth:`end` while another error is on its way out: that error is the one raised
+        (a store that cannot record the end is already what it is about)."""
+        try:
+            self.end(status, error)
+        except Exception as exc:  # noqa: BLE001 - the original error propagates; this would mask it
+            log.warning("could not record run %s as %s: %s", self.run_id, status, exc)
 
     async def run(self) -> Result:
         """Drain :meth:`events` and return the result."""

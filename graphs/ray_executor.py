@@ -16,30 +16,87 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import os
+import re
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ponder.errors import ConfigError, PonderError
-from ponder.graphs.executors import BatchContext, build_graphs
 from ponder.graphs.registry import FILE_PLUGINS
 from ponder.backends import backend_for
 from ponder.models import REMOTE_CONCURRENCY, ModelClient
 from ponder.types import Problem, Result, TraceEvent
 
+if TYPE_CHECKING:  # executors picks this module by name: a runtime import would be a loop
+    from ponder.graphs.executors import BatchContext
+
 NAMESPACE = "ponder"
 INSTALL_HINT = "the ray executor needs Ray on the driver and every node: pip install 'ponder[ray]'"
 
 
+MIN_RAY = (2, 60)  # token authentication on by default; older clusters take unauthenticated jobs
+LOOPBACK = "127.0.0.1"
+# Ray turns a loopback node address into the machine's external one unless "cluster mode" is
+# off (its setting for Windows and macOS, which only ever run local clusters).
+_CLUSTER_MODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
 def import_ray() -> Any:
-    """``ray``, or a :class:`ConfigError` that says how to install it."""
+    """``ray``, or a :class:`ConfigError` that says how to install or upgrade it."""
     try:
         import ray
     except ImportError as exc:
         raise ConfigError(f"{INSTALL_HINT} ({exc})") from None
+    found = tuple(int(p) for p in re.findall(r"\d+", ray.__version__)[:2])
+    if found < MIN_RAY:
+        raise ConfigError(f"ray {ray.__version__} is too old: ponder needs ray>="
+                          f"{'.'.join(map(str, MIN_RAY))}, whose clusters require a token. "
+                          "Upgrade it: pip install -U 'ponder[ray]'")
     return ray
+
+
+@contextlib.contextmanager
+def loopback_cluster(ray: Any) -> Iterator[None]:
+    """While a local cluster starts: every Ray process binds 127.0.0.1, and the files it
+    creates (the auth token above all) are readable by this user only.
+
+    Passing ``_node_ip_address="127.0.0.1"`` alone is not enough: ``ray.init`` replaces a
+    loopback address with the machine's external one while Ray's cluster mode is on, and the
+    GCS, raylets, workers and agents then listen on every interface. With cluster mode off
+    (for this start only: the variable reaches the processes started now) the node address
+    stays loopback and each server binds it. Checked with the sockets, not the docs: see
+    tests/graphs/test_ray_executor.py.
+    """
+    constants = importlib.import_module("ray._private.ray_constants")
+    saved_env, saved_mode = os.environ.get(_CLUSTER_MODE_ENV), constants.ENABLE_RAY_CLUSTER
+    os.environ[_CLUSTER_MODE_ENV], constants.ENABLE_RAY_CLUSTER = "0", False
+    saved_umask = os.umask(0o077)
+    try:
+        private_token()
+        yield
+    finally:
+        os.umask(saved_umask)
+        constants.ENABLE_RAY_CLUSTER = saved_mode
+        if saved_env is None:
+            os.environ.pop(_CLUSTER_MODE_ENV, None)
+        else:
+            os.environ[_CLUSTER_MODE_ENV] = saved_env
+        private_token()
+
+
+def private_token() -> None:
+    """Make Ray's token file (``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``) readable by
+    its owner only: Ray writes it with the default umask (0644)."""
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    with contextlib.suppress(OSError):
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 # cluster-wide limits -----------------------------------------------------------------------
@@ -143,7 +200,7 @@ class SolverWorker:
         # restarted worker depend on those arguments staying in the object store.
         models = ClusterModelClient(context.config,
                                     limiter=ray.get_actor(limiter, namespace=NAMESPACE))
-        self.graphs = build_graphs(context, store=self, sandbox=sandbox, models=models)
+        self.graphs = context.build_graphs(store=self, sandbox=sandbox, models=models)
 
     def add_event(self, event: TraceEvent) -> None:
         self.events.setdefault((event.problem_id, event.strategy), []).append(event)
@@ -177,8 +234,9 @@ class RemoteGraph:
 class RayExecutor:
     """Items solved by ``workers`` actors on the Ray cluster at ``address``.
 
-    ``address``: ``None`` joins the local cluster if one runs, else starts one; ``"auto"``
-    or ``"ray://HOST:PORT"`` joins that cluster. ``workers`` defaults to one per node.
+    ``address``: ``None`` starts a private cluster on 127.0.0.1 for this batch (unless
+    ``RAY_ADDRESS`` names one); ``"auto"`` joins the one ``ray start`` made on this machine,
+    ``"ray://HOST:PORT"`` a remote one. ``workers`` defaults to one per node.
     ``per_minute`` caps requests per provider per minute across the cluster.
 
     >>> RayExecutor(address="ray://head:10001", per_minute={"openai": 500})
@@ -204,9 +262,7 @@ class RayExecutor:
         self._connect()
         from ponder.scripted import SCRIPTS
 
-        remote_context = BatchContext(context.config, context.options, context.run_id,
-                                      list(context.strategies), needs_sandbox=context.sandbox is not None
-                                      or context.needs_sandbox)
+        remote_context = context.for_workers()
         self.store = context.store
         limiter = f"ponder-limiter-{context.run_id}-{uuid.uuid4().hex[:8]}"
         self.limiter = self.ray.remote(ProviderLimiter).options(
@@ -238,10 +294,18 @@ class RayExecutor:
         return {s: RemoteGraph(self, s) for s in context.strategies}
 
     def _connect(self) -> None:
+        """Join ``address`` (or ``RAY_ADDRESS``); without either, start a private cluster on
+        127.0.0.1 (never one that another ``ray start`` left running: its network is not
+        ours to vouch for)."""
         if self.ray.is_initialized():
             return
+        options = {"include_dashboard": False, "log_to_driver": False}
         try:
-            self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            if self.address is not None or os.environ.get("RAY_ADDRESS"):
+                self.ray.init(address=self.address, **options)
+            else:
+                with loopback_cluster(self.ray):
+                    self.ray.init(address="local", _node_ip_address=LOOPBACK, **options)
         except ConnectionError as exc:
             raise ConfigError(f"cannot reach the Ray cluster at {self.address!r}: {exc}. Start "
                               "one with `ray start --head` or check --ray-address") from None

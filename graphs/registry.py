@@ -5,45 +5,75 @@ The built-ins register through the same seam as anyone else's: a module defining
 config's ``plugins`` list (module names or ``.py`` paths) and from the ``ponder.strategies``
 entry-point group of installed packages.
 
->>> register_strategy(Strategy(name="best-of-n", summary="...", build=build_best_of_n))
->>> get_strategy("best-of-n").runs_code
+Every registry here and below it (model backends, sandboxes, scripted and embedded models)
+is a :class:`ponder.registries.Registry`; :func:`scoped` undoes, on exit, whatever a test
+registered or loaded inside it, as ``dspy.context`` scopes DSPy's settings.
+
+>>> with scoped():
+...     register_strategy(Strategy(name="best-of-n", summary="...", build=build_best_of_n))
+...     get_strategy("best-of-n").runs_code
 False
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from langgraph.graph import StateGraph
+from pydantic import BaseModel
 
+from ponder.backends import BACKENDS
 from ponder.config import SolveOptions
+from ponder.embedded import LOCAL_MODELS
 from ponder.errors import ConfigError
+from ponder.registries import Registry
+from ponder.registries import scoped as scoped_registries
+from ponder.sandbox import SANDBOXES
+from ponder.scripted import SCRIPTS
 from ponder.graphs.strategies import (beam, checked, cot, direct, escalate, pot,
                                        self_consistency, verified)
 from ponder.graphs.strategy import Shape, Strategy
 
-STRATEGIES: dict[str, Strategy] = {}
-_COMPILED: dict[tuple[Any, ...], Any] = {}
-_LOADED: set[str] = set()
-FILE_PLUGINS: dict[str, ModuleType] = {}
+STRATEGIES: Registry[str, Strategy[Any]] = Registry("strategies")
+COMPILED: Registry[tuple[Strategy[Any], bool], Any] = Registry("compiled graphs")
+"""Each strategy's compiled graph, with and without planning (see :func:`compiled`)."""
+LOADED_PLUGINS: Registry[str, str] = Registry("loaded plugins")
+"""The plugin sources imported so far (each once), by source."""
+FILE_PLUGINS: Registry[str, ModuleType] = Registry("plugins loaded from files")
 """Plugins loaded from ``.py`` paths, by module name: no other process can import them by
 name, so whatever ships their functions elsewhere (the Ray executor) sends them by value."""
 
 
-def register_strategy(strategy: Strategy) -> Strategy:
+@contextlib.contextmanager
+def scoped() -> Iterator[None]:
+    """Every registry, scoped: strategies (their compiled graphs, the plugins loaded), model
+    backends, sandboxes, scripted and embedded models are as before once the block ends.
+
+    >>> with scoped():
+    ...     register_strategy(my_strategy)
+    ...     register_script("echo", cycle("Answer: 4"))
+    """
+    with scoped_registries(STRATEGIES, COMPILED, LOADED_PLUGINS, FILE_PLUGINS, BACKENDS,
+                           SANDBOXES, SCRIPTS, LOCAL_MODELS):
+        yield
+
+
+def register_strategy(strategy: Strategy[Any]) -> Strategy[Any]:
     """Add (or replace) a strategy; the CLI, UI, batch runner and server see it at once."""
     if not isinstance(strategy, Strategy):
         raise ConfigError(f"register_strategy takes a ponder.graphs.strategy.Strategy, not "
                           f"{type(strategy).__name__}")
     STRATEGIES[strategy.name] = strategy
-    for key in [k for k in _COMPILED if k[0] == strategy.name]:
-        del _COMPILED[key]
+    for key in [k for k in COMPILED if k[0].name == strategy.name]:
+        del COMPILED[key]
     return strategy
 
 
@@ -51,7 +81,7 @@ for _module in (direct, cot, self_consistency, pot, verified, checked, beam, esc
     register_strategy(_module.STRATEGY)
 
 
-def get_strategy(name: str) -> Strategy:
+def get_strategy(name: str) -> Strategy[Any]:
     """The strategy called ``name``; a ``ConfigError`` lists the known ones."""
     try:
         return STRATEGIES[name]
@@ -64,37 +94,44 @@ def strategy_names() -> list[str]:
     return list(STRATEGIES)
 
 
-def check_settings(strategies: list[str], settings: dict[str, Any]) -> None:
-    """Check strategy names, and that every setting belongs to one of the strategies (a batch
-    shares one settings dict; each strategy takes the keys it knows, see :func:`own_options`)."""
+def check_settings(strategies: list[str], options: SolveOptions) -> dict[str, BaseModel]:
+    """Each strategy's typed settings from the one settings dict a batch shares (each takes
+    the keys it knows, see :func:`own_options`); a ``ConfigError`` for an unknown strategy, a
+    setting that belongs to none of them, or a value its strategy refuses."""
     specs = [get_strategy(name) for name in strategies]
     known = {f for spec in specs for f in spec.settings.model_fields}
-    unknown = sorted(set(settings) - known)
+    unknown = sorted(set(options.settings) - known)
     if unknown:
         raise ConfigError(f"setting {', '.join(unknown)} belongs to none of the strategies "
                           f"{', '.join(strategies)}; their settings: {', '.join(sorted(known)) or 'none'}")
-    for spec in specs:
-        spec.settings_from(own_options(spec, SolveOptions(strategy_options=settings)))
+    return {spec.name: spec.settings_from(own_options(spec, options)) for spec in specs}
 
 
-def own_options(strategy: Strategy, options: SolveOptions) -> SolveOptions:
+def own_options(strategy: Strategy[Any], options: SolveOptions) -> SolveOptions:
     """``options`` with only the strategy settings ``strategy`` knows."""
-    mine = {k: v for k, v in options.strategy_options.items() if k in strategy.settings.model_fields}
-    return options.model_copy(update={"strategy_options": mine})
+    mine = {k: v for k, v in options.settings.items() if k in strategy.settings.model_fields}
+    return options.model_copy(update={"settings": mine})
 
 
-def compiled(strategy: Strategy, shape: Shape, *, checkpointer: Any = None) -> Any:
-    """The strategy's compiled graph for ``shape``: compiled once, reused by every run."""
-    key = (strategy.name, id(strategy), shape.plan,
-           tuple(sorted((k, id(v)) for k, v in shape.nodes.items())), id(checkpointer))
-    if key not in _COMPILED:
+def compiled(strategy: Strategy[Any], shape: Shape, *, checkpointer: Any = None) -> Any:
+    """The strategy's compiled graph for ``shape``.
+
+    The built-in shapes (the strategy's own nodes, no checkpointer) compile once and serve
+    every run: a bounded cache, two graphs per strategy at most. A graph with the caller's
+    nodes or checkpointer compiles afresh and belongs to the caller alone: caching it would
+    keep those objects alive for as long as the process runs.
+    """
+    key = (strategy, shape.plan)
+    custom = bool(shape.nodes) or checkpointer is not None
+    if custom or key not in COMPILED:
         graph = strategy.build(shape)
         if not isinstance(graph, StateGraph):
             raise ConfigError(f"strategy {strategy.name!r}: build(shape) must return an "
                               f"uncompiled langgraph StateGraph, not {type(graph).__name__}")
-        # Keep the shape's node functions alive with the graph, so their ids stay unique.
-        _COMPILED[key] = (graph.compile(checkpointer=checkpointer), shape, checkpointer)
-    return _COMPILED[key][0]
+        if custom:
+            return graph.compile(checkpointer=checkpointer)
+        COMPILED[key] = graph.compile()
+    return COMPILED[key]
 
 
 def load_plugins(sources: list[str] | tuple[str, ...] = (), *, entry_point_group: bool = True) -> list[str]:
@@ -105,18 +142,18 @@ def load_plugins(sources: list[str] | tuple[str, ...] = (), *, entry_point_group
     """
     before = set(STRATEGIES)
     for source in sources:
-        if source not in _LOADED:
+        if source not in LOADED_PLUGINS:
             module = _import(source)
             if isinstance(getattr(module, "STRATEGY", None), Strategy):
                 register_strategy(module.STRATEGY)
-            _LOADED.add(source)
+            LOADED_PLUGINS[source] = module.__name__
     if entry_point_group:
         for ep in entry_points(group="ponder.strategies"):
-            if f"ep:{ep.value}" not in _LOADED:
+            if f"ep:{ep.value}" not in LOADED_PLUGINS:
                 loaded = ep.load()
                 if isinstance(loaded, Strategy):
                     register_strategy(loaded)
-                _LOADED.add(f"ep:{ep.value}")
+                LOADED_PLUGINS[f"ep:{ep.value}"] = ep.value
     return [name for name in STRATEGIES if name not in before]
 
 

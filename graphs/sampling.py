@@ -48,7 +48,7 @@ class Stage:
 
     name: str
     node: Node
-    needed: Callable[[dict[str, Any], Deps], bool]
+    needed: Callable[[Any, Deps[Any]], bool]
     route: Node | None = None
     steps: tuple[str, ...] | None = None
 

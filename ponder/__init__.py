@@ -1,5 +1,13 @@
 """ponder: inference-time reasoning pipelines — plan, reason, verify with code, vote.
 
+This package is the core, the floor every other layer stands on: configuration, types,
+errors, events, the registries, model backends and the client over them, the embedded
+models and their engine, sandboxes, the store and evaluation data. Core modules import
+nothing above them. Its subpackages ``ponder.cli`` and ``ponder.serve`` are front ends that
+only live here for packaging; ``ponder.agents``, ``ponder.graphs`` and ``ponder.ui`` come from
+the top-level folders of the same names. The names below (``solve``, ``build_graph``...) are
+re-exported from ``ponder.graphs`` on first use, so importing ``ponder`` stays light.
+
 >>> import ponder
 >>> result = ponder.solve("What is 17 + 25?", strategy="verified", samples=4)
 >>> result.answer

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ponder.errors import ConfigError
 from ponder.types import Completion
 
 
@@ -27,12 +28,18 @@ class ResponseCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT)")
-        self._db.commit()
+        try:
+            if self.path.exists() and not self.path.is_file():
+                raise OSError("not a regular file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT)")
+            self._db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"cannot open the response cache at {self.path}: {exc}; point "
+                              "--cache (or the config's cache) at a file") from None
 
     def get(self, key: str) -> Completion | None:
         with self._lock:

@@ -9,15 +9,19 @@ from __future__ import annotations
 import contextvars
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ponder.bounded_read import MIB, read_bounded
 from ponder.errors import ConfigError
 
 CONFIG_FILE = "ponder.toml"
+MAX_CONFIG_BYTES = MIB  # a ponder.toml is a few hundred bytes; anything this big is a mistake
 EMBEDDED_REASONER = "local/gemma-3-270m"
 EMBEDDED_STANDARD = "local/smollm2-135m"
 
@@ -90,7 +94,8 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "e2b", "subprocess"] = "local"
+    # A name in ponder.sandbox.SANDBOXES: local, e2b, subprocess, or one a plugin registers.
+    backend: str = Field("local", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     timeout_s: float = Field(10.0, gt=0, le=600)
     cpu_s: int = Field(10, gt=0)
     memory_mb: int = Field(512, ge=32)
@@ -103,6 +108,27 @@ class SandboxConfig(BaseModel):
     packages: list[str] = Field(default_factory=lambda: ["sympy", "mpmath", "numpy"])
     bwrap: str = "bwrap"
     python: str | None = None
+
+
+class TelemetryConfig(BaseModel):
+    """Where the front ends (CLI, ``ponder serve``, ``ponder ui``) send OpenTelemetry traces:
+    the ``[telemetry]`` table. The standard ``OTEL_*`` variables take precedence; with neither,
+    nothing is exported and the OpenTelemetry SDK is not loaded.
+
+    >>> TelemetryConfig(endpoint="http://127.0.0.1:6006")    # Phoenix's OTLP/HTTP port
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # OTLP/HTTP base URL (``/v1/traces`` is added), like OTEL_EXPORTER_OTLP_ENDPOINT.
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "ponder"
+    # Messages, code, program output and answers on spans (OpenInference's default: on).
+    capture_content: bool = True
+    # The collector's UI, for "open this trace" links: Phoenix's base URL (http://127.0.0.1:6006)
+    # or a URL with a {trace_id} placeholder (Langfuse: .../project/ID/traces/{trace_id}).
+    viewer_url: str | None = None
 
 
 def _default_roles() -> dict[str, RoleConfig]:
@@ -146,6 +172,7 @@ class Config(BaseSettings):
     concurrency: int = Field(4, ge=1, le=256)
     # Strategy plugins to load: module names or paths to .py files (see ponder.graphs.registry).
     plugins: list[str] = Field(default_factory=list)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("roles")
     @classmethod
@@ -192,8 +219,14 @@ _TOML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("tom
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = read_bounded(path, MAX_CONFIG_BYTES, what="config file", error=ConfigError,
+                            hint="point --config at a ponder.toml")
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                          f"at offset {exc.start}); point --config at a TOML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; point --config at a TOML file") from None
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found; create it or drop --config") from None
     except PermissionError:
@@ -205,12 +238,40 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _explain(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        lines.append(f"{where}: {err['msg']}")
-    return "invalid configuration — " + "; ".join(lines)
+def _explain(exc: ValidationError, path: str | Path | None = None,
+             data: dict[str, Any] | None = None) -> str:
+    """One line per refused field: where the value came from (the file, a ``PONDER_*``
+    variable), its key, what is wrong and the value given."""
+    lines = [f"  {_source(err['loc'], path, data or {})}"
+             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+             + (f" (got {_shown(err['input'])})" if err["type"] != "missing" else "")
+             for err in exc.errors()]
+    count = f"{len(lines)} problem{'s' if len(lines) > 1 else ''}"
+    return f"invalid configuration ({count}):\n" + "\n".join(lines)
+
+
+def _source(loc: tuple[Any, ...], path: str | Path | None, data: dict[str, Any]) -> str:
+    """``ponder.toml: `` when the file sets ``loc``, ``PONDER_SAMPLES: `` when the environment
+    does, else nothing (a value passed in code or on the command line)."""
+    node: Any = data
+    for part in loc:
+        if not isinstance(node, dict) or str(part) not in node:
+            break
+        node = node[str(part)]
+    else:
+        if path is not None:
+            return f"{path}: "
+    for depth in range(len(loc), 0, -1):
+        name = "PONDER_" + "__".join(str(p) for p in loc[:depth]).upper()
+        if any(key.upper() == name for key in os.environ):
+            return f"{name}: "
+    return ""
+
+
+def _shown(value: Any) -> str:
+    """A refused value, cut short: a config value can be anything, of any size."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _env_models() -> dict[str, str]:
@@ -258,8 +319,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     try:
         return Config(**overrides)
     except ValidationError as exc:
-        source = f" (from {path})" if path else ""
-        raise ConfigError(_explain(exc) + source) from None
+        raise ConfigError(_explain(exc, path, data)) from None
     finally:
         _TOML_DATA.reset(token)
 
@@ -286,7 +346,10 @@ class Demo(BaseModel):
 class SolveOptions(BaseModel):
     """Per-solve settings shared by strategies: sampling, early stopping, budgets, seed.
 
-    >>> SolveOptions(samples=8, budget_usd=0.05, strategy_options={"beam_width": 4})
+    ``settings`` holds the strategy's own settings (``--set beam_width=4``) as given; the
+    strategy validates them once, into its typed settings model, when a run is prepared.
+
+    >>> SolveOptions(samples=8, budget_usd=0.05, settings={"beam_width": 4})
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -309,8 +372,32 @@ class SolveOptions(BaseModel):
     budget_usd: float | None = Field(None, gt=0)
     # The strategy's own settings (beam width, escalation threshold...), validated by the
     # strategy's settings model: ``ponder strategies`` lists them.
-    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     # Few-shot exemplars for every role (ponder.agents.demos picks the nearest per problem);
     # None: the role's configured demos, else the built-in ones.
     demos: list[Demo] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_settings(data, cls.__name__)
+
+    @property
+    def strategy_options(self) -> dict[str, Any]:
+        """Deprecated: the former name of :attr:`settings`."""
+        warnings.warn(_RENAMED.format(owner="SolveOptions"), DeprecationWarning, stacklevel=2)
+        return self.settings
+
+
+_RENAMED = ("{owner}.strategy_options is now {owner}.settings (as the --set flag fills it); "
+            "the old name goes away in ponder 0.3")
+
+
+def renamed_settings(data: Any, owner: str) -> Any:
+    """Accept the former name of a ``settings`` field, ``strategy_options``, with a warning."""
+    if isinstance(data, dict) and "strategy_options" in data:
+        warnings.warn(_RENAMED.format(owner=owner), DeprecationWarning, stacklevel=5)
+        data = dict(data)
+        data["settings"] = {**(data.pop("strategy_options") or {}), **data.get("settings", {})}
+    return data

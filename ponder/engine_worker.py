@@ -24,14 +24,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ponder.embedded import PromptStyle, completion_prompt
-
-StopRule = Callable[[list[float]], bool]
-TextSink = Callable[[str], None]
+from ponder.types import StopWhen, TextSink
 
 
 class LoadedModel:
@@ -55,7 +52,7 @@ class LoadedModel:
                                    verbose=False)
         self.system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
         self._logprobs: list[float] = []
-        self._stop_when: StopRule | None = None
+        self._stop_when: StopWhen | None = None
         self._on_text: TextSink | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._wrap_generate()
@@ -97,7 +94,7 @@ class LoadedModel:
             self.llm.eval(head)
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
-                 stop_when: StopRule | None = None,
+                 stop_when: StopWhen | None = None,
                  on_text: TextSink | None = None) -> dict[str, Any]:
         """One choice: ``{"text", "finish_reason", "usage", "logprobs", "engine_s"}``.
 

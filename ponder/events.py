@@ -2,9 +2,11 @@
 
 Nodes emit progress events (:class:`RoundStarted`, :class:`VoteCounted`, ...); the node wrapper
 emits :class:`NodeFinished` for every node and :class:`BranchFinished` for every branch handed
-to the vote; the run lifecycle (``ponder.graphs.lifecycle``) brackets them with
-:class:`RunStarted` and :class:`RunFinished`. ``solve``, the UI's live page, the batch runner and
-the server all read these same objects.
+to the vote; the run lifecycle (``ponder.graphs.lifecycle.SolveRun``) brackets them with
+:class:`RunStarted` and :class:`RunFinished`. Whoever drains a run reads these same objects:
+``ponder.solve``/``asolve``, the UI's live Solve page (``ponder.ui.live``) and the server
+(``ponder.serve``, which streams their ``line()`` as the reasoning channel). The batch
+runner does not stream: it takes each problem's ``Result``.
 
 >>> VoteCounted(votes={"8": Vote(count=3, weight=3.0)}, leader="8", confidence=0.7).line()
 'vote: leader 8 (confidence 0.70, undecided)'
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from ponder.types import Branch, Result, Vote
 
@@ -116,5 +118,3 @@ class RunFinished(_Event):
 ProgressEvent = (RoundStarted | NodeFinished | TextDelta | BranchFinished | VoteCounted
                  | StageChanged)
 RunEvent = Annotated[RunStarted | ProgressEvent | RunFinished, Field(discriminator="type")]
-RUN_EVENT: TypeAdapter[Any] = TypeAdapter(RunEvent)
-"""Validates a dumped event back into its class: ``RUN_EVENT.validate_python(data)``."""

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ponder.backends import Backend, Call, Messages, ModelStatus, StopRule, Style, backend_for
+from ponder.backends import Backend, Call, Messages, ModelStatus, StopWhen, Style, backend_for
 from ponder.backends.base import TextSink
 from ponder.cache import ResponseCache, request_key
 from ponder.coalesce import Coalescer
@@ -31,8 +31,6 @@ __all__ = ["ModelClient", "ModelStatus", "Style", "check_model", "validate_roles
 
 _log = logging.getLogger("ponder.models")
 
-# The built-in backends that run in this process (each worker of a cluster has its own).
-_EMBEDDED = ("local", "scripted")
 # Parallel requests per provider. Remote APIs serve many at once, so a fan-out of k
 # branches takes about one branch's wall time; the embedded engine serialises per model.
 REMOTE_CONCURRENCY = 32
@@ -89,7 +87,7 @@ class ModelClient:
         self, role: str, messages: Messages | str, *, n: int = 1, first_index: int = 0,
         seed: int | None = None, temperature: float | None = None, max_tokens: int | None = None,
         stop: list[str] | None = None, logprobs: bool = False,
-        stop_when: StopRule | None = None, on_text: TextSink | None = None, **params: Any,
+        stop_when: StopWhen | None = None, on_text: TextSink | None = None, **params: Any,
     ) -> list[Completion]:
         """Sample ``n`` completions (sample indices ``first_index``…) from a role or model.
 

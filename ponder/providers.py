@@ -7,7 +7,9 @@ request that the provider will accept: unsupported parameters are not sent, the 
 limit goes under the name the provider wants, and temperature follows the provider's
 rules. What that costs a strategy is said in :func:`degradations`, never left silent.
 
-This module never imports ``litellm``; the adapter (:mod:`ponder.models`) hands it in.
+This module never imports ``litellm``: the LiteLLM backend (:mod:`ponder.backends.litellm`,
+the only module that does) hands it to :func:`profile_for`; the embedded and scripted
+backends build their profiles without it.
 """
 
 from __future__ import annotations

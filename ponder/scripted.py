@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ponder.registries import Registry
+
 Script = Callable[[list[dict[str, str]], int], str]
 """``(messages, sample_index) -> text``; the text may contain ``<think>`` blocks."""
 
-SCRIPTS: dict[str, Script] = {}
+SCRIPTS: Registry[str, Script] = Registry("scripted models")
+"""Scripted models by name; ``SCRIPTS.scoped()`` undoes registrations (tests)."""
 
 
 def register_script(name: str, script: Script) -> str:

@@ -5,17 +5,20 @@ batch killed at any moment loses at most the problems in flight and never duplic
 The schema is the migrations list in :mod:`ponder.store_migrations`, applied on open; foreign
 keys are on, so deleting a run deletes everything under it. A result's branches are rows
 (:mod:`ponder.store_branches`), put back into each :class:`Result` read.
-This module does not depend on LangGraph; the UI reads it and nothing else.
+This module does not depend on LangGraph. The run lifecycle, the batch runner and the server
+write it; the UI, reports, exports and demos read it (through the public methods here and the
+queries in :mod:`ponder.store_queries`, never the SQL underneath).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from pydantic import BaseModel, Field
 from ponder.errors import StoreError
 from ponder.store_branches import StoreBranches
 from ponder.store_lease import Lease, StoreLeases
-from ponder.store_migrations import migrate
+from ponder.store_migrations import check_known, migrate
 from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
 from ponder.types import Problem, Result, TraceEvent, new_id
 
@@ -56,9 +59,15 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
         try:
+            _check_path(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
                                        isolation_level=None)
+            try:
+                check_known(self._db, self.path)  # before anything writes: a newer schema is refused
+            except StoreError:
+                self._db.close()
+                raise
             _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             migrate(self._db)
@@ -123,8 +132,12 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
                  json.dumps(run.config, default=str), json.dumps(run.strategies), run.dataset,
                  json.dumps(run.meta, default=str)),
             )
-        except sqlite3.IntegrityError:
-            raise StoreError(f"a run named {name!r} already exists; pick another --run name") from None
+        except sqlite3.IntegrityError as exc:
+            if "runs.name" in str(exc):
+                raise StoreError(f"a run named {name!r} already exists; pick another --run name") from None
+            if "runs.id" in str(exc):
+                raise StoreError(f"a run with id {run.id!r} already exists in {self.path}") from None
+            raise constraint_failure(self.path, f"the run {run.id!r}", exc) from None
         return run
 
     def get_run(self, ref: str) -> RunInfo | None:
@@ -190,6 +203,20 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
              event.model_dump_json()),
         )
 
+    def add_event_if(self, event: TraceEvent, keep: Callable[[TraceEvent], bool]) -> bool:
+        """Append ``event`` only if ``keep(event)`` holds, decided under the store's lock.
+
+        A writer that gives up on a problem first makes ``keep`` refuse its events, then
+        calls :meth:`discard_incomplete`: a late write from another thread then lands either
+        before the discard (and is deleted) or after the refusal (and is dropped), never after
+        both. The batch runner's cancelled problems are kept clean this way.
+        """
+        with self._lock:
+            if not keep(event):
+                return False
+            self.add_event(event)
+            return True
+
     def events(self, run_id: str, problem_id: str | None = None,
                strategy: str | None = None) -> list[TraceEvent]:
         """Trace events of a run (optionally one problem and strategy) in time order."""
@@ -218,7 +245,10 @@ class Store(StoreQueries, StoreBranches, StoreLeases):
                     _result_values(result))
                 if cur.rowcount == 1:
                     self._insert_branches(result)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" not in str(exc):
+                raise constraint_failure(self.path, f"the result of problem {result.problem_id!r}",
+                                         exc) from None
             raise StoreError(f"cannot store the result of problem {result.problem_id!r}: run "
                              f"{result.run_id!r} or that problem is not in the store (call "
                              "create_run and add_problem first)") from None
@@ -292,6 +322,24 @@ def _run(row: dict[str, Any]) -> RunInfo:
         config=json.loads(row["config"] or "{}"), strategies=json.loads(row["strategies"] or "[]"),
         dataset=row["dataset"], meta=json.loads(row["meta"] or "{}"),
     )
+
+
+def _check_path(path: Path) -> None:
+    """Refuse a store path SQLite would misuse: a dangling symbolic link (SQLite would create
+    its target, wherever it points) or anything but a regular file (``/dev/null``: its journal
+    would land beside it, world-writable)."""
+    if path.is_symlink() and not path.exists():
+        raise StoreError(f"the store path {path} is a symbolic link to {os.readlink(path)}, "
+                         "which does not exist; point --store or PONDER_STORE at a file")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"the store path {path} is not a regular file; point --store or "
+                         "PONDER_STORE at a file (or at a path where one can be created)")
+
+
+def constraint_failure(path: Path, what: str, exc: sqlite3.IntegrityError) -> StoreError:
+    """A constraint the schema enforces refused a write: said as what it is."""
+    return StoreError(f"the store at {path} refused {what}: {exc} (a constraint of its schema); "
+                      "nothing was written")
 
 
 def _use_wal(db: sqlite3.Connection, wait_s: float = 30.0) -> None:

@@ -29,6 +29,19 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
+def check_known(db: sqlite3.Connection, where: object) -> None:
+    """Refuse a store whose history names migrations this version does not have: a newer
+    ponder wrote it, and writing to it with the older schema in mind could corrupt it. Only
+    reads, so the refused file is left exactly as it was."""
+    known = {fn.__name__ for fn in MIGRATIONS}
+    unknown = [name for name in applied_migrations(db) if name not in known]
+    if unknown:
+        raise StoreError(f"the store at {where} was written by a newer ponder (its schema has "
+                         f"{', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''}, which "
+                         "this version does not know): upgrade ponder (pip install -U ponder) "
+                         "or pass another store with --store or PONDER_STORE")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the pending migrations in one transaction; the names applied (often none).
 
@@ -42,6 +55,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     try:
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY,"
                    " applied_at REAL NOT NULL)")
+        check_known(db, "(being migrated)")  # again under the lock: a newer ponder may have won
         pending = _pending(_applied(db))  # read again under the lock: another may have won
         for fn in pending:
             fn(db)

@@ -231,6 +231,25 @@ class StoreQueries:
         return int(self._exec("SELECT COUNT(*) FROM problems WHERE run_id = ?",
                               (run_id,)).fetchone()[0])
 
+    def problem_neighbours(self, run_id: str, problem_id: str) -> dict[str, Any] | None:
+        """Where ``problem_id`` sits in its run's problem order (position, then id): how many
+        come ``before`` it, the ``total``, the ``previous`` and ``next`` ids; ``None`` when the
+        run has no such problem. Indexed lookups, however many problems the run holds."""
+        mine = "(COALESCE(position, -1), problem_id)"
+        here = ("(SELECT COALESCE(position, -1) FROM problems WHERE run_id = ?1 AND problem_id = ?2),"
+                " ?2")
+        rows = self._rows(
+            f"SELECT (SELECT COUNT(*) FROM problems WHERE run_id = ?1 AND {mine} < ({here}))"
+            " AS before, (SELECT COUNT(*) FROM problems WHERE run_id = ?1) AS total,"
+            f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} < ({here})"
+            "  ORDER BY COALESCE(position, -1) DESC, problem_id DESC LIMIT 1) AS previous,"
+            f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} > ({here})"
+            "  ORDER BY COALESCE(position, -1), problem_id LIMIT 1) AS next,"
+            " EXISTS (SELECT 1 FROM problems WHERE run_id = ?1 AND problem_id = ?2) AS known",
+            (run_id, problem_id))
+        row = dict(rows[0])
+        return row if row.pop("known") else None
+
     def outcome_cells(self, run_id: str, *, limit: int = 50,
                       offset: int = 0) -> list[dict[str, Any]]:
         """One page of a run's problems (in position order) with each strategy's outcome.

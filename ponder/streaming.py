@@ -17,13 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ponder.responses import choice_logprobs, split_reasoning
-from ponder.types import Completion, Usage
-
-StopRule = Callable[[list[float]], bool]
+from ponder.types import Completion, StopWhen, Usage
 
 
 async def stream_completion(litellm: Any, model: str, kwargs: dict[str, Any],
-                            stop_when: StopRule | None,
+                            stop_when: StopWhen | None,
                             on_text: Callable[[str], None] | None = None) -> Completion:
     """One streamed sample, cut off (``finish_reason="low_confidence"``) when ``stop_when``
     says so; usage and cost as the provider reported them, or counted when it was cut.

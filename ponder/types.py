@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,11 @@ from pydantic import BaseModel, Field
 ProblemKind = Literal["math", "code", "choice", "text"]
 ExecStatus = Literal["ok", "error", "timeout", "oom", "output_limit", "sandbox_error"]
 Verdict = Literal["verified", "refuted", "unverified", "no_answer"]
+StopWhen = Callable[[list[float]], bool]
+"""``(token logprobs so far) -> stop now?``: ends a sample mid-generation (a model call's
+``stop_when``; not the vote's stopping rule, ``ponder.agents.voter.StopRule``)."""
+TextSink = Callable[[str], None]
+"""Receives a sample's text as it is generated (one piece per token or chunk)."""
 
 
 def new_id(prefix: str = "") -> str:

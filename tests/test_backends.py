@@ -126,7 +126,7 @@ class _FakeEngine:
 
 async def test_concurrent_embedded_calls_keep_their_own_stop_rules(tmp_path, monkeypatch):
     fake = _FakeEngine()
-    monkeypatch.setattr("ponder.backends.embedded.engine", lambda: fake)
+    monkeypatch.setattr("ponder.backends.embedded.shared_engine", lambda: fake)
     client, _ = client_for("local/smollm2-135m", tmp_path)
     short, long = await asyncio.gather(
         client.acomplete("reasoner", "q", max_tokens=40, logprobs=True,

@@ -194,7 +194,7 @@ def _children(pid: int) -> list[int]:
 
 def test_a_solve_call_survives_a_killed_engine(embedded_config):
     """Through the model client (what the CLI and the UI's solve page use): retried, answered."""
-    from ponder.embedded import engine as shared_engine
+    from ponder.engine import shared_engine
     from ponder.models import ModelClient
 
     client = ModelClient(embedded_config)
@@ -228,7 +228,7 @@ def test_installed_engine_carries_no_avx512_or_amx_code():
 
 
 def test_the_retry_after_a_killed_engine_is_said(embedded_config, caplog):
-    from ponder.embedded import engine as shared_engine
+    from ponder.engine import shared_engine
     from ponder.models import ModelClient
 
     client = ModelClient(embedded_config)

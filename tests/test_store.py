@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,31 @@ def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
     stored = db._exec("SELECT name, status FROM runs").fetchall()
     # reported, never written
     assert dict(stored) == {**{n: "running" for n in shown}, "done": "done"}
+
+
+def test_constraint_errors_are_reported_for_what_they_are(tmp_path):
+    db = Store(tmp_path / "s.db")
+    first = db.create_run(kind="batch", name="exp")
+    with pytest.raises(StoreError, match="a run named 'exp' already exists"):
+        db.create_run(kind="batch", name="exp")
+    with pytest.raises(StoreError, match=f"a run with id '{first.id}' already exists") as info:
+        db.create_run(kind="batch", name="other", run_id=first.id)
+    assert "named" not in str(info.value)
+    db._exec("CREATE TRIGGER no_odd_kinds BEFORE INSERT ON runs WHEN NEW.kind = 'odd' "
+             "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: odd kind'); END")
+    with pytest.raises(StoreError, match="refused the run .*CHECK constraint failed") as info:
+        db.create_run(kind="odd", name="fresh")
+    assert "already exists" not in str(info.value)
+
+
+@pytest.mark.parametrize("target", ["missing.db", "/dev/null", "a-folder"])
+def test_a_store_path_that_is_not_a_regular_file_is_refused(tmp_path, target):
+    (tmp_path / "a-folder").mkdir()
+    journals = [Path("/dev/null-journal").exists(), Path("/dev/null-wal").exists()]
+    link = tmp_path / "store.db"
+    link.symlink_to(target if target.startswith("/") else tmp_path / target)
+    with pytest.raises(StoreError, match="symbolic link to .*does not exist|not a regular file"):
+        Store(link)
+    assert not (tmp_path / "missing.db").exists()
+    assert [Path("/dev/null-journal").exists(), Path("/dev/null-wal").exists()] == journals
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder", "store.db"]

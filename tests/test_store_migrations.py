@@ -275,3 +275,29 @@ def test_processes_opening_one_store_at_once_migrate_it_once(tmp_path: Path, old
         (name,) for name in ALL]
     assert db._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert count(db, "SELECT COUNT(*) FROM branches") == sum(len(r.branches) for r in results)
+
+
+def test_a_store_from_a_newer_ponder_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    db = Store(path)
+    db.create_run(kind="solve", name="kept")
+    db.close()
+    raw = sqlite3.connect(path)
+    raw.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', 0)")
+    raw.execute("ALTER TABLE runs ADD COLUMN future TEXT NOT NULL DEFAULT 'x'")
+    raw.commit()
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(StoreError, match=r"newer ponder .*m999_from_the_future.*upgrade ponder"):
+        Store(path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # not a byte written
+
+
+def test_a_store_migrated_meanwhile_by_a_newer_ponder_is_refused(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    raw.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    raw.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    with pytest.raises(StoreError, match="newer ponder"):
+        migrate(raw)
+    assert applied_migrations(raw) == ["m999_from_the_future"]  # nothing applied on top

@@ -15,6 +15,8 @@ from typing import Any
 import streamlit as st
 from starlette.middleware import Middleware
 
+from ponder.ui.guard import HostAndFrameGuard
+
 PIN_BACKEND = (b"<script>window.__streamlit={BACKEND_BASE_URL:"
                b"window.location.origin+'/'};</script>")
 Scope = dict[str, Any]
@@ -64,4 +66,7 @@ def _inject(body: bytes, start: dict[str, Any]) -> bytes:
     return body.replace(b"<head>", b"<head>" + PIN_BACKEND, 1)
 
 
-app = st.App(Path(__file__).with_name("main.py"), middleware=[Middleware(PinBackendToRoot)])
+# The guard is outermost: a foreign Host is refused before anything else runs, and its
+# no-framing headers go on every response, pages and assets alike.
+app = st.App(Path(__file__).with_name("main.py"),
+             middleware=[Middleware(HostAndFrameGuard), Middleware(PinBackendToRoot)])

@@ -31,6 +31,7 @@ class Settings:
     store: Path
     config_path: Path | None = None
     error: str | None = None
+    viewer_url: str | None = None  # [telemetry] viewer_url: links to the collector's UI
 
 
 def _script_args() -> argparse.Namespace:
@@ -51,7 +52,8 @@ def settings() -> Settings:
     except PonderError as exc:
         return Settings(store=args.store or default_store_path(), config_path=args.config,
                         error=str(exc))
-    return Settings(store=config.store, config_path=args.config)
+    return Settings(store=config.store, config_path=args.config,
+                    viewer_url=config.telemetry.viewer_url)
 
 
 def store_state(path: Path) -> StoreState:
@@ -140,21 +142,8 @@ class Neighbours:
 def neighbours(path: str, run_id: str, problem_id: str) -> Neighbours | None:
     """The problems before and after ``problem_id`` in the run's order (as the Run page and
     the matrix list them); two indexed lookups, however many problems the run holds."""
-    db = open_store(path)
-    mine = "(COALESCE(position, -1), problem_id)"
-    here = ("(SELECT COALESCE(position, -1) FROM problems WHERE run_id = ?1 AND problem_id = ?2),"
-            " ?2")
-    rows = db._rows(  # a read for the trace page's navigation; the Store has no such query
-        f"SELECT (SELECT COUNT(*) FROM problems WHERE run_id = ?1 AND {mine} < ({here}))"
-        " AS before, (SELECT COUNT(*) FROM problems WHERE run_id = ?1) AS total,"
-        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} < ({here})"
-        "  ORDER BY COALESCE(position, -1) DESC, problem_id DESC LIMIT 1) AS previous,"
-        f" (SELECT problem_id FROM problems WHERE run_id = ?1 AND {mine} > ({here})"
-        "  ORDER BY COALESCE(position, -1), problem_id LIMIT 1) AS next,"
-        " EXISTS (SELECT 1 FROM problems WHERE run_id = ?1 AND problem_id = ?2) AS known",
-        (run_id, problem_id))
-    row = dict(rows[0])
-    if not row["known"]:
+    row = open_store(path).problem_neighbours(run_id, problem_id)
+    if row is None:
         return None
     return Neighbours(position=row["before"] + 1, total=row["total"], previous=row["previous"],
                       next=row["next"])

@@ -1,9 +1,9 @@
 """Solve one question while reporting progress: the engine behind the Solve page.
 
-It drains the run lifecycle (``ponder.graphs.lifecycle.SolveRun``) that ``ponder.solve`` also
-drains, folding its typed events into a :class:`LiveSolve` snapshot handed to a callback after
-every event, so a page can redraw as steps and branches finish and the vote leader changes.
-No Streamlit here: the page owns the drawing.
+:class:`LiveJobs` runs each solve in a background thread, draining the run lifecycle
+(``ponder.graphs.lifecycle.SolveRun``) that ``ponder.solve`` also drains, and folds its typed
+events into the job's :class:`LiveSolve` snapshot, which the page polls and redraws as steps
+and branches finish and the vote leader changes. No Streamlit here: the page owns the drawing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,22 +85,6 @@ class LiveSolve:
             return str(self.leader)
         counted = self.tally()
         return max(counted, key=lambda a: counted[a].weight) if counted else None
-
-
-async def stream_solve(question: str, strategy: str, config: Config, options: SolveOptions,
-                       store: Store, on_update: Callable[[LiveSolve], None]) -> LiveSolve:
-    """Solve ``question`` with ``strategy``, store everything, call ``on_update`` as it goes."""
-    from ponder.graphs.api import as_problem
-    from ponder.graphs.lifecycle import SolveRun
-
-    problem = as_problem(question)
-    run = SolveRun(problem, strategy, config, options, store=store, meta={"source": "ui"})
-    live = LiveSolve(run_id=run.run_id, problem_id=problem.id, strategy=strategy,
-                     kind=problem.kind)
-    async for event in run.events():
-        if live.apply(event):
-            on_update(live)
-    return live
 
 
 CANCELLED = "cancelled from the Solve page"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from ponder.ui.telemetry import install as install_telemetry
 from ponder.config import Config, SolveOptions, load_config
 from ponder.errors import PonderError
 from ponder.types import TraceEvent
@@ -215,6 +216,7 @@ def main() -> None:
         st.error(f"The configuration could not be read: {escape.markdown(settings.error)}")
         return
     config = load_config(settings.config_path, store=settings.store)
+    install_telemetry(config)  # an OTLP exporter for the runs started here, when configured
     st.caption("Embedded models run offline on the CPU: small and weak, but real. "
                f"Runs are recorded in {escape.markdown(settings.store)}.")
     try:

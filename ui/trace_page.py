@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from ponder.store import RunInfo
+from ponder.telemetry import trace_url
 from ponder.types import TraceEvent, Usage
 from ponder.ui import data, escape, outcome, panels, search_tree, timeline, widgets
 from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
@@ -200,6 +201,9 @@ def main() -> None:
     neighbours(path, run, problem_id, strategy)
     trace = data.trace(path, run.id, problem_id, strategy)
     overview(trace)
+    viewer = trace_url(data.settings().viewer_url, trace.events)
+    if viewer is not None:
+        st.link_button("Open this trace in the trace viewer", viewer)
     if not trace.events:
         st.info("No trace events were recorded for this problem.")
         return

@@ -69,14 +69,13 @@ def doubt(state: SolveState, below: float, min_agree: int = 1) -> str | None:
     return None
 
 
-def needs_check(state: SolveState, deps: Deps) -> bool:
-    settings: CheckedSettings = deps.settings  # type: ignore[assignment]
-    return doubt(state, settings.check_below, settings.min_agree) is not None
+def needs_check(state: SolveState, deps: Deps[CheckedSettings]) -> bool:
+    return doubt(state, deps.settings.check_below, deps.settings.min_agree) is not None
 
 
-def cross_check(state: SolveState, *, deps: Deps) -> dict[str, Any]:
+def cross_check(state: SolveState, *, deps: Deps[CheckedSettings]) -> dict[str, Any]:
     """Plan the cross-check branches; the programs' branches keep their votes."""
-    settings: CheckedSettings = deps.settings  # type: ignore[assignment]
+    settings = deps.settings
     samples = settings.samples_after(deps.options)
     used = len(stage_branches(state))
     deps.trace(inputs={"answer": state.get("answer"), "confidence": state.get("confidence"),
@@ -97,5 +96,4 @@ def build_checked(shape: Shape):
 
 STRATEGY = Strategy(
     name="checked", summary="Programs first; reasoning cross-checks them only where they "
-    "disagree, fail or are unsure.", build=build_checked, runs_code=True, settings=CheckedSettings,
-    planned_samples=lambda o, s: o.samples + s.samples_after(o))  # type: ignore[attr-defined]
+    "disagree, fail or are unsure.", build=build_checked, runs_code=True, settings=CheckedSettings)

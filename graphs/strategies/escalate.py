@@ -35,9 +35,9 @@ class EscalateSettings(VoteSettings):
         return self.escalate_samples or max(1, options.samples // 2)
 
 
-def route(state: SolveState, *, deps: Deps) -> dict[str, Any]:
+def route(state: SolveState, *, deps: Deps[EscalateSettings]) -> dict[str, Any]:
     """Pick the first role: the standard model unless the problem already looks hard."""
-    settings: EscalateSettings = deps.settings  # type: ignore[assignment]
+    settings = deps.settings
     difficulty = estimate_difficulty(state["problem"])
     hard = difficulty >= settings.hard_above
     role = settings.escalate_role if hard else "standard"
@@ -45,14 +45,14 @@ def route(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     return {"role": role, "difficulty": difficulty, "escalated": hard}
 
 
-def needs_escalation(state: SolveState, deps: Deps) -> bool:
+def needs_escalation(state: SolveState, deps: Deps[EscalateSettings]) -> bool:
     """Escalate when the vote is split or low in confidence, or the winner is unverified.
 
     The split is read from the *raw* vote (``confidence_parts``: branch counts before the
     confidence filter), so a filter that drops one branch of a 3:3 tie cannot turn it into
     a decision.
     """
-    below = deps.settings.escalate_below  # type: ignore[attr-defined]
+    below = deps.settings.escalate_below
     if state.get("answer") is None:
         return True
     parts = state.get("confidence_parts") or {}
@@ -62,14 +62,14 @@ def needs_escalation(state: SolveState, deps: Deps) -> bool:
         return True
     if state.get("confidence", 0.0) < below:
         return True
-    winner = state.get("votes", {}).get(state["answer"])
+    winner = state.get("votes", {}).get(state["answer"] or "")  # answered: checked above
     code_checked = any(b.execution is not None for b in stage_branches(state))
     return bool(code_checked and winner is not None and winner.verified == 0)
 
 
-def escalate(state: SolveState, *, deps: Deps) -> dict[str, Any]:
+def escalate(state: SolveState, *, deps: Deps[EscalateSettings]) -> dict[str, Any]:
     """Switch sampling to the reasoning role; its branches vote afresh."""
-    settings: EscalateSettings = deps.settings  # type: ignore[assignment]
+    settings = deps.settings
     first = max((b.index for b in state.get("branches", [])), default=-1) + 1
     samples = settings.samples_after(deps.options)
     deps.trace(inputs={"from": state.get("role"), "answer": state.get("answer"),
@@ -88,12 +88,11 @@ def build_escalate(shape: Shape):
     return build_sampling(Sampling(("reason", "code", "execute"), stage=stage), shape)
 
 
-def _roles(options: SolveOptions, settings: BaseModel) -> list[str]:
-    return list(dict.fromkeys(["standard", settings.escalate_role, "reasoner"]))  # type: ignore[attr-defined]
+def _roles(options: SolveOptions, settings: EscalateSettings) -> list[str]:
+    return list(dict.fromkeys(["standard", settings.escalate_role, "reasoner"]))
 
 
 STRATEGY = Strategy(
     name="escalate", summary="Standard model first; the reasoning model only when the vote is "
     "split, weak or unverified.", build=build_escalate, runs_code=True, settings=EscalateSettings,
-    roles=_roles,
-    planned_samples=lambda o, s: o.samples + s.samples_after(o))  # type: ignore[attr-defined]
+    roles=_roles)

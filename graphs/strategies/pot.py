@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from langgraph.graph import StateGraph
+
 from ponder.graphs.sampling import Sampling, build_sampling
 from ponder.graphs.strategy import Shape, Strategy
 
 
-def build_pot(shape: Shape):
+def build_pot(shape: Shape) -> StateGraph:
     """Up to ``samples`` programs, executed and voted on their results."""
     return build_sampling(Sampling(("code", "execute")), shape)
 

@@ -3,11 +3,13 @@ stopping early once the vote is decided."""
 
 from __future__ import annotations
 
+from langgraph.graph import StateGraph
+
 from ponder.graphs.sampling import Sampling, build_sampling
 from ponder.graphs.strategy import Shape, Strategy
 
 
-def build_self_consistency(shape: Shape):
+def build_self_consistency(shape: Shape) -> StateGraph:
     """Up to ``samples`` chains of thought, voted."""
     return build_sampling(Sampling(("reason",)), shape)
 

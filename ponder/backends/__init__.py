@@ -6,15 +6,18 @@
 
 The built-in backends are registered through the same :func:`register_backend` a user's
 backend uses. ``"*"`` is the backend for every prefix not registered on its own: LiteLLM.
+:data:`BACKENDS` is a :class:`ponder.registries.Registry` (``BACKENDS.scoped()`` in tests).
+Part of the core: imports nothing above it; ``litellm`` only in :mod:`ponder.backends.litellm`.
 """
 
 from __future__ import annotations
 
-from ponder.backends.base import Backend, Call, Messages, ModelStatus, StopRule, Style
+from ponder.backends.base import Backend, Call, Messages, ModelStatus, StopWhen, Style
 from ponder.backends.embedded import EmbeddedBackend
 from ponder.backends.litellm import LiteLLMBackend
 from ponder.backends.scripted import ScriptedBackend
 from ponder.errors import ConfigError
+from ponder.registries import Registry
 
 __all__ = [
     "ANY_PREFIX",
@@ -26,14 +29,15 @@ __all__ = [
     "Messages",
     "ModelStatus",
     "ScriptedBackend",
-    "StopRule",
+    "StopWhen",
     "Style",
     "backend_for",
     "register_backend",
 ]
 
 ANY_PREFIX = "*"
-BACKENDS: dict[str, Backend] = {}
+BACKENDS: Registry[str, Backend] = Registry("model backends")
+"""Model backends by provider prefix; ``BACKENDS.scoped()`` undoes registrations (tests)."""
 
 
 def register_backend(prefix: str, backend: Backend) -> None:

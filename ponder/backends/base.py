@@ -8,20 +8,15 @@ and hands each backend one :class:`Call` at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ponder.config import RoleConfig
 from ponder.providers import Profile
-from ponder.types import Completion
+from ponder.types import Completion, StopWhen, TextSink
 
 Style = Literal["chat", "completion", "reasoning"]
 Messages = list[dict[str, str]]
-StopRule = Callable[[list[float]], bool]
-"""``(token logprobs so far) -> stop now?``: ends a sample mid-generation."""
-TextSink = Callable[[str], None]
-"""Receives a sample's text as it is generated (one piece per token or chunk)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ class Call:
     n: int = 1
     first: int = 0
     seed: int = 0
-    stop_when: StopRule | None = None
+    stop_when: StopWhen | None = None
     on_text: TextSink | None = None
 
 

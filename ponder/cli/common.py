@@ -9,9 +9,11 @@ window. Commands print such text only through :func:`text` (Rich) or :func:`prin
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -28,15 +30,103 @@ SettingOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="A strategy setting, KEY=VALUE (repeatable; `ponder strategies` lists them), "
     "e.g. --set beam_width=4.")]
 
+# Ranges every option states itself, so a value outside them is a usage error (exit 2, one
+# line naming the option and the range) before anything runs. They match the settings models'.
+MAX_SAMPLES = 256
+MAX_CONCURRENCY = 256
+MAX_COUNT = 1_000_000_000  # --limit: SQLite refuses integers past 2**63 with an OverflowError
+MAX_TOKENS = 10**12
+MAX_SEED = 2**31 - 1  # a sample's seed is seed + i; llama.cpp takes 32 bits
+
+
+def number(kind: type[int] | type[float], low: float | None = None, high: float | None = None,
+           *, low_open: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``typer.Option``: a number that must lie in a range, said in the
+    help (``INTEGER 1<=x<=256``) and in the one-line usage error a value outside it gets.
+
+    Floats must also be finite: ``nan`` passes every comparison (``nan < 0`` is false, and so
+    is ``nan > 1``), so a plain range check lets it through.
+    """
+    rng = _describe_range(low, high, low_open)
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, kind) and not isinstance(value, bool):
+            parsed = value  # a default, already a number
+        else:
+            try:
+                parsed = kind(str(value).strip())
+            except ValueError:
+                raise typer.BadParameter(f"{value!r} is not {'an integer' if kind is int else 'a number'}"
+                                         f" in the range {rng}.") from None
+        if kind is float and not math.isfinite(parsed):
+            raise typer.BadParameter(f"{value} is not a finite number in the range {rng}.")
+        if ((low is not None and (parsed <= low if low_open else parsed < low))
+                or (high is not None and parsed > high)):
+            raise typer.BadParameter(f"{value} is not in the range {rng}.")
+        return parsed
+
+    return {"parser": parse, "metavar": f"<{kind.__name__}> {rng}"}
+
+
+def _describe_range(low: float | None, high: float | None, low_open: bool) -> str:
+    """``1<=x<=256``, ``x>0``, ``0<x<=600``: a range as click writes it."""
+    left = "" if low is None else f"{low}{'<' if low_open else '<='}"
+    right = "" if high is None else f"<={high}"
+    if low is not None and high is None:
+        return f"x{'>' if low_open else '>='}{low}"
+    return f"{left}x{right}"
+
+
+SamplesOpt = Annotated[int | None, typer.Option("--samples", "-n", **number(int, 1, MAX_SAMPLES),
+                                                help="Maximum samples (per problem).")]
+SeedOpt = Annotated[int | None, typer.Option(**number(int, 0, MAX_SEED), help="Sampling seed.")]
+StopRule = Literal["adaptive", "conservative"]
+StopRuleOpt = Annotated[StopRule, typer.Option("--stop-rule", help=(
+    "adaptive: stop once the leader very probably holds at the full budget; "
+    "conservative: only once it cannot be overtaken."))]
+StopThresholdOpt = Annotated[float, typer.Option(
+    "--stop-threshold", **number(float, 0.5, 1.0),
+    help="Adaptive rule: the probability the leader must reach.")]
+# Not a fixed choice: plugins register sandboxes (ponder.sandbox.SANDBOXES), whose lookup
+# names the known ones when a name is not among them.
+SandboxOpt = Annotated[str | None, typer.Option(
+    "--sandbox", help="local, e2b, subprocess, or a sandbox a plugin registers.")]
+BudgetUsdOpt = Annotated[float | None, typer.Option("--budget-usd", **number(float, 0, low_open=True),
+                                                    help="Cost budget in USD per problem.")]
+BudgetTokensOpt = Annotated[int | None, typer.Option("--budget-tokens", **number(int, 1, MAX_TOKENS),
+                                                     help="Token budget per problem.")]
+
 # C0/C1 controls but tab and newline, and the bidirectional overrides that reorder a line.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def undecodable_argument(args: list[str]) -> str | None:
+    """What to tell the user when an argument is not UTF-8 text (Python keeps such bytes as
+    lone surrogates, which no store, model or terminal can take), or None when all are."""
+    for position, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            try:
+                raw = os.fsencode(arg)  # the bytes as they were given
+            except UnicodeEncodeError:
+                raw = arg.encode("utf-8", "surrogatepass")
+            code = ord(arg[exc.start])
+            what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else "a lone surrogate"
+            shown = printable(raw.decode("utf-8", "backslashreplace"))
+            return (f"argument {position} ({shown[:60]}) is not UTF-8 text ({what}); pass text "
+                    "as UTF-8 (check the encoding of the terminal or the script that runs ponder)")
+    return None
+
+
 def config_for(config: Path | None, store: Path | None = None, **overrides: Any) -> Any:
     """Load the configuration at the edge, with CLI flags taking precedence."""
+    from ponder.cli.telemetry_setup import install
     from ponder.config import load_config
 
-    return load_config(config, store=store, **overrides)
+    loaded = load_config(config, store=store, **overrides)
+    install(loaded)  # an OTLP exporter, only when one is configured
+    return loaded
 
 
 def strategy_settings(pairs: list[str] | None) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
+from ponder.cli.common import number, printable
+
 if TYPE_CHECKING:
     from ponder.config import SandboxConfig
     from ponder.types import ExecResult
@@ -22,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _CONFIG_KEY = "ponder.sandbox.config"
+MAX_PROGRAM_BYTES = 1024 * 1024
+MAX_TIMEOUT_S = 600  # SandboxConfig's own limit
 _FIX_ENCODING = "save it as UTF-8, or declare its encoding in a first-line comment: # -*- coding: latin-1 -*-"
 
 
@@ -45,7 +49,7 @@ def _sandbox_config(ctx: typer.Context, **overrides: Any) -> SandboxConfig:
     try:
         return load_config(ctx.meta.get(_CONFIG_KEY), sandbox=wanted or None).sandbox
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {printable(exc)}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -77,9 +81,12 @@ def run(
     ctx: typer.Context,
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Python file to run."),
     sandbox: Optional[str] = typer.Option(  # noqa: UP007
-        None, "--sandbox", help="Backend: local (default), e2b or subprocess (no isolation)."
+        None, "--sandbox",
+        help="Backend: local (default), e2b or subprocess (no isolation)."
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock limit, seconds."),  # noqa: UP007
+    timeout: Optional[float] = typer.Option(  # noqa: UP007
+        None, "--timeout", **number(float, 0, MAX_TIMEOUT_S, low_open=True),
+        help="Wall-clock limit, seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
 ) -> None:
     """Run FILE in a sandbox; exit 0 when it finished with status ok, 1 otherwise."""
@@ -98,8 +105,14 @@ def _read_source(path: Path) -> str:
     import io
     import tokenize
 
+    from ponder.bounded_read import read_bounded
+    from ponder.errors import PonderError
+
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_PROGRAM_BYTES, what="the program",
+                            hint="a program to run is source code, not data")
+    except PonderError as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot read {path}: {exc.strerror or exc}")
     try:
@@ -116,7 +129,7 @@ def _read_source(path: Path) -> str:
 
 
 def _fail(problem: str) -> NoReturn:
-    typer.echo(f"error: {problem}", err=True)
+    typer.echo(f"error: {printable(problem)}", err=True)
     raise typer.Exit(2)
 
 

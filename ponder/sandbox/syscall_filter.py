@@ -47,7 +47,17 @@ DENIED = (
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
                          0x20000000, 0x40000000)  # fmt: skip
 
+# The socket address families a program may open: Unix sockets (socketpair, multiprocessing,
+# asyncio) and IP, which inside the sandbox's empty network namespace reaches only its own
+# loopback. Every other family is denied: AF_VSOCK reaches the hypervisor outside every network
+# namespace, and netlink, packet, AF_ALG and the rest are kernel attack surface with no use
+# here. Families are compared on the low 32 bits (the kernel reads an int), so high bits set in
+# the register cannot slip a family past the filter.
+ALLOWED_SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
+_AF_MAX = 64  # above every family Linux defines (46 in 6.x); anything higher is denied too
+
 _ACT_ALLOW = 0x7FFF0000
+_CMP_GE = 5
 _CMP_MASKED_EQ = 7
 _NR_ERROR = -1
 _KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -98,11 +108,20 @@ def build_filter() -> bytes:
         rules += [("clone", deny, [_ArgCmp(0, _CMP_MASKED_EQ, flag, flag)]) for flag in CLONE_NAMESPACE_FLAGS]
         # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc use clone().
         rules.append(("clone3", _act_errno(errno.ENOSYS), []))
+        rules += [(call, deny, [cmp]) for call in ("socket", "socketpair") for cmp in _family_denials()]
         for name, action, args in rules:
             _add_rule(lib, ctx, name, action, args)
         return _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+
+
+def _family_denials() -> list[_ArgCmp]:
+    """One comparison per denied address family (argument 0 of socket and socketpair)."""
+    low = 0xFFFFFFFF
+    denied = [_ArgCmp(0, _CMP_MASKED_EQ, low, family) for family in range(_AF_MAX)
+              if family not in ALLOWED_SOCKET_FAMILIES]
+    return [*denied, _ArgCmp(0, _CMP_GE, _AF_MAX, 0)]
 
 
 def _add_rule(lib: ctypes.CDLL, ctx: int, name: str, action: int, args: list[_ArgCmp]) -> None:

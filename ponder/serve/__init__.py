@@ -1,5 +1,8 @@
 """``ponder serve``: an OpenAI-compatible reasoning endpoint; every request is a run.
 
+A front end: may import the core, ``ponder.agents`` and ``ponder.graphs``; never the CLI or
+the UI.
+
 >>> from ponder.serve import create_app, ServeSettings
 >>> app = create_app(load_config(), ServeSettings(api_keys=("sk-local",)))
 """

@@ -23,12 +23,15 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ponder.config import Config
+from ponder.serve.content import content_of, reasoning_of
+from ponder.serve.limits import read_json
 from ponder.serve.protocol import (ChatRequest, ServeError, chunk_body, completion_body,
-                                   extension, parse_request, progress_line, reasoning_of,
-                                   usage_body)
+                                   extension, parse_request, progress_line, usage_body)
 from ponder.serve.runner import Plan, Runner, ServeSettings
+from ponder.types import Result
 
 access_log = logging.getLogger("ponder.serve.access")
+log = logging.getLogger("ponder.serve")
 RUN_HEADER = "x-ponder-run-id"
 DISCONNECTED = "client disconnected"
 
@@ -59,8 +62,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *,
 
 async def _health(request: Request) -> Response:
     runner: Runner = request.app.state.runner
-    return JSONResponse({"status": "ok", "in_flight": runner.in_flight,
-                         "max_concurrent": runner.settings.max_concurrent})
+    return JSONResponse(runner.health())
 
 
 async def _models(request: Request) -> Response:
@@ -74,38 +76,58 @@ async def _models(request: Request) -> Response:
 
 async def _chat(request: Request) -> Response:
     runner: Runner = request.app.state.runner
+    limits = runner.settings
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(ServeError(400, "the request body is not valid JSON"))
-    try:
+        body = await read_json(request, max_bytes=limits.max_body_bytes,
+                               max_depth=limits.max_json_depth, timeout_s=limits.body_timeout_s)
         chat = parse_request(body)
         plan = runner.plan(chat)
-        runner.admit()
+        slot = runner.admit()
     except ServeError as exc:
         return error_response(exc)
-    client = request.client.host if request.client else None
-    run_id = runner.open(plan, {"client": client, "user": chat.user, "stream": chat.stream})
-    request.scope.setdefault("state", {})["run_id"] = run_id
-    if chat.stream:
-        return RunStream(runner, plan, chat, run_id)
-    return await _complete(request, runner, plan, chat, run_id)
+    # From here on the slot is this request's until the finally below, or the stream's.
+    started, handed_over, run_id = time.monotonic(), False, None
+    try:
+        run_id = await runner.open(plan, _meta(request, chat, plan))
+        request.scope.setdefault("state", {})["run_id"] = run_id
+        if chat.stream:
+            handed_over = True
+            return RunStream(runner, plan, chat, run_id, slot)
+        return await _complete(request, runner, plan, chat, run_id)
+    except ServeError as exc:
+        return error_response(exc, run_id)
+    except Exception as exc:  # noqa: BLE001 - a client gets an OpenAI error, never a bare 500
+        log.exception("request for run %s failed", run_id)
+        return error_response(ServeError(500, f"the server failed: {type(exc).__name__}: {exc}; "
+                                         "its log has the traceback", type="server_error",
+                                         code="internal_error"), run_id)
+    finally:
+        if not handed_over:
+            runner.release(slot, time.monotonic() - started)
+
+
+def _meta(request: Request, chat: ChatRequest, plan: Plan) -> dict[str, Any]:
+    """What the run record keeps of the request: who asked, and the question, so ``ponder
+    runs`` and the UI list a served run by what it was asked, as they list a solve."""
+    question = plan.problem.question
+    return {"client": request.client.host if request.client else None, "user": chat.user,
+            "stream": chat.stream, "content": plan.content,
+            "question": question if len(question) <= 200 else question[:199] + "…"}
 
 
 async def _complete(request: Request, runner: Runner, plan: Plan, chat: ChatRequest,
                     run_id: str) -> Response:
-    started = time.monotonic()
-    try:
-        result = await _until_disconnect(request.receive, runner.execute(plan, run_id))
-    except ServeError as exc:
-        return error_response(exc, run_id)
-    finally:
-        runner.release(time.monotonic() - started)
+    result = await _until_disconnect(request.receive, runner.execute(plan, run_id))
     if result is None:  # the client is gone; nobody reads this
         return Response(status_code=499, headers={RUN_HEADER: run_id})
-    body = completion_body(result, model=chat.model, created=int(time.time()),
-                           ignored=chat.ignored())
+    body = completion_body(result, content=content_of(result, plan.content, plan.response_format),
+                           reasoning=reasoning_of(result), created=int(time.time()),
+                           ponder=_extension(result, chat, plan))
     return JSONResponse(body, headers={RUN_HEADER: run_id})
+
+
+def _extension(result: Result, chat: ChatRequest, plan: Plan) -> dict[str, Any]:
+    return extension(result, ignored=chat.ignored(), content=plan.content)
 
 
 async def _until_disconnect(receive: Receive, work: Any) -> Any:
@@ -143,11 +165,12 @@ class RunStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, runner: Runner, plan: Plan, chat: ChatRequest, run_id: str):
+    def __init__(self, runner: Runner, plan: Plan, chat: ChatRequest, run_id: str, slot: int):
         # Not Response.__init__: it would render an empty body and send content-length: 0.
         self.status_code, self.background = 200, None
         self.init_headers({RUN_HEADER: run_id, "cache-control": "no-cache"})
         self.runner, self.plan, self.chat, self.run_id = runner, plan, chat, run_id
+        self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
@@ -156,10 +179,10 @@ class RunStream(Response):
                         "headers": self.raw_headers})
             await _until_disconnect(receive, self._events(send))
         finally:
-            self.runner.release(time.monotonic() - started)
+            self.runner.release(self.slot, time.monotonic() - started)
 
     async def _events(self, send: Send) -> None:
-        created, model = int(time.time()), self.chat.model
+        created, model = int(time.time()), self.plan.strategy
 
         async def emit(data: dict[str, Any] | str) -> None:
             text = data if isinstance(data, str) else json.dumps(data)
@@ -183,9 +206,10 @@ class RunStream(Response):
         else:
             reasoning = reasoning_of(result)
             if reasoning:
-                await delta({"reasoning_content": "[ponder] winning branch:\n" + reasoning})
-            await delta({"content": result.answer or ""})
-            await delta({}, "stop", ponder=extension(result, ignored=self.chat.ignored()))
+                await delta({"reasoning_content": "[ponder] the counted work:\n" + reasoning})
+            await delta({"content": content_of(result, self.plan.content,
+                                               self.plan.response_format)})
+            await delta({}, "stop", ponder=_extension(result, self.chat, self.plan))
             if self.chat.include_usage:
                 await emit(chunk_body(self.run_id, model=model, created=created,
                                       usage=usage_body(result.usage)))
@@ -195,6 +219,7 @@ class RunStream(Response):
 
 def error_response(exc: ServeError, run_id: str | None = None) -> Response:
     headers = dict(exc.headers)
+    run_id = run_id or exc.run_id
     if run_id:
         headers[RUN_HEADER] = run_id
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)

@@ -15,15 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ponder.types import Branch, ProblemKind, Result, Usage
+from ponder.events import RoundStarted
+from ponder.types import ProblemKind, Result, Usage
+from ponder.verdict import verdict_of
 
 _MODEL_NAME = re.compile(
     r"^(?P<strategy>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<samples>\d+))?(?::(?P<model>[^/\s]+/\S+))?$")
 GRAMMAR = "STRATEGY[@SAMPLES][:PROVIDER/MODEL], e.g. 'verified', 'self-consistency@8', " \
           "'pot:openai/gpt-4.1-mini'"
-# Sampling parameters the client may send that ponder's roles set instead (reported back).
-IGNORED_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop",
-                  "presence_penalty", "frequency_penalty", "logit_bias", "reasoning_effort")
 
 
 class ServeError(Exception):
@@ -35,6 +34,7 @@ class ServeError(Exception):
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.param, self.code, self.headers = param, code, headers or {}
+        self.run_id: str | None = None  # set once the request is a run (sent as a header)
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param,
@@ -58,6 +58,7 @@ class PonderOverrides(BaseModel):
     early_stop: bool | None = None
     seed: int | None = None
     kind: ProblemKind | None = None
+    content: Literal["solution", "answer"] | None = None
 
 
 class ChatMessage(BaseModel):
@@ -81,6 +82,8 @@ class ChatRequest(BaseModel):
     stream_options: dict[str, Any] | None = None
     n: int | None = None
     user: str | None = None
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
     ponder: PonderOverrides | None = None
 
     @property
@@ -88,7 +91,8 @@ class ChatRequest(BaseModel):
         return bool((self.stream_options or {}).get("include_usage"))
 
     def ignored(self) -> list[str]:
-        return [k for k in IGNORED_PARAMS if (self.model_extra or {}).get(k) is not None]
+        """Every field sent that ponder does not honour (sampling is set by its roles)."""
+        return sorted(k for k, v in (self.model_extra or {}).items() if v is not None)
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,6 @@ def check_supported(request: ChatRequest) -> None:
         raise ServeError(400, "n > 1 is not supported: ponder returns one voted answer; ask for "
                          "more samples with the model name ('self-consistency@8') instead",
                          param="n", code="unsupported_parameter")
-    fmt = extra.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
-        raise ServeError(400, "response_format other than 'text' is not supported; ask for the "
-                         "format in the question", param="response_format",
-                         code="unsupported_parameter")
     for i, message in enumerate(request.messages):
         if message.role in ("tool", "function"):
             raise ServeError(400, f"messages[{i}] has role '{message.role}': tool results are not "
@@ -203,26 +202,13 @@ def usage_body(usage: Usage) -> dict[str, Any]:
             "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens}}
 
 
-def winning_branch(result: Result) -> Branch | None:
-    """The branch that stands for the answer: verified first, then the most confident."""
-    backing = [b for b in result.branches if result.answer is not None and b.answer == result.answer]
-    if not backing:
-        return None
-    return max(backing, key=lambda b: (b.verdict == "verified", b.confidence or 0.0, -b.index))
-
-
-def reasoning_of(result: Result) -> str | None:
-    branch = winning_branch(result)
-    if branch is None:
-        return None
-    return branch.reasoning or branch.text or None
-
-
-def extension(result: Result, *, ignored: list[str]) -> dict[str, Any]:
+def extension(result: Result, *, ignored: list[str], content: str) -> dict[str, Any]:
     """The ``ponder`` object: what the run was and how it decided."""
+    verdict = verdict_of(result)
     return {
         "run_id": result.run_id, "strategy": result.strategy, "answer": result.answer,
-        "confidence": result.confidence,
+        "confidence": result.confidence, "verdict": verdict.label, "check": verdict.check,
+        "verdict_line": verdict.line(), "seed": result.seed, "content": content,
         "votes": {a: v.model_dump() for a, v in result.votes.items()},
         "samples_used": result.samples_used, "max_samples": result.max_samples,
         "escalated": result.escalated, "stopped": result.stopped,
@@ -231,16 +217,16 @@ def extension(result: Result, *, ignored: list[str]) -> dict[str, Any]:
     }
 
 
-def completion_body(result: Result, *, model: str, created: int,
-                    ignored: list[str]) -> dict[str, Any]:
-    """A ``chat.completion`` object for a finished run."""
-    message: dict[str, Any] = {"role": "assistant", "content": result.answer or "",
-                               "reasoning_content": reasoning_of(result)}
+def completion_body(result: Result, *, content: str, reasoning: str | None, created: int,
+                    ponder: dict[str, Any]) -> dict[str, Any]:
+    """A ``chat.completion`` object for a finished run; ``model`` is the strategy that ran."""
+    message: dict[str, Any] = {"role": "assistant", "content": content,
+                               "reasoning_content": reasoning}
     return {
         "id": f"chatcmpl-{result.run_id}", "object": "chat.completion", "created": created,
-        "model": model, "system_fingerprint": None,
+        "model": result.strategy, "system_fingerprint": None,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
-        "usage": usage_body(result.usage), "ponder": extension(result, ignored=ignored),
+        "usage": usage_body(result.usage), "ponder": ponder,
     }
 
 
@@ -255,5 +241,9 @@ def chunk_body(run_id: str, *, model: str, created: int, delta: dict[str, Any] |
 
 def progress_line(event: Any) -> str | None:
     """A progress event of the run (``ponder.events``) as one line of streamed reasoning."""
-    line = event.line() if hasattr(event, "line") else None
+    if isinstance(event, RoundStarted):
+        noun = "branch" if event.size == 1 else "branches"
+        line: str | None = f"sampling {event.size} {noun} with the {event.role} role"
+    else:
+        line = event.line() if hasattr(event, "line") else None
     return f"[ponder] {line}\n" if line else None

@@ -38,12 +38,19 @@ def _uvicorn_config(config: Config, settings: ServeSettings, host: str, port: in
     import uvicorn
 
     from ponder.serve.app import create_app
+    from ponder.serve.limits import head_timeout_protocol
 
     check_bind(host, settings)
     app = create_app(config, settings, runner=runner)
-    # The app writes its own structured access log (ponder.serve.access).
+    # The app writes its own structured access log (ponder.serve.access). The h11 protocol
+    # with a deadline on each request head: uvicorn has none, so a client that opens a
+    # connection and sends half a header would hold it for ever. ``limit_concurrency`` caps
+    # connections (beyond it uvicorn answers 503); a head may be at most 64 KiB.
     return uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
-                          timeout_graceful_shutdown=settings.shutdown_grace_s, lifespan="on")
+                          timeout_graceful_shutdown=settings.shutdown_grace_s, lifespan="on",
+                          http=head_timeout_protocol(settings.head_timeout_s),
+                          limit_concurrency=settings.max_connections, timeout_keep_alive=5,
+                          h11_max_incomplete_event_size=64 * 1024)
 
 
 def serve(config: Config, settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000,

@@ -201,3 +201,17 @@ def test_a_run_without_verified_correct_traces_says_what_to_do(tmp_path: Path) -
     with pytest.raises(ConfigError, match=r"no verified-correct traces.*1 results, 1 with a "
                                           r"reference.*dataset with answers"):
         demos_from_run(db, "all-wrong")
+
+
+def test_a_demos_file_past_its_cap_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    from ponder.agents import demos
+
+    monkeypatch.setattr(demos, "MAX_DEMOS_BYTES", 200)
+    path = tmp_path / "demos.jsonl"
+    path.write_text(json.dumps({"question": "What is 1 + 1?", "answer": "2"}) + "\n")
+    assert len(read_demos(path)) == 1
+    path.write_text((json.dumps({"question": "What is 1 + 1?", "answer": "2"}) + "\n") * 10)
+    with pytest.raises(ConfigError, match=r"demos file .*demos.jsonl is larger than 200 bytes"):
+        read_demos(path)
+    with pytest.raises(ConfigError, match="demos file /dev/zero is larger than 200 bytes"):
+        read_demos("/dev/zero")

@@ -159,7 +159,8 @@ def test_changed_config_under_the_same_name_is_refused(tmp_path: Path, env: dict
 
 def test_unknown_report_format_and_run_say_what_to_do(env: dict[str, str]) -> None:
     res = invoke(env, "report", "nope", "--format", "xml")
-    assert res.exit_code == 2 and "md, json, csv" in res.output
+    assert res.exit_code == 2 and "'xml' is not one of 'md', 'json', 'csv'" in " ".join(
+        re.sub(r"[│╭╮╰╯─]", " ", res.output).split())
     assert isinstance(invoke(env, "report", "nope").exception, StoreError)
 
 
@@ -303,10 +304,10 @@ def test_unreadable_datasets_get_one_clear_line(tmp_path: Path, env: dict[str, s
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (["--budget-usd", "-1"], "Invalid value for --budget-usd: -1.0: input should be greater than 0"),
-    (["--budget-tokens", "-5"], "Invalid value for --budget-tokens: -5: input should be greater"),
-    (["-n", "1000"], "Invalid value for --samples: 1000: input should be less than or equal to 256"),
-    (["-c", "999"], "Invalid value for --concurrency: 999: input should be less than or equal"),
+    (["--budget-usd", "-1"], "Invalid value for '--budget-usd': -1 is not in the range x>0"),
+    (["--budget-tokens", "-5"], "Invalid value for '--budget-tokens': -5 is not in the range 1<=x<="),
+    (["-n", "1000"], "Invalid value for '--samples' / '-n': 1000 is not in the range 1<=x<=256"),
+    (["-c", "999"], "Invalid value for '--concurrency' / '-c': 999 is not in the range 1<=x<=256"),
     (["-s", ","], "Invalid value for --strategy: name at least one strategy"),
 ])
 def test_out_of_range_settings_are_usage_errors(tmp_path: Path, env: dict[str, str], monkeypatch,
@@ -434,4 +435,21 @@ def test_batch_takes_the_stop_rule_and_records_it(tmp_path: Path) -> None:
     assert options["stop_rule"] == "conservative" and options["stop_threshold"] == 0.9
     bad = CliRunner().invoke(app, ["batch", str(data), "--stop-rule", "eager", "--config",
                                    str(config), "--store", store])
-    assert bad.exit_code == 2 and "adaptive, conservative" in bad.output
+    assert bad.exit_code == 2 and "'eager' is not one of 'adaptive', 'conservative'" in " ".join(
+        re.sub(r"[│╭╮╰╯─]", " ", bad.output).split())
+
+
+@pytest.mark.parametrize("name", ["demo; touch pwned", "$(touch pwned)", "it's `id` & more"])
+def test_the_report_hint_quotes_the_run_name_for_a_shell(tmp_path: Path, env: dict[str, str],
+                                                         name: str) -> None:
+    import shlex
+
+    done = invoke(env, "batch", str(write_dataset(tmp_path, 1)), "-s", "cot", "--run", name)
+    assert done.exit_code == 0, done.output
+    hint = [line for line in done.stdout.splitlines() if line.startswith("report: ")]
+    assert len(hint) == 1, done.stdout
+    assert shlex.split(hint[0].removeprefix("report: ")) == ["ponder", "report", name]
+    pasted = subprocess.run(["sh", "-c", f"ponder() {{ printf '%s\\n' \"$@\"; }}; "
+                             + hint[0].removeprefix("report: ")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert pasted.stdout == f"report\n{name}\n" and not (tmp_path / "pwned").exists()

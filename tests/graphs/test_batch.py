@@ -121,7 +121,7 @@ async def test_a_run_recorded_by_an_earlier_version_resumes(tmp_path: Path, cfg)
     first = await run_batch(spec, cfg, settings, store=store)
     run = store.require_run("old")
     options = dict(run.config["options"])
-    for added in ("budget_tokens", "budget_usd", "strategy_options", "demos"):
+    for added in ("budget_tokens", "budget_usd", "settings", "demos"):
         options.pop(added)
     options |= {"max_tokens": None, "max_cost_usd": None, "beam_width": 3, "escalate_role": "x"}
     store._exec("UPDATE runs SET config = ?, config_hash = 'earlier' WHERE id = ?",
@@ -183,6 +183,52 @@ async def test_usd_budget_counts_earlier_spending(tmp_path: Path) -> None:
     problems = ((i, Problem(id=f"p{i}", question="q")) for i in range(10))
     session: _Session = await runner.run_all(problems, total=10)
     assert session.stopped == "run_budget_usd" and session.solved == 3  # 0.02 + 3 * 0.01 >= 0.05
+
+
+async def test_an_interrupt_before_the_run_starts_stops_it_before_any_item(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    run = store.create_run(kind="batch", name="early", strategies=["cot"])
+    runner = BatchRunner(store, run, {"cot": _CostlyGraph(run.id)},
+                         BatchSettings(strategies=["cot"]), concurrency=1)
+    runner.interrupt()  # e.g. Ctrl-C while the workers start
+    problems = ((i, Problem(id=f"p{i}", question="q")) for i in range(3))
+    session = await runner.run_all(problems, total=3)
+    assert session.stopped == "interrupted" and session.solved == 0
+    assert store.done(run.id) == set()
+
+
+def test_the_gate_drops_events_of_closed_items(tmp_path: Path) -> None:
+    from ponder.graphs.batch import EventGate
+    from ponder.types import TraceEvent
+
+    store = Store(tmp_path / "s.db")
+    run = store.create_run(kind="batch", name="gate", strategies=["cot"])
+    gate = EventGate(store)
+    event = lambda problem: TraceEvent(run_id=run.id, problem_id=problem, strategy="cot",  # noqa: E731
+                                       node="reason", started_at=0.0, ended_at=1.0)
+    gate.add_event(event("kept"))
+    gate.close("dropped", "cot")
+    gate.add_event(event("dropped"))
+    assert [e.problem_id for e in store.events(run.id)] == ["kept"]
+    assert store.add_event_if(event("kept"), lambda e: False) is False
+
+
+async def test_a_run_recorded_with_the_settings_former_name_resumes(tmp_path: Path, cfg) -> None:
+    """``options.strategy_options`` (the name before ``settings``) is the same setting."""
+    store, spec = Store(cfg.store), dataset(tmp_path, 3)
+    settings = BatchSettings(strategies=["checked"], run="renamed", limit=2,
+                             settings={"check_below": 0.5})
+    first = await run_batch(spec, cfg, settings, store=store)
+    run = store.require_run("renamed")
+    options = dict(run.config["options"])
+    options["strategy_options"] = options.pop("settings")
+    store._exec("UPDATE runs SET config = ?, config_hash = 'earlier' WHERE id = ?",
+                (json.dumps({**run.config, "options": options}), run.id))
+    again = await run_batch(spec, cfg, settings.model_copy(update={"limit": None}), store=store)
+    assert (first.solved, again.resumed, again.solved) == (2, 2, 1)
+    changed = settings.model_copy(update={"settings": {"check_below": 0.6}})
+    with pytest.raises(StoreError, match=r"options.settings.check_below: 0.5 -> 0.6"):
+        await run_batch(spec, cfg, changed, store=store)
 
 
 async def test_one_failing_problem_is_counted_and_retried_on_resume(tmp_path: Path,

@@ -33,7 +33,7 @@ def shared(tmp_path_factory):
 def test_strategy_through_embedded_model(strategy, shared):
     cfg, models, sandbox = shared
     problem = Problem(question=QUESTION, reference="7")
-    options = SolveOptions(samples=2, strategy_options=BEAM if strategy == "beam" else {})
+    options = SolveOptions(samples=2, settings=BEAM if strategy == "beam" else {})
     result = ponder.solve(problem, strategy, config=cfg, options=options, models=models,
                           sandbox=sandbox)
     assert result.usage.completion_tokens > 0 and result.usage.calls >= 1

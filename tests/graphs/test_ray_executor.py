@@ -7,6 +7,8 @@ Run them alone with ``pytest -m ray``; they need ``pip install 'ponder[ray]'``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -169,16 +171,18 @@ async def test_budget_stops_dispatch_across_workers(tmp_path: Path, cluster, scr
     assert outcome.solved == stored(tmp_path / "budget.db") == 2
 
 
-def child(tmp_path: Path, data: Path, address: str, delay: float) -> subprocess.Popen:
+def child(tmp_path: Path, data: Path, address: str | None, delay: float,
+          **env_extra: str) -> subprocess.Popen:
     helper = tmp_path / "helper.py"
     helper.write_text(HELPER)
     config = tmp_path / "ponder.toml"
     config.write_text('[roles.reasoner]\nmodel = "scripted/ray-cli-slow"\nmax_tokens = 64\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PONDER_")}
-    env.update(SCRIPT_DELAY=str(delay), RAY_USAGE_STATS_ENABLED="0")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PONDER_") and k != "RAY_ADDRESS"}
+    env.update(SCRIPT_DELAY=str(delay), RAY_USAGE_STATS_ENABLED="0", **env_extra)
     cmd = [sys.executable, str(helper), "batch", str(data), "-s", "cot,direct", "--run", "k",
-           "-c", "3", "--executor", "ray", "--ray-address", address, "--config", str(config),
-           "--store", str(tmp_path / "k.db")]
+           "-c", "3", "--executor", "ray", *(["--ray-address", address] if address else []),
+           "--config", str(config), "--store", str(tmp_path / "k.db")]
     return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -230,3 +234,64 @@ def test_unknown_executor_and_a_stray_address_say_what_to_do() -> None:
         make_executor("dask")
     with pytest.raises(ConfigError, match="--ray-address needs --executor ray"):
         make_executor("asyncio", address="auto")
+
+
+def listening_sockets(root: int) -> set[tuple[str, str, int]]:
+    """(process name, address, port) of every TCP socket listening (and UDP socket bound) in
+    the process tree under ``root``, read from /proc: what ``ss -ltnup`` shows."""
+    tables: dict[str, tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]] = {}
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if table.startswith("tcp") and fields[3] != "0A":  # 0A: LISTEN
+                continue
+            address, port = fields[1].split(":")
+            raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            tables[fields[9]] = (ipaddress.ip_address(raw), int(port, 16))
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and link[8:-1] in tables:
+                        address, port = tables[link[8:-1]]
+                        found.add((name, str(address), port))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1, an IPv4 socket on a v6 one
+    return (mapped or ip).is_loopback
+
+
+def test_a_cluster_ponder_starts_listens_on_loopback_only(tmp_path: Path) -> None:
+    """Without --ray-address, the cluster is ponder's own: the GCS, the raylet, the workers,
+    the driver and the agents listen on 127.0.0.1 only, and the token file is private."""
+    data, db, home = tmp_path / "add.jsonl", tmp_path / "k.db", tmp_path / "home"
+    dataset(tmp_path, 6)
+    home.mkdir()
+    proc = child(tmp_path, data, None, 0.5, HOME=str(home))
+    seen: set[tuple[str, str, int]] = set()
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and stored(db) < 6:
+        seen |= listening_sockets(proc.pid)
+        time.sleep(0.5)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-2000:]
+    assert_each_item_once(db, 12)
+    names = {name for name, _, _ in seen}
+    assert {"gcs_server", "raylet"} <= names and any(n.startswith("ray::SolverWork") for n in names), seen
+    assert {s for s in seen if not is_loopback(s[1])} == set(), seen
+    token = home / ".ray" / "auth_token"
+    assert token.is_file() and token.stat().st_mode & 0o777 == 0o600

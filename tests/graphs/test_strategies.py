@@ -290,7 +290,7 @@ def test_beam_reports_the_proposals_it_sampled_and_every_billed_token(scripted_c
 
     cfg = scripted_config(register_script("beam-lines", lines))
     result = ponder.solve("What is 6 * 7?", strategy="beam", config=cfg,
-                          options=SolveOptions(strategy_options={"beam_width": 2, "beam_expand": 2,
+                          options=SolveOptions(settings={"beam_width": 2, "beam_expand": 2,
                                                                  "beam_depth": 2}))
     assert result.answer == "42" and result.stopped == "search_complete"
     assert result.tokens_saved == 0

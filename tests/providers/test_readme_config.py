@@ -40,7 +40,7 @@ def test_every_strategy_runs_on_the_readme_config_or_refuses_up_front(serve, tmp
                                api_base=reasoner.base),
         "standard": RoleConfig(model="openai/gpt-4.1-mini", api_base=standard.base + "/v1"),
     })
-    options = SolveOptions(samples=4, strategy_options=BEAM if strategy == "beam" else {})
+    options = SolveOptions(samples=4, settings=BEAM if strategy == "beam" else {})
     if strategy == "beam":
         with pytest.raises(ConfigError, match="beam search cannot use deepseek/deepseek-reasoner"):
             ponder.solve("What is 6 times 7?", strategy, config=config, options=options)

@@ -145,3 +145,42 @@ def test_x32_syscall_numbers_do_not_slip_past_the_filter(box: LocalSandbox) -> N
     result = box.run(program)
     assert "got" not in result.stdout  # the kernel stops the program before the call returns
     assert result.status == "error" and "SIGSYS" in result.message
+
+
+FAMILY_ATTACK = SYSCALL_PRELUDE + """
+import socket
+NR['socket'] = SOCKET_NR
+got = {}
+for name, family in (('vsock', 40), ('netlink', 16), ('packet', 17), ('alg', 38), ('unspec', 0),
+                     ('bluetooth', 31), ('xdp', 44), ('rds', 21), ('tipc', 30), ('above', 200)):
+    got[name] = call('socket', family, socket.SOCK_STREAM if family != 16 else socket.SOCK_RAW, 0)
+    got[name + '_high_bits'] = call('socket', (1 << 32) | family, socket.SOCK_STREAM, 0)
+try:
+    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    python_vsock = 'created'
+except OSError as exc:
+    python_vsock = exc.errno
+a, b = socket.socketpair()
+a.sendall(b'ping'); pair = b.recv(4).decode()
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.bind(('127.0.0.1', 0)); server.listen(1)
+client = socket.create_connection(server.getsockname()); conn, _ = server.accept()
+client.sendall(b'pong'); loopback = conn.recv(4).decode()
+answer({'denied': got, 'python_vsock': python_vsock, 'pair': pair, 'loopback': loopback,
+        'unix': socket.socket(socket.AF_UNIX).family == socket.AF_UNIX})
+"""
+
+
+@needs_syscall_table
+def test_only_unix_and_ip_sockets_can_be_opened(box: LocalSandbox) -> None:
+    """AF_VSOCK reaches the hypervisor outside every network namespace; netlink, packet, AF_ALG
+    and the rest are kernel surface the sandbox has no use for. Unix sockets and the sandbox's
+    own loopback still work."""
+    socket_nr = {"x86_64": 41, "aarch64": 198}[os.uname().machine]
+    result = box.run(FAMILY_ATTACK.replace("SOCKET_NR", str(socket_nr)), timeout_s=10)
+    assert result.status == "ok", result
+    denied = result.value["denied"]
+    assert denied == {name: -EPERM for name in denied}, denied
+    assert result.value["python_vsock"] == EPERM
+    assert result.value["pair"] == "ping" and result.value["loopback"] == "pong"
+    assert result.value["unix"] is True

@@ -12,7 +12,7 @@ import pytest
 
 from ponder.config import SandboxConfig
 from ponder.errors import SandboxUnavailable
-from ponder.sandbox import BACKENDS, Sandbox, make_sandbox
+from ponder.sandbox import SANDBOXES, Sandbox, make_sandbox
 from ponder.sandbox.e2b import E2BSandbox
 from ponder.types import ExecResult
 
@@ -41,8 +41,8 @@ def sandbox(request: pytest.FixtureRequest) -> Sandbox:
     asyncio.run(box.aclose())
 
 
-def test_registry_is_a_plain_dict_of_every_backend() -> None:
-    assert set(BACKENDS) == {"local", "e2b", "subprocess"}
+def test_the_registry_holds_every_builtin_backend() -> None:
+    assert set(SANDBOXES) == {"local", "e2b", "subprocess"}
 
 
 def test_ok_program_reports_stdout_and_no_value(sandbox: Sandbox) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from ponder.cli import app
 from ponder.serve import RUN_HEADER, BackgroundServer, ServeSettings
+from ponder.verdict import verdict_of
 
 from .conftest import KEY, Gate, wait_status
 
@@ -48,7 +49,7 @@ def test_shutdown_lets_an_in_flight_request_finish_within_the_grace(serve_at, st
     stopper.join(30)
 
     assert out["response"].status_code == 200
-    assert out["response"].json()["choices"][0]["message"]["content"] == "7"
+    assert out["response"].json()["choices"][0]["message"]["content"].endswith("#### 7")
     assert store.require_run(out["response"].headers[RUN_HEADER]).status == "done"
     with pytest.raises(httpx.ConnectError):  # and it no longer listens
         httpx.get(server.base_url.removesuffix("/v1") + "/health", timeout=2)
@@ -76,14 +77,26 @@ def test_cli_refuses_to_listen_beyond_loopback_without_a_key(monkeypatch):
     assert "refusing to listen on 0.0.0.0 without an API key" in str(result.exception)
 
 
+@pytest.mark.parametrize("args", [["--timeout", "0"], ["--grace", "-1"],
+                                  ["--max-concurrent", "0"], ["--max-concurrent", "5000"],
+                                  ["--max-samples", "0"], ["--content", "html"],
+                                  ["--max-budget-usd", "0"], ["--max-body-mb", "0"]])
+def test_bad_serve_options_are_usage_errors(args):
+    result = CliRunner().invoke(app, ["serve", *args])
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output
+
+
 @pytest.mark.slow
-def test_embedded_default_model_answers_through_the_endpoint(embedded_config):
+def test_embedded_default_model_answers_with_its_program_through_the_endpoint(embedded_config):
     settings = ServeSettings(api_keys=(KEY,), timeout_s=300)
     with BackgroundServer(embedded_config, settings) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0, timeout=300)
         raw = client.chat.completions.with_raw_response.create(
-            model="cot:local/gemma-3-270m", messages=[
-                {"role": "user", "content": "Sam has 3 apples and buys 4 more. How many now?"}])
+            model="pot@2:local/gemma-3-270m", messages=[
+                {"role": "user", "content": "Sam has 3 apples and buys 4 more. How many now?"}],
+            extra_body={"ponder": {"early_stop": False}})
         completion = raw.parse()
         store = server.runner.store
         run = store.require_run(raw.headers[RUN_HEADER])
@@ -91,6 +104,16 @@ def test_embedded_default_model_answers_through_the_endpoint(embedded_config):
 
     assert run.kind == "serve" and run.status == "done"
     assert result.models["reasoner"] == "local/gemma-3-270m"
-    assert completion.choices[0].message.content == (result.answer or "")
+    content = completion.choices[0].message.content
+    verdict = verdict_of(result)
+    counted = [b for b in result.branches if b.answer == result.answer and b.code]
+    if result.answer is not None:
+        assert content.endswith(f"The answer is {result.answer}.\n#### {result.answer}")
+        # The content shows a program whose output gave the answer, and what it printed.
+        assert "Program:\n```python\n" in content and "\nOutput:\n" in content
+        assert any(b.code.strip() in content for b in counted)
+    if verdict.label != "verified":
+        assert verdict.sentence() in content
+    assert completion.model == "pot"
     assert completion.usage.completion_tokens == result.usage.completion_tokens > 0
     assert completion.usage.prompt_tokens == result.usage.prompt_tokens > 0

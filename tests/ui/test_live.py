@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-import copy
+import time
 from pathlib import Path
 
-import pytest
-
 from ponder.config import RoleConfig, SolveOptions, load_config
-from ponder.errors import SandboxUnavailable
 from ponder.events import BranchFinished, VoteCounted
 from ponder.scripted import register_script
 from ponder.store import Store
 from ponder.types import Branch, Vote
-from ponder.ui.live import LiveSolve, stream_solve
+from ponder.ui.live import LiveJob, LiveJobs, LiveSolve
 
 
-async def test_progress_streams_branch_by_branch_and_the_run_is_stored(tmp_path: Path) -> None:
+def finished(job: LiveJob, timeout_s: float = 60.0) -> LiveJob:
+    deadline = time.monotonic() + timeout_s
+    while job.finished is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.finished is not None, "the live solve did not finish"
+    return job
+
+
+def test_a_live_solve_folds_every_branch_in_and_the_run_is_stored(tmp_path: Path) -> None:
     model = register_script("ui-live", lambda messages, i: f"The answer is {6 if i == 2 else 5}.")
     config = load_config(None, store=tmp_path / "live.db",
                          roles={"reasoner": RoleConfig(model=model),
                                 "standard": RoleConfig(model=model)})
     store = Store(config.store)
-    seen: list[LiveSolve] = []
-    live = await stream_solve("What is 2 + 3?", "self-consistency", config,
-                              SolveOptions(samples=3, early_stop=False), store,
-                              lambda state: seen.append(copy.deepcopy(state)))
-
-    finished = [len(s.branches) for s in seen]
-    assert finished == sorted(finished) and {1, 2, 3} <= set(finished)
-    before_result = [s for s in seen if s.result is None]
-    assert before_result and before_result[-1].current_leader() == "5"
+    jobs = LiveJobs()
+    job = finished(jobs.start("What is 2 + 3?", "self-consistency", config,
+                              SolveOptions(samples=3, early_stop=False), store))
+    live = job.live
+    assert job.status == "done" and jobs.get(live.run_id) is job
     assert sorted(b.answer for b in live.branches) == ["5", "5", "6"]
     assert [row["verdict"] for row in live.rows()] == ["unverified"] * 3
-    assert [s.node for s in seen[-1].steps][0] == "problem"
+    assert [step.node for step in live.steps][0] == "problem"
     assert live.result is not None and live.result.answer == "5"
     assert live.tally()["5"].count == 2 and live.tally()["6"].count == 1
 
@@ -56,14 +57,14 @@ def test_the_tally_before_any_vote_counts_finished_branches_as_the_vote_does() -
     assert live.current_leader() == "8" and live.tally()["8"].weight == 0.9
 
 
-async def test_a_run_that_fails_inside_is_left_failed_never_running(tmp_path: Path) -> None:
+def test_a_run_that_fails_inside_is_left_failed_never_running(tmp_path: Path) -> None:
     model = register_script("ui-live-nobox", lambda messages, i: "```python\nanswer(5)\n```")
     config = load_config(None, store=tmp_path / "live.db", sandbox={"backend": "e2b"},
                          roles={"reasoner": RoleConfig(model=model),
                                 "standard": RoleConfig(model=model)})
     store = Store(config.store)
-    with pytest.raises(SandboxUnavailable, match="E2B_API_KEY"):
-        await stream_solve("What is 2 + 3?", "pot", config, SolveOptions(samples=2), store,
-                           lambda state: None)
+    job = finished(LiveJobs().start("What is 2 + 3?", "pot", config, SolveOptions(samples=2),
+                                    store))
+    assert job.status == "failed" and "E2B_API_KEY" in (job.error or "")
     [run] = store.list_runs()
     assert run.status == "failed" and "E2B_API_KEY" in run.meta["error"]

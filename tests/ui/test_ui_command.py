@@ -127,3 +127,90 @@ def test_binding_beyond_loopback_prints_a_warning_first(tmp_path: Path) -> None:
     assert any(f"http://0.0.0.0:{port}" in line for line in lines), lines
     warning = next(line for line in lines if line.startswith("warning:"))
     assert warning.startswith("warning: the UI listens on 0.0.0.0") and "no login" in warning
+
+
+def test_the_host_check_allows_the_ui_names_and_ip_literals_only() -> None:
+    from ponder.cli.ui_cmd import HOSTS_ENV, allowed_names
+    from ponder.ui import guard
+
+    assert HOSTS_ENV == guard.HOSTS_ENV
+    for host in ("localhost:8501", "LOCALHOST", "app.localhost:1", "127.0.0.1:8501", "[::1]:8501",
+                 "10.0.0.5", "ui.example:8501", "ui.example.:8501"):
+        assert guard.host_is_allowed(host, {"ui.example"}), host
+    for host in ("evil.example:8501", "127.0.0.1.evil.example", "localhost.evil.example", "",
+                 None, "ui.example.evil:8501"):
+        assert not guard.host_is_allowed(host, {"ui.example"}), host
+    assert allowed_names("myhost.lan", ["UI.Example"]) == ["myhost.lan", "ui.example"]
+    assert allowed_names("0.0.0.0", []) == []
+    assert guard.allowed_hosts({HOSTS_ENV: "a.example, B.example."}) == {"a.example", "b.example"}
+
+
+def request(port: int, host: str, path: str = "/", headers: dict[str, str] | None = None
+            ) -> tuple[int, dict[str, str], bytes]:
+    """One real HTTP request to the UI with ``Host: host``: status, headers, body."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": host, **(headers or {})}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def websocket_handshake(port: int, host: str) -> int:
+    """The status Streamlit's websocket answers a browser's upgrade request with."""
+    import base64
+
+    key = base64.b64encode(os.urandom(16)).decode()
+    status, _, _ = request(port, host, "/_stcore/stream", {
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key,
+        "Sec-WebSocket-Version": "13", "Origin": f"http://{host}",
+        "Sec-WebSocket-Protocol": "streamlit"})
+    return status
+
+
+def wait_until_serving(server: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if request(port, f"localhost:{port}", "/_stcore/health")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"the UI did not start: {stop(server)}")
+
+
+def test_every_response_refuses_framing_and_foreign_hosts_are_refused(tmp_path: Path) -> None:
+    server, port = start_ui(tmp_path, "--allow-host", "ponder.test")
+    try:
+        wait_until_serving(server, port)
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"ponder.test:{port}"):
+            for path in ("/", "/runs", "/_stcore/health", "/_stcore/host-config", "/no-such-page"):
+                status, headers, _ = request(port, host, path)
+                assert status in (200, 404), (host, path, status)
+                assert headers.get("x-frame-options") == "DENY", (host, path, headers)
+                assert headers.get("content-security-policy") == "frame-ancestors 'none'", headers
+        assert websocket_handshake(port, f"localhost:{port}") == 101
+        for host in (f"evil.example:{port}", f"127.0.0.1.nip.example:{port}"):  # DNS rebinding
+            status, headers, body = request(port, host, "/")
+            assert status == 403 and b"--allow-host" in body, (status, body)
+            assert headers.get("x-frame-options") == "DENY"
+            assert request(port, host, "/_stcore/health")[0] == 403
+            assert websocket_handshake(port, host) == 403
+    finally:
+        stop(server)
+
+
+def test_xsrf_protection_and_cors_are_pinned_on(tmp_path: Path) -> None:
+    import ponder.ui
+
+    command = streamlit_command(Path(ponder.ui.__file__).with_name("app.py"), port=1, headless=True)
+    flags = dict(zip(command[5::2], command[6::2]))
+    assert flags["--server.enableXsrfProtection"] == "true"
+    assert flags["--server.enableCORS"] == "true"
