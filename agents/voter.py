@@ -27,12 +27,14 @@ crashed says nothing about the answer, so its branch counts as unchecked prose â
 than an executed result (``w <= 1``). Hence two agreeing executed programs always outvote one
 unchecked prose answer (``2 max(w, 1 - w) > w``), whichever prose came with them. Whether one
 verified pair beats two refuted pairs depends on ``w`` (``1 + w`` against ``2 max(w, 1 - w)``):
-the verified pair wins for ``1/3 < w < 1`` (1.5 against 1.0 at the default 0.5), the two
-programs at ``w <= 1/3`` and at ``w = 1`` (a tie in weight goes to the larger count). Code
-problems read ``verified``/``refuted`` as tests passed/failed. On the embedded models prose
-is right far less often than programs (``benchmarks/README.md``), hence ``w`` well below 1;
-for models whose prose is reliable, raise it towards 1 (the strategy setting
-``prose_weight``: ``--set prose_weight=0.9``, ``solve(..., prose_weight=0.9)``).
+the verified pair wins for ``1/3 < w < 1`` (1.5 against 1.0 at 0.5), the two programs at
+``w <= 1/3`` (1.5 against 1.25 at the default 0.25) and at ``w = 1`` (a tie in weight goes to
+the larger count). Code problems read ``verified``/``refuted`` as tests passed/failed. On the
+embedded models prose is right far less often than programs, and on held-out problems ``w``
+from 0.2 to 0.4 got the most answers right (``benchmarks/README.md``; by one problem of 36,
+not a significant difference), hence the default 0.25; for models whose prose is reliable,
+raise it towards 1 (the strategy setting ``prose_weight``: ``--set prose_weight=0.9``,
+``solve(..., prose_weight=0.9)``).
 
 When log-probabilities are on, each weight is also multiplied by a DeepConf-style confidence
 (the lowest sliding-window mean token probability); low-confidence branches can be dropped
@@ -113,7 +115,7 @@ Evidence = Literal["verified", "program", "refuted", "prose", "none"]
 
 # The weight of an unchecked prose answer against an executed program's result (1).
 # Chosen on held-out problems with the embedded models (benchmarks/README.md).
-PROSE_WEIGHT = 0.5
+PROSE_WEIGHT = 0.25
 
 
 class VoteSettings(BaseModel):
@@ -167,7 +169,7 @@ def branch_weight(branch: Branch, weights: VoteSettings | None = None) -> float:
     """One branch's say in the vote: its row of the evidence table, times its confidence.
 
     >>> branch_weight(Branch(answer="18", verdict="verified", confidence=0.5))
-    0.75
+    0.625
     """
     weight = (weights or VoteSettings()).weight(evidence_of(branch))
     if branch.confidence is not None:

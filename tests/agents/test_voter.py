@@ -132,7 +132,8 @@ def test_is_decided_split() -> None:
 
 
 def test_is_decided_cannot_be_overtaken() -> None:
-    votes = tally([b("18", "verified")] * 4 + [program("20")])  # 6 vs 1
+    votes = tally([b("18", "verified")] * 4 + [program("20")],
+                  weights=VoteSettings(prose_weight=0.5))  # 6 vs 1
     assert is_decided(votes, remaining=3, rule="conservative", max_weight=1.5)  # 6 > 1 + 3 * 1.5
     assert not is_decided(votes, remaining=4, rule="conservative", max_weight=1.5)  # 6 > 1 + 6 fails
     assert is_decided(votes, remaining=4, rule="conservative", max_weight=1.0)
