@@ -1,8 +1,22 @@
 """Step-level beam search over program-of-thought lines.
 
-Each round every live beam proposes ``beam_expand`` next lines; candidates are scored by the
-model's own mean token log-probability, a finished program (one that printed) is executed in
-the sandbox and dropped if it fails, and the best ``beam_width`` survive.
+Each round every live beam proposes ``beam_expand`` next lines; candidates are scored, a
+finished program (one that printed or passed its ``answer``) is executed in the sandbox and
+dropped if it fails, and the best ``beam_width`` survive. The score (``beam_scorer``):
+
+* ``logprob`` — the proposer's own mean token log-probability (needs a model that returns them);
+* ``judge`` — the judge's process score of each candidate's latest line, as a log-probability
+  (:mod:`ponder.agents.judge`), so beam runs on providers without log-probabilities;
+* ``sum`` — both added: mean token log-probability plus the judge's log-score;
+* ``auto`` (the default) — ``logprob`` where the proposer returns log-probabilities and answers
+  at once, else ``judge``.
+
+Reasoning models propose one step at a time too: no stop sequences are sent (their thinking
+would hit them), their reasoning is bounded (``reasoning_effort="low"`` where the provider has
+that control, and ``beam_step_tokens`` of output in all) and the first program line of each
+reply is the step. A candidate the judge gave no score ranks after every scored one.
+
+Nodes return state updates; a :class:`Beam` is never changed in place.
 """
 
 from __future__ import annotations
@@ -12,13 +26,59 @@ import math
 import operator
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ponder.agents import demos, prompts
 from ponder.agents.deps import Deps
+from ponder.agents.judge import JUDGE_ROLE, judge
+from ponder.agents.router import budget_reached
 from ponder.agents.state import SolveState
-from ponder.answers import extract_answer, program_answer
-from ponder.types import Branch, Usage
+from ponder.agents.verifier import program_result
+from ponder.errors import SandboxUnavailable
+from ponder.models import ModelClient
+from ponder.types import Branch, Completion, ExecResult, Usage
 
-Beam = dict[str, Any]
+Scorer = Literal["auto", "logprob", "judge", "sum"]
+PLAIN_STEP_TOKENS = 60
+REASONING_STEP_TOKENS = 4096
+"""Output tokens of one proposal by a reasoning model (its thinking included)."""
+NO_STEP_SCORE = ("the judge gave no score for some steps (see the judge steps in the trace); "
+                 "they ranked after the scored ones")
+
+
+class BeamSettings(BaseModel):
+    """The beam's shape: ``beam_width`` survivors, ``beam_expand`` proposals each, up to
+    ``beam_depth`` lines; what scores a step (``beam_scorer``) and how many tokens one
+    proposal may use (``beam_step_tokens``; default 60, or 4096 for reasoning models).
+
+    >>> BeamSettings(beam_width=4, beam_scorer="judge")
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    beam_width: int = Field(3, ge=1, le=32)
+    beam_expand: int = Field(2, ge=1, le=16)
+    beam_depth: int = Field(8, ge=1, le=64)
+    beam_scorer: Scorer = "auto"
+    beam_step_tokens: int | None = Field(None, ge=1, le=65536)
+
+
+class Beam(BaseModel):
+    """One candidate program: its lines, the proposer's log-probability over them, the
+    judge's score of its latest line, and — once finished and run — its execution."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = ""
+    logprob: float = 0.0
+    tokens: int = 0
+    done: bool = False
+    step: str = ""  # the latest line
+    judge: float | None = None
+    judged: bool = False
+    no_score: str | None = None
+    execution: ExecResult | None = None
+    answer: str | None = None
 
 
 class BeamState(SolveState, total=False):
@@ -27,6 +87,54 @@ class BeamState(SolveState, total=False):
     beams: list[Beam]
     depth: int
     proposals: Annotated[int, operator.add]
+
+
+def _proposer_has_logprobs(models: ModelClient, role: str) -> bool:
+    profile = models.profile(role)
+    return profile.logprobs and not profile.reasoning and models.style(role) != "reasoning"
+
+
+def resolve_scorer(models: ModelClient, role: str, settings: BeamSettings) -> Scorer:
+    """The scorer a run uses: ``auto`` becomes ``logprob`` or ``judge`` for this proposer."""
+    if settings.beam_scorer != "auto":
+        return settings.beam_scorer
+    return "logprob" if _proposer_has_logprobs(models, role) else "judge"
+
+
+def scorer_refusal(models: ModelClient, role: str, settings: BeamSettings) -> str | None:
+    """Why this proposer cannot be scored as asked, or ``None`` when it can."""
+    scorer = resolve_scorer(models, role, settings)
+    if scorer in ("logprob", "sum") and not _proposer_has_logprobs(models, role):
+        spec, profile = models.role(role), models.profile(role)
+        why = ("thinks before answering, so its log-probabilities cover the thinking"
+               if profile.logprobs else f"returns no log-probabilities ({profile.provider})")
+        return (f"beam search cannot score {spec.model} (role {role}) with beam_scorer={scorer}: "
+                f"it {why}. Use --set beam_scorer=judge (the judge role scores each step), or "
+                f"point roles.{role} at a model that returns log-probabilities.")
+    return None
+
+
+def mean_logprob(beam: Beam) -> float:
+    """A candidate's proposer score: its mean token log-probability over its lines."""
+    return beam.logprob / max(1, beam.tokens)
+
+
+def score(beam: Beam, scorer: Scorer) -> float | None:
+    """A candidate's score under ``scorer`` (higher is better; ``None``: the judge gave none)."""
+    if scorer == "logprob":
+        return mean_logprob(beam)
+    if beam.judge is None:
+        return None
+    judged = math.log(max(beam.judge, 1e-9))
+    return judged if scorer == "judge" else mean_logprob(beam) + judged
+
+
+def ranked(beams: list[Beam], scorer: Scorer) -> list[Beam]:
+    """Best first; unscored candidates after the scored ones, in their proposal order."""
+    def key(beam: Beam) -> tuple[bool, float]:
+        s = score(beam, scorer)
+        return s is not None, s if s is not None else 0.0
+    return sorted(beams, key=key, reverse=True)
 
 
 def _messages(problem: Any, partial: str, style: str, shots: Any) -> list[dict[str, str]]:
@@ -38,91 +146,153 @@ def _messages(problem: Any, partial: str, style: str, shots: Any) -> list[dict[s
         "Reply with only the next line of the program.")}]
 
 
-def mean_logprob(beam: Beam) -> float:
-    """A candidate's score: the model's mean token log-probability over its lines."""
-    return beam["logprob"] / max(1, beam["tokens"])
+def _first_line(text: str) -> str:
+    """The first program line of a chat or reasoning reply (fences and blank lines skipped)."""
+    for line in text.splitlines():
+        if not line.strip() or line.strip().startswith("```"):
+            continue
+        line = line.rstrip()
+        return line.replace("python", "", 1).strip() if line.startswith("python") else line
+    return ""
 
 
-async def _propose(beam: Beam, state: BeamState, deps: Deps,
-                   salt: int) -> tuple[list[Beam], Usage]:
+def _line(c: Completion, style: str) -> str:
+    if style == "completion":
+        return c.text.strip("`").rstrip()
+    return _first_line(c.text.strip("`") if "\n" not in c.text else c.text)
+
+
+def _request(deps: Deps[BeamSettings], role: str, scorer: Scorer) -> dict[str, Any]:
+    """How one proposal is asked for: one line, its reasoning (if any) bounded."""
+    profile, spec = deps.models.profile(role), deps.models.role(role)
+    reasoning = profile.reasoning or deps.models.style(role) == "reasoning"
+    steps = deps.settings.beam_step_tokens
+    request: dict[str, Any] = {
+        "stop": None if reasoning else ["\n", "```"], "logprobs": scorer in ("logprob", "sum"),
+        "max_tokens": steps or (REASONING_STEP_TOKENS if reasoning else PLAIN_STEP_TOKENS)}
+    if reasoning and profile.thinking == "reasoning_effort" and spec.reasoning_effort is None:
+        request["reasoning_effort"] = "low"
+    return request
+
+
+async def _propose(beam: Beam, state: BeamState, deps: Deps[BeamSettings], salt: int,
+                   scorer: Scorer) -> tuple[list[Beam], Usage]:
     """Next-line candidates for one beam, and what every proposal cost (kept or not)."""
-    role, problem, settings = deps.options.role, state["problem"], deps.settings
+    role, problem = deps.options.role, state["problem"]
     style = deps.models.style(role)
     completions = await deps.models.acomplete(
-        role, _messages(problem, beam["code"], style, demos.for_deps(deps, role)), n=settings.beam_expand,
-        first_index=salt, seed=deps.options.seed, stop=["\n", "```"], logprobs=True,
-        max_tokens=60)
+        role, _messages(problem, beam.code, style, demos.for_deps(deps, role)),
+        n=deps.settings.beam_expand, first_index=salt, seed=deps.options.seed,
+        **_request(deps, role, scorer))
     out = []
     for c in completions:
-        line = c.text.strip("`").rstrip()
-        if style != "completion":
-            line = line.replace("python", "", 1).strip() if line.startswith("python") else line
+        line = _line(c, style)
         if not line.strip():
             continue
         lp = c.logprobs or []
-        out.append({"code": beam["code"] + line + "\n", "logprob": beam["logprob"] + sum(lp),
-                    "tokens": beam["tokens"] + max(1, len(lp)), "usage": [*beam["usage"], c.usage],
-                    "done": line.lstrip().startswith("print(")})
+        out.append(Beam(code=beam.code + line + "\n", logprob=beam.logprob + sum(lp),
+                        tokens=beam.tokens + max(1, len(lp)), step=line,
+                        done=line.lstrip().startswith(("print(", "answer("))))
     return out, Usage.total([c.usage for c in completions])
 
 
-async def expand(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+async def expand(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Propose next lines for every live beam, concurrently."""
-    depth = state.get("depth", 0)
-    beams = state.get("beams") or [{"code": "", "logprob": 0.0, "tokens": 0, "usage": [],
-                                    "done": False}]
-    live = [b for b in beams if not b["done"]]
-    width = deps.settings.beam_expand
+    depth, settings = state.get("depth", 0), deps.settings
+    scorer = resolve_scorer(deps.models, deps.options.role, settings)
+    beams = state.get("beams") or [Beam()]
+    live = [b for b in beams if not b.done]
+    width = settings.beam_expand
     proposals = await asyncio.gather(*[
-        _propose(b, state, deps, salt=(depth * len(live) + i) * width) for i, b in enumerate(live)])
-    candidates = [b for b in beams if b["done"]] + [c for group, _ in proposals for c in group]
+        _propose(b, state, deps, (depth * len(live) + i) * width, scorer)
+        for i, b in enumerate(live)])
+    candidates = [b for b in beams if b.done] + [c for group, _ in proposals for c in group]
     spent = Usage.total([cost for _, cost in proposals])  # empty proposals were billed too
-    deps.trace(inputs={"depth": depth, "live": len(live)},
-               outputs={"candidates": [{"code": c["code"], "score": mean_logprob(c)}
+    deps.trace(inputs={"depth": depth, "live": len(live), "scorer": scorer},
+               outputs={"candidates": [{"code": c.code, "score": score(c, scorer)}
                                        for c in candidates]})
     return {"beams": candidates, "depth": depth + 1, "usage": [spent],
             "proposals": len(live) * width, "roles": [deps.options.role] if depth == 0 else []}
 
 
-async def prune(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+async def judge_steps(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
+    """The judge's process score for each new candidate's latest line."""
+    beams = state["beams"]
+    fresh = [i for i, b in enumerate(beams) if not b.judged]
+    if budget_reached(state, deps.options):
+        deps.trace(outputs={"skipped": "a per-problem budget is used up: steps not judged"})
+        return {}
+    results = await judge(deps, state["problem"], [beams[i].code[: -len(beams[i].step) - 1]
+                                                   for i in fresh],
+                          mode="process", steps=[beams[i].step for i in fresh])
+    updated = list(beams)
+    for i, j in zip(fresh, results):
+        updated[i] = beams[i].model_copy(update={"judge": j.score, "judged": True,
+                                                 "no_score": j.why or None})
+    unscored = sum(j.score is None for j in results)
+    deps.trace(inputs={"candidates": len(fresh)},
+               outputs={"judged": [{"code": beams[i].code, "step": beams[i].step, **j.shown()}
+                                   for i, j in zip(fresh, results)], "no_score": unscored})
+    return {"beams": updated, "usage": [Usage.total([j.usage for j in results])],
+            "roles": [JUDGE_ROLE] if state.get("depth", 0) <= 1 else [],
+            "notes": [NO_STEP_SCORE] if unscored else []}
+
+
+async def prune(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Execute newly finished programs, drop failures, keep the best ``beam_width``."""
-    problem = state["problem"]
-    fresh = [b for b in state["beams"] if b["done"] and "execution" not in b]
-    results = await asyncio.gather(*[deps.sandbox.arun(b["code"]) for b in fresh])
-    for beam, result in zip(fresh, results):
-        beam["execution"] = result
-        printed = program_answer(result.stdout) if result.status == "ok" else None
-        beam["answer"] = extract_answer(printed, problem.kind, problem.choices) if printed else None
-    kept = [b for b in state["beams"] if not b["done"] or b.get("answer") is not None]
-    kept.sort(key=mean_logprob, reverse=True)
-    kept = kept[: deps.settings.beam_width]
-    deps.trace(outputs={"kept": [{"code": b["code"], "score": mean_logprob(b),
-                                  "answer": b.get("answer")} for b in kept]})
+    problem, settings = state["problem"], deps.settings
+    scorer = resolve_scorer(deps.models, deps.options.role, settings)
+    beams = state["beams"]
+    fresh = [i for i, b in enumerate(beams) if b.done and b.execution is None]
+    if fresh and deps.sandbox is None:
+        raise SandboxUnavailable("beam search runs the programs it finishes but no sandbox was "
+                                 "given; build the graph with a sandbox (config.sandbox)")
+    sandbox = deps.sandbox
+    results = await asyncio.gather(*[sandbox.arun(beams[i].code) for i in fresh]) if sandbox else []
+    ran = {i: beams[i].model_copy(update={"execution": r, "answer": program_result(r, problem)[0]})
+           for i, r in zip(fresh, results)}
+    current = [ran.get(i, b) for i, b in enumerate(beams)]
+    kept = ranked([b for b in current if not b.done or b.answer is not None], scorer)
+    kept = kept[: settings.beam_width]
+    deps.trace(outputs={"scorer": scorer, "kept": [
+        {"code": b.code, "score": score(b, scorer), "answer": b.answer,
+         **({"judge": b.judge} if scorer != "logprob" else {}),
+         **({"no_score": b.no_score} if b.no_score else {})} for b in kept]})
     return {"beams": kept}
 
 
-def collect(state: BeamState, *, deps: Deps) -> dict[str, Any]:
+def collect(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
     """Finished beams become branches for the vote, weighted by their score.
 
     Their tokens were already counted when they were expanded (beams share prefixes).
     """
+    settings = deps.settings
+    scorer = resolve_scorer(deps.models, deps.options.role, settings)
     branches = []
-    for i, beam in enumerate(b for b in state.get("beams", []) if b.get("answer") is not None):
+    for i, beam in enumerate(b for b in state.get("beams", []) if b.answer is not None):
+        s = score(beam, scorer)
         branches.append(Branch(
-            index=i, model=deps.models.role(deps.options.role).model, code=beam["code"], execution=beam["execution"],
-            code_answer=beam["answer"], answer=beam["answer"], verdict="unverified",
-            confidence=min(1.0, math.exp(mean_logprob(beam))),
-            rewards={"format": 1.0},
+            index=i, model=deps.models.role(deps.options.role).model, code=beam.code,
+            execution=beam.execution, code_answer=beam.answer, answer=beam.answer,
+            verdict="unverified", confidence=None if s is None else min(1.0, math.exp(s)),
+            rewards={"format": 1.0, **({"judge": beam.judge} if beam.judge is not None else {})},
         ))
     update: dict[str, Any] = {"branches": branches, "stage_samples": len(branches), "decided": True}
     if not branches:
         update["stopped"] = "no_answer"
         update["notes"] = [f"beam search finished no program that printed an answer within "
-                           f"{deps.settings.beam_depth} steps"]
+                           f"{settings.beam_depth} steps"]
     return update
 
 
-def beam_next(state: BeamState, *, depth: int) -> Literal["expand", "collect"]:
-    """Keep expanding while a live beam remains and the depth allows."""
-    live = any(not b["done"] for b in state.get("beams", []))
-    return "expand" if live and state.get("depth", 0) < depth else "collect"
+def after_expand(state: BeamState, deps: Deps[BeamSettings]) -> Literal["judge", "prune"]:
+    """Candidates go to the judge first when it scores them."""
+    scorer = resolve_scorer(deps.models, deps.options.role, deps.settings)
+    return "judge" if scorer in ("judge", "sum") else "prune"
+
+
+def beam_next(state: BeamState, deps: Deps[BeamSettings]) -> Literal["expand", "collect"]:
+    """Keep expanding while a live beam remains, the depth allows and no budget is used up."""
+    live = any(not b.done for b in state.get("beams", []))
+    deep = state.get("depth", 0) < deps.settings.beam_depth
+    return "expand" if live and deep and not budget_reached(state, deps.options) else "collect"

@@ -91,11 +91,12 @@ Everything but :func:`vote` (the graph node) is a pure function of its arguments
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ponder.agents import judge
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
 from ponder.answers import equivalent, normalize
@@ -178,7 +179,8 @@ def branch_weight(branch: Branch, weights: VoteSettings | None = None) -> float:
 
 
 def tally(branches: Sequence[Branch], kind: ProblemKind = "math",
-          weights: VoteSettings | None = None) -> dict[str, Vote]:
+          weights: VoteSettings | None = None, *,
+          scale: Callable[[Branch], float] | None = None) -> dict[str, Vote]:
     """Group equivalent answers and sum their votes, keyed by each group's first-seen answer.
 
     Answers with the same :func:`~ponder.answers.normalize` key share a group at once
@@ -196,7 +198,7 @@ def tally(branches: Sequence[Branch], kind: ProblemKind = "math",
                                   if equivalent(surface, branch.answer, kind)), branch.answer)  # type: ignore[arg-type]
         entry = votes.setdefault(group_of[key], Vote())
         entry.count += 1
-        entry.weight += branch_weight(branch, weights)
+        entry.weight += branch_weight(branch, weights) * (scale(branch) if scale else 1.0)
         entry.verified += branch.verdict == "verified"
     return votes
 
@@ -391,7 +393,7 @@ def vote(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     weights = vote_settings(deps.settings)
     branches = stage_branches(state)
     kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
-    votes = tally(kept, problem.kind, weights)
+    votes = tally(kept, problem.kind, weights, scale=judge.vote_scale(state))  # weighted best-of-N
     answer, share = decide(votes)
     parts = assess(branches, answer, share, problem.kind, weights)
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))

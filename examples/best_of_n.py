@@ -1,13 +1,14 @@
-"""A strategy of your own in one file: best-of-N with a verifier.
+"""A strategy of your own in one file: best-of-N by the executed check alone.
 
 Sample N branches that reason and cross-check with a program, then keep the single best
 branch — verified before unverified, then the model's own token confidence — instead of a
-majority vote. Register it with one line in ``ponder.toml``::
+majority vote (the built-in ``best-of-n`` asks a judge model instead). Register it with one
+line in ``ponder.toml``::
 
     plugins = ["examples/best_of_n.py"]
 
-and ``ponder solve --strategy best-of-n``, ``ponder batch --strategy best-of-n``, the UI's
-Solve page and ``ponder serve`` (model ``best-of-n``) all offer it. From Python::
+and ``ponder solve --strategy best-verified``, ``ponder batch --strategy best-verified``, the
+UI's Solve page and ``ponder serve`` (model ``best-verified``) all offer it. From Python::
 
     python examples/best_of_n.py
 """
@@ -75,13 +76,13 @@ def build_best_of_n(shape: Shape) -> StateGraph:
 
 
 STRATEGY = register_strategy(Strategy(
-    name="best-of-n", summary="Best of N verified branches (verified first, then confidence).",
+    name="best-verified", summary="Best of N verified branches (verified first, then confidence).",
     build=build_best_of_n, runs_code=True, settings=BestOfNSettings, prepare=all_n))
 
 
 def main() -> None:
     result = ponder.solve("A box holds 6 eggs. How many eggs are in 7 boxes?",
-                          strategy="best-of-n", samples=4)
+                          strategy="best-verified", samples=4)
     print(f"answer: {result.answer} from {result.samples_used} samples")
     print("verdicts:", [b.verdict for b in result.branches])
 

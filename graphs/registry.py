@@ -38,7 +38,7 @@ from ponder.registries import Registry
 from ponder.registries import scoped as scoped_registries
 from ponder.sandbox import SANDBOXES
 from ponder.scripted import SCRIPTS
-from ponder.graphs.strategies import (beam, checked, cot, direct, escalate, pot,
+from ponder.graphs.strategies import (beam, best_of_n, checked, cot, direct, escalate, pot,
                                        self_consistency, verified)
 from ponder.graphs.strategy import Shape, Strategy
 
@@ -77,7 +77,7 @@ def register_strategy(strategy: Strategy[Any]) -> Strategy[Any]:
     return strategy
 
 
-for _module in (direct, cot, self_consistency, pot, verified, checked, beam, escalate):
+for _module in (direct, cot, self_consistency, pot, verified, checked, beam, best_of_n, escalate):
     register_strategy(_module.STRATEGY)
 
 

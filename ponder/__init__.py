@@ -26,13 +26,14 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ponder.config import Config, RoleConfig, SolveOptions, load_config
     from ponder.graphs.api import Strategy, asolve, build_graph, register_strategy, solve
+    from ponder.feedback import annotate
 
 _LAZY = {
     "solve": "ponder.graphs.api", "asolve": "ponder.graphs.api",
     "build_graph": "ponder.graphs.api", "register_strategy": "ponder.graphs.api",
     "Strategy": "ponder.graphs.api",
     "Config": "ponder.config", "RoleConfig": "ponder.config", "SolveOptions": "ponder.config",
-    "load_config": "ponder.config",
+    "load_config": "ponder.config", "annotate": "ponder.feedback",
 }
 
 
@@ -48,6 +49,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackendError", "Branch", "BudgetExceeded", "Config", "ConfigError", "DatasetError",
     "ModelOutputError", "PonderError", "Problem", "Result", "RoleConfig", "SandboxUnavailable",
-    "SolveOptions", "StoreError", "Strategy", "TraceEvent", "Usage", "Vote", "asolve", "build_graph",
-    "load_config", "register_strategy", "solve",
+    "SolveOptions", "StoreError", "Strategy", "TraceEvent", "Usage", "Vote", "annotate", "asolve",
+    "build_graph", "load_config", "register_strategy", "solve",
 ]

@@ -24,6 +24,9 @@ CONFIG_FILE = "ponder.toml"
 MAX_CONFIG_BYTES = MIB  # a ponder.toml is a few hundred bytes; anything this big is a mistake
 EMBEDDED_REASONER = "local/gemma-3-270m"
 EMBEDDED_STANDARD = "local/smollm2-135m"
+# Roles that fall back to another role until configured: the judge (a verifier model that
+# scores solutions or steps, see ponder.agents.judge) is the standard model unless set.
+ROLE_FALLBACKS = {"judge": "standard"}
 
 
 def default_store_path() -> Path:
@@ -181,7 +184,10 @@ class Config(BaseSettings):
         return merged
 
     def role(self, name: str) -> RoleConfig:
-        """The configuration of role ``name``; a ``ConfigError`` names the known roles."""
+        """The configuration of role ``name`` (``judge`` is the standard role until set); a
+        ``ConfigError`` names the known roles."""
+        if name not in self.roles and name in ROLE_FALLBACKS:
+            name = ROLE_FALLBACKS[name]
         try:
             return self.roles[name]
         except KeyError:

@@ -221,24 +221,6 @@ def degradations(role: str, spec: RoleConfig, profile: Profile, *, use_logprobs:
     return notes
 
 
-def beam_refusal(role: str, spec: RoleConfig, profile: Profile) -> str | None:
-    """Why step-level beam search cannot use this model, or ``None`` when it can."""
-    why = []
-    if profile.reasoning:
-        why.append("it is a reasoning model: it thinks (hidden or in <think> blocks) before "
-                   "every one-line proposal, so proposals come back empty, truncated or as "
-                   "reasoning prose instead of program lines")
-    if not profile.stop:
-        why.append("it rejects stop sequences, which end each proposal after one line")
-    if not profile.logprobs:
-        why.append("it returns no log-probabilities, which score each step")
-    if not why:
-        return None
-    return (f"beam search cannot use {spec.model} (role {role}): " + "; and ".join(why)
-            + f". Use --strategy verified or self-consistency with it, or point roles.{role} "
-            "at a non-reasoning chat or embedded model for beam.")
-
-
 def models_url(spec: RoleConfig) -> tuple[str, dict[str, str]] | None:
     """The provider's model-list URL and its auth headers' shape (key filled in by the caller)."""
     base = (spec.api_base or DEFAULT_BASES.get(spec.provider) or "").rstrip("/")

@@ -26,9 +26,11 @@ from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
 from ponder.store_branches import StoreBranches
+from ponder.store_feedback import StoreFeedback
 from ponder.store_lease import Lease, StoreLeases
 from ponder.store_migrations import check_known, migrate
 from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
+from ponder.store_search import StoreSearch
 from ponder.types import Problem, Result, TraceEvent, new_id
 
 __all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
@@ -49,7 +51,7 @@ class RunInfo(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class Store(StoreQueries, StoreBranches, StoreLeases):
+class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch):
     """Thread-safe access to one SQLite store file.
 
     >>> store = Store("runs.db")

@@ -251,3 +251,25 @@ def m004_branches(db: sqlite3.Connection) -> None:
     db.execute(BRANCH_BACKFILL)
     db.execute("UPDATE results SET body = json_remove(body, '$.branches')"
                " WHERE json_type(body, '$.branches') IS NOT NULL")
+
+
+# 5 ------------------------------------------------------------------------------------------
+FEEDBACK = """
+CREATE TABLE feedback (
+    run_id TEXT NOT NULL, problem_id TEXT NOT NULL, strategy TEXT NOT NULL,
+    branch INTEGER NOT NULL DEFAULT -1,
+    label TEXT NOT NULL CHECK (label IN ('correct', 'wrong', 'unsure')),
+    answer TEXT, note TEXT, author TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (run_id, problem_id, strategy, branch),
+    FOREIGN KEY (run_id, problem_id, strategy) REFERENCES results (run_id, problem_id, strategy)
+        ON DELETE CASCADE
+)"""
+"""A person's label on a result (``branch`` -1) or on one of its branches (its index):
+correct / wrong / unsure, an optional corrected answer and note, who said it and when."""
+
+
+@migration
+def m005_feedback(db: sqlite3.Connection) -> None:
+    """Human feedback on traces and branches (see :mod:`ponder.store_feedback`)."""
+    db.execute(FEEDBACK)
+    db.execute("CREATE INDEX feedback_by_label ON feedback (label, run_id)")

@@ -93,8 +93,16 @@ def test_unknown_key_is_refused(tmp_path):
 
 
 def test_unknown_role():
-    with pytest.raises(ConfigError, match="unknown model role 'judge'"):
-        load_config().role("judge")
+    with pytest.raises(ConfigError, match="unknown model role 'critic'"):
+        load_config().role("critic")
+
+
+def test_the_judge_is_the_standard_role_until_set():
+    cfg = load_config().with_models(standard="openai/gpt-4.1-mini")
+    assert cfg.role("judge").model == "openai/gpt-4.1-mini"
+    judged = cfg.with_models(judge="deepseek/deepseek-chat")
+    assert judged.role("judge").model == "deepseek/deepseek-chat"
+    assert judged.role("standard").model == "openai/gpt-4.1-mini"
 
 
 def test_with_models_overrides_roles():

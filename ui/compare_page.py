@@ -1,8 +1,9 @@
-"""Compare page: two runs side by side — accuracy, tokens and cost per strategy, and the
-problems whose outcome flipped between them."""
+"""Compare page: two runs side by side — what was configured differently, accuracy, tokens
+and cost per strategy, and the problems whose outcome flipped (question, both answers)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,57 @@ def pick(path: str, side: str, default: int) -> RunInfo | None:
     return next(r for r in options if r.id == chosen)
 
 
+RUN_FIELDS = ("kind", "strategies", "dataset")
+VOLATILE_META = {"error", "pid", "host", "lease", "started_at", "finished_at", "line"}
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested settings as ``{"options.samples": "4", "roles.reasoner.model": "..."}``."""
+    if isinstance(value, dict) and value:
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return {prefix: value if isinstance(value, str) else json.dumps(value, default=str)}
+
+
+def settings_of(run: RunInfo) -> dict[str, str]:
+    """Everything recorded about how a run was configured, flattened: its kind, strategies
+    and dataset, every role and option (samples, stop rule, seed, strategy settings...), and
+    where it came from (``meta``)."""
+    out = {name: flatten(getattr(run, name))[""] for name in RUN_FIELDS}
+    out |= {k: v for k, v in flatten(run.config).items() if k}
+    out |= {k: v for k, v in flatten(run.meta, "meta").items()
+            if "." in k and k.split(".", 2)[1] not in VOLATILE_META}
+    return out
+
+
+def config_diff(a: RunInfo, b: RunInfo) -> pd.DataFrame:
+    """The settings that differ between two runs: one row each, A's value and B's."""
+    left, right = settings_of(a), settings_of(b)
+    rows = [{"setting": key, "A": left.get(key, "–"), "B": right.get(key, "–")}
+            for key in sorted(set(left) | set(right)) if left.get(key) != right.get(key)]
+    return pd.DataFrame(rows, columns=["setting", "A", "B"])
+
+
+def differences(a: RunInfo, b: RunInfo) -> None:
+    """The configuration diff, above everything else: why two runs might differ."""
+    st.subheader("What was configured differently")
+    frame = config_diff(a, b)
+    if frame.empty:
+        st.caption("Both runs were configured the same way (same strategies, roles, models "
+                   "and options).")
+        return
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "setting": st.column_config.TextColumn(pinned=True, width=260),
+        "A": st.column_config.TextColumn(width="large"),
+        "B": st.column_config.TextColumn(width="large")})
+
+
+COMPARE_COLUMNS = ["strategy", "accuracy A", "accuracy B", "Δ accuracy (pts)", "tokens A",
+                   "tokens B", "cost A ($)", "cost B ($)", "problems A", "problems B"]
+
+
 def table(a: list[StrategySummary], b: list[StrategySummary]) -> pd.DataFrame:
     """One row per strategy in either run: accuracy, tokens and cost of A and B, and Δ."""
     left, right = {s.strategy: s for s in a}, {s.strategy: s for s in b}
@@ -50,7 +102,7 @@ def table(a: list[StrategySummary], b: list[StrategySummary]) -> pd.DataFrame:
             "cost A ($)": x.cost_usd if x else None, "cost B ($)": y.cost_usd if y else None,
             "problems A": x.problems if x else 0, "problems B": y.problems if y else 0,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)  # the columns even with no results
 
 
 def accuracy_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -85,11 +137,12 @@ def trace_link(run_id: str, problem_id: str, strategy: str) -> str:
 def flip_frame(a: RunInfo, b: RunInfo, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The flipped problems as table rows, each linked to its trace in both runs."""
     return pd.DataFrame([{
-        "problem": r["problem_id"], "strategy": r["strategy"],
+        "problem": r["problem_id"],
         "flip": "fixed in B" if r["correct_b"] == 1 else "broken in B",
         "answer A": r["answer_a"], "answer B": r["answer_b"], "reference": r["reference"],
         "trace A": trace_link(a.id, r["problem_id"], r["strategy"]),
         "trace B": trace_link(b.id, r["problem_id"], r["strategy"]),
+        "question": r.get("question") or "", "strategy": r["strategy"],
     } for r in rows])
 
 
@@ -106,6 +159,9 @@ def flips(path: str, a: RunInfo, b: RunInfo) -> None:
     if not rows:
         return
     st.dataframe(flip_frame(a, b, rows), hide_index=True, width="stretch", column_config={
+        "problem": st.column_config.TextColumn(pinned=True, width=120),
+        "flip": st.column_config.TextColumn(pinned=True, width=100),
+        "question": st.column_config.TextColumn(width=320),
         "trace A": st.column_config.LinkColumn(display_text="open A"),
         "trace B": st.column_config.LinkColumn(display_text="open B")})
 
@@ -124,6 +180,7 @@ def main() -> None:
     if a.id == b.id:
         st.info("Pick two different runs.")
         return
+    differences(a, b)
     frame = table(data.summaries(path, a.id), data.summaries(path, b.id))
     st.subheader("Per strategy")
     st.dataframe(frame, hide_index=True, width="stretch", column_config={

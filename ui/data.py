@@ -16,7 +16,10 @@ import streamlit as st
 
 from ponder.errors import PonderError
 from ponder.store import RunInfo, Store, StrategySummary
+from ponder.store_feedback import Feedback
+from ponder.store_search import ResultQuery
 from ponder.types import Problem, Result, TraceEvent
+from ponder.verdict import verdict_of
 
 LIVE_TTL = 5  # seconds: run lists and totals change while a batch runs
 TRACE_TTL = 30  # a problem's trace only grows until its result is stored
@@ -126,7 +129,11 @@ def outcome_cells(path: str, run_id: str, limit: int,
 def comparison(path: str, run_a: str, run_b: str) -> tuple[int, list[dict[str, Any]]]:
     """Results both runs share, and the problems whose correctness flipped from a to b."""
     db = open_store(path)
-    return db.common_results(run_a, run_b), db.flipped(run_a, run_b)
+    rows = db.flipped(run_a, run_b)
+    for row in rows:  # the question, which the comparison query does not read
+        problem = db.problem(run_a, row["problem_id"])
+        row["question"] = problem.question if problem else None
+    return db.common_results(run_a, run_b), rows
 
 @dataclass(frozen=True)
 class Neighbours:
@@ -176,3 +183,68 @@ def first_traced_problem(path: str, run_id: str) -> str | None:
 def clear() -> None:
     """Forget cached query results (after this session wrote a new run)."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def verdict_lines(path: str, keys: tuple[tuple[str, str, str], ...]) -> dict[tuple[str, str, str],
+                                                                             str]:
+    """The verdict badge's text (:meth:`ResultVerdict.line`) of each (run, problem, strategy)
+    result named: what the tables show, computed as the trace header computes it."""
+    db = open_store(path)
+    out: dict[tuple[str, str, str], str] = {}
+    for run_id, problem_id, strategy in keys:
+        result = db.result(run_id, problem_id, strategy)
+        if result is not None:
+            out[(run_id, problem_id, strategy)] = verdict_of(result).line()
+    return out
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def trace_labels(path: str, run_ids: tuple[str, ...]) -> dict[tuple[str, str, str], Feedback]:
+    """People's labels on the traces of these runs, by (run, problem, strategy)."""
+    return open_store(path).trace_labels(list(run_ids))
+
+
+def feedback(path: str, run_id: str, problem_id: str, strategy: str) -> list[Feedback]:
+    """The labels on one trace and its branches (never cached: the page writes them)."""
+    return open_store(path).feedback(run_id, problem_id, strategy)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def search(path: str, query_json: str, limit: int,
+           offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many results match the :class:`ResultQuery` (as JSON: the cache key) across runs,
+    and one page of them."""
+    db, query = open_store(path), ResultQuery.model_validate_json(query_json)
+    return db.count_search(query), db.search_results(query, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def result_models(path: str) -> list[str]:
+    return open_store(path).result_models()
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def run_verdicts(path: str, run_ids: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """For a page of runs, the verdict cell and the feedback cell of each.
+
+    A run of one result shows that result's badge text and label, as its trace does; a run
+    of several counts them (``2 verified · 1 refuted``, ``1 wrong · 2 correct``).
+    """
+    db = open_store(path)
+    counts, labels = db.verdict_counts(list(run_ids)), db.label_counts(list(run_ids))
+    singles = [r for r in run_ids if sum(counts.get(r, {}).values()) == 1]
+    mine = db.trace_labels(singles)
+    verdicts, feedback = {}, {}
+    for run_id in run_ids:
+        if run_id in singles:
+            result = next(iter(db.results(run_id, limit=1)), None)
+            verdicts[run_id] = verdict_of(result).line() if result else ""
+            found = [f for f in mine.values() if f.run_id == run_id]
+            feedback[run_id] = found[0].line() if found else ""
+            continue
+        verdicts[run_id] = " · ".join(f"{n} {label}" for label, n in counts.get(run_id, {})
+                                      .items())
+        feedback[run_id] = " · ".join(f"{n} {label}" for label, n in labels.get(run_id, {})
+                                      .items())
+    return verdicts, feedback

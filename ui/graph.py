@@ -229,6 +229,19 @@ def node_color(event: TraceEvent) -> str:
     return step_color(event.node)
 
 
+def step_kind(event: TraceEvent) -> str:
+    """What a step's colour means, for a legend: ``verify: refuted``, ``execute: timeout``,
+    ``result: wrong``, else the step's name (the graph and the timeline share these)."""
+    out = event.outputs
+    if event.node == "verify" and str(out.get("verdict")) in VERDICT_COLORS:
+        return f"verify: {out.get('verdict')}"
+    if event.node == "execute" and out.get("status") not in (None, "ok"):
+        return f"execute: {out.get('status')}"
+    if event.node == "result" and out.get("correct") is False:
+        return "result: wrong"
+    return event.node
+
+
 def tooltip(event: TraceEvent) -> str:
     """Hover text: step, duration and tokens."""
     u = event.usage

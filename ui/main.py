@@ -27,6 +27,7 @@ LINKED = [
     RUNS,
     st.Page("run_page.py", title="Run", icon=":material/monitoring:", url_path="run"),
     st.Page("trace_page.py", title="Trace", icon=":material/account_tree:", url_path="trace"),
+    st.Page("search_page.py", title="Search", icon=":material/search:", url_path="search"),
     st.Page("compare_page.py", title="Compare runs", icon=":material/compare_arrows:",
             url_path="compare"),
     st.Page("solve_page.py", title="Solve", icon=":material/play_arrow:", url_path="solve"),

@@ -31,12 +31,14 @@ def outcome(cell: dict[str, Any] | None) -> str:
     return {1: "correct", 0: "wrong"}.get(cell["correct"], "unscored")
 
 
-def cell_text(cell: dict[str, Any] | None) -> str:
-    """What a cell reads: ``✓ correct · 1,234 tok``."""
+def cell_text(cell: dict[str, Any] | None, verdict: str = "") -> str:
+    """What a cell reads: ``✓ correct · verified (executed check), confidence 0.90 ·
+    1,234 tok`` (the verdict badge's text as the trace header shows it)."""
     what = outcome(cell)
     if what == "pending" or cell is None:
         return MARKS[what]
-    return f"{MARKS[what]} · {int(cell['tokens'] or 0):,} tok"
+    return f"{MARKS[what]} · " + (f"{verdict} · " if verdict else "") \
+        + f"{int(cell['tokens'] or 0):,} tok"
 
 
 @dataclass
@@ -48,8 +50,11 @@ class Matrix:
     strategies: list[str]
 
 
-def build(cells: list[dict[str, Any]], strategies: list[str]) -> Matrix:
-    """One row per problem (in position order), one column per strategy."""
+def build(cells: list[dict[str, Any]], strategies: list[str],
+          verdicts: dict[tuple[str, str], str] | None = None) -> Matrix:
+    """One row per problem (in position order), one column per strategy; ``verdicts``: the
+    badge text by (problem, strategy)."""
+    verdicts = verdicts or {}
     by_problem: dict[str, dict[str, Any]] = {}
     for cell in cells:
         row = by_problem.setdefault(cell["problem_id"], {"position": cell["position"],
@@ -64,7 +69,8 @@ def build(cells: list[dict[str, Any]], strategies: list[str]) -> Matrix:
         line = {"#": (row["position"] or 0) + 1, "problem": problem_id,
                 "question": (row["question"] or "")[:120]}
         for strategy in columns:
-            line[strategy] = cell_text(row["cells"].get(strategy))
+            line[strategy] = cell_text(row["cells"].get(strategy),
+                                       verdicts.get((problem_id, strategy), ""))
         rows.append(line)
     frame = pd.DataFrame(rows, columns=FIXED + columns)
     return Matrix(frame=frame, problems=list(by_problem), strategies=columns)
@@ -85,6 +91,18 @@ def _paint(value: object) -> str:
     return ""
 
 
+def column_config(matrix: Matrix) -> dict[str, Any]:
+    """Key columns pinned (the row number and problem stay in view while the strategies
+    scroll inside the table); each strategy's column wide enough for its cell's text."""
+    config: dict[str, Any] = {
+        "#": st.column_config.NumberColumn(width=40, pinned=True),
+        "problem": st.column_config.TextColumn(width=120, pinned=True),
+        "question": st.column_config.TextColumn(width=200)}
+    for name in matrix.strategies:
+        config[name] = st.column_config.TextColumn(width=380)
+    return config
+
+
 def show(path: str, run: RunInfo) -> None:
     """The matrix, a page of problems at a time; a selected cell opens its trace."""
     st.subheader("Problems × strategies")
@@ -94,15 +112,15 @@ def show(path: str, run: RunInfo) -> None:
         return
     limit, offset = widgets.pager(total, key="matrix_page", page_size=50)
     _, cells = data.outcome_cells(path, run.id, limit, offset)
-    matrix = build(cells, run.strategies)
+    keys = tuple((run.id, c["problem_id"], c["strategy"]) for c in cells if c["strategy"])
+    lines = data.verdict_lines(path, keys)
+    matrix = build(cells, run.strategies, {(p, s): v for (_, p, s), v in lines.items()})
     st.caption("Select a cell to open that problem's trace under that strategy. "
                "✂ truncated: the model ran out of tokens before answering.")
     styled = matrix.frame.style.map(_paint, subset=matrix.strategies)
     picked = st.dataframe(styled, hide_index=True, on_select="rerun",
                           selection_mode="single-cell", key="run_matrix", width="stretch",
-                          column_config={"#": st.column_config.NumberColumn(width="small",
-                                                                           pinned=True),
-                                         "problem": st.column_config.TextColumn(pinned=True)})
+                          column_config=column_config(matrix))
     chosen = picked.selection.cells if picked else []
     if chosen:
         query = target(matrix, run.id, tuple(chosen[0]))

@@ -1,5 +1,6 @@
-"""The trace page's header: the outcome first — answer, whether it is right, how sure, why
-the run stopped, whether it escalated — then what it cost and how long it took."""
+"""The trace page's header: the outcome first — the answer and one verdict badge
+(:func:`ponder.verdict.verdict_of`, the same the CLI and the tables show) with what it is made
+of beneath it, the reference and a person's label beside it — then cost and time."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import streamlit as st
 
+from ponder.store_feedback import Feedback
 from ponder.types import Result, TraceEvent
 from ponder.ui import escape, widgets
+from ponder.verdict import verdict_of
 
 STOPS = {
     "decided": "decided — the vote was settled before every sample was drawn",
@@ -22,14 +25,16 @@ STOPS = {
     "truncated": "truncated — the model ran out of tokens before answering",
     "unverified": "unverified — every code check refuted the winner",
 }
-VERDICT = {True: ":green-badge[correct]", False: ":red-badge[wrong]"}
 
 
-def verdict_badge(result: Result) -> str:
-    """correct / wrong / unscored (no reference) / no answer, as a badge."""
-    if result.answer is None:
-        return ":gray-badge[no answer]"
-    return VERDICT.get(result.correct, ":gray-badge[unscored — no reference answer]")
+def reference_badge(result: Result) -> str:
+    """Whether the answer matches the dataset's reference (ground truth, not the verdict)."""
+    md = escape.markdown
+    if result.reference is None or result.correct is None:
+        return ""
+    if result.correct:
+        return f":green-badge[matches the reference] {md(result.reference)}"
+    return f":red-badge[differs from the reference] {md(result.reference)}"
 
 
 def stop_reason(result: Result) -> str:
@@ -38,15 +43,14 @@ def stop_reason(result: Result) -> str:
     return STOPS.get(code, code)
 
 
-def verification(parts: dict[str, Any]) -> str | None:
-    """``verified`` / ``unverified`` / ``unchecked`` as a badge with its counts."""
+def checks(parts: dict[str, Any]) -> str | None:
+    """``code checks: 1 verified, 2 refuted`` (or that none ran); None when not recorded."""
     status = parts.get("status")
     if status not in ("verified", "unverified", "unchecked"):
         return None
-    color = {"verified": "green", "unverified": "red", "unchecked": "gray"}[status]
-    counts = (f" — {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
-              if status != "unchecked" else " — no code check ran")
-    return f":{color}-badge[{status}]{counts}"
+    if status == "unchecked":
+        return "no code check ran"
+    return f"code checks: {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
 
 
 def confidence_parts(parts: dict[str, Any]) -> str:
@@ -72,29 +76,42 @@ def wall_time(result: Result | None, events: list[TraceEvent]) -> float | None:
     return max(e.ended_at for e in events) - min(e.started_at for e in events)
 
 
-def show(result: Result, events: list[TraceEvent]) -> None:
-    """Answer, verdict, confidence and its parts, stop reason, escalation, then usage."""
+def verdict_parts(result: Result) -> list[str]:
+    """What the verdict is made of, in plain words: the confidence's formula, the checks,
+    why sampling stopped and how many samples it took (escaped Markdown, one part each)."""
+    md = escape.markdown
+    parts = result.confidence_parts
+    bits = []
+    formula = confidence_parts(parts) if parts.get("share") is not None else ""
+    bits.append(f"confidence {result.confidence:.2f}" + (f" = {formula}" if formula else ""))
+    checked = checks(parts)
+    if checked:
+        bits.append(checked)
+    if result.stopped:
+        bits.append(f"stopped: {stop_reason(result)}")
+    if result.max_samples:
+        bits.append(f"{result.samples_used}/{result.max_samples} samples")
+    return [md(b) for b in bits]
+
+
+def show(result: Result, events: list[TraceEvent], feedback: Feedback | None = None) -> None:
+    """The answer, one verdict badge with its parts beneath, the reference and a person's
+    label beside it, escalation and notes, then usage."""
     md = escape.markdown
     answer = md(result.answer) if result.answer is not None else "_no answer_"
-    st.markdown(f"### Answer: {answer} {verdict_badge(result)}")
-    cols = st.columns([1, 1, 2])
-    cols[0].metric("Confidence", f"{result.confidence:.2f}",
-                   help="min(vote share, Beta stability) × share of code checks that passed")
-    cols[1].metric("Samples", f"{result.samples_used}/{result.max_samples}")
-    with cols[2]:
-        st.markdown(f"**Stopped:** {md(stop_reason(result))}")
-        checked = verification(result.confidence_parts)
-        if checked:
-            st.markdown(f"**Code checks:** {checked}")
-        if result.escalated:
-            to = result.models.get("reasoner") if result.models else None
-            st.markdown(":orange-badge[escalated] to the reasoning model"
-                        + (f" {md(to)}" if to else ""))
-        if result.reference is not None:
-            st.markdown(f"**Reference:** {md(result.reference)}")
-    parts = confidence_parts(result.confidence_parts)
-    if parts:
-        st.caption(f"confidence = {md(parts)}")
+    st.markdown(f"### Answer: {answer}")
+    with st.container(horizontal=True, gap="small", vertical_alignment="center",
+                      key="trace_verdict"):
+        st.markdown(widgets.verdict_badge(verdict_of(result)), width="content",
+                    help=widgets.VERDICT_COLUMN_HELP)
+        for extra in (reference_badge(result),
+                      widgets.feedback_badge(feedback) if feedback else "",
+                      ":orange-badge[escalated] to " + md(result.models.get("reasoner")
+                                                           or "the reasoning model")
+                      if result.escalated else ""):
+            if extra:
+                st.markdown(extra, width="content")
+    st.caption(" · ".join(verdict_parts(result)))
     bits = [f"problem {md(result.problem_id)}", md(result.strategy)]
     if result.models:
         bits.append("models " + md(", ".join(sorted(set(result.models.values())))))

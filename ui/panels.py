@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
@@ -177,14 +178,15 @@ def tally_chart(votes: dict[str, Any], leader: str | None = None) -> alt.LayerCh
         y=alt.Y("answer:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200)),
         tooltip=["answer", "count", "verified", alt.Tooltip("weight:Q", format=".2f")],
     )
-    bars = base.mark_bar().encode(
+    bars = base.mark_bar(size=12).encode(
         x=alt.X("weight:Q", title="vote weight per answer",
-                scale=alt.Scale(domainMax=float(frame["weight"].max()) * 1.35 or 1.0)),
+                scale=alt.Scale(domainMax=float(frame["weight"].max()) or 1.0)),
         color=alt.Color("role:N", scale=alt.Scale(domain=["leader", "other"],
                                                   range=["#f9a825", "#90a4ae"]), legend=None))
-    # Counts and verified flags written beside each bar, not only in the tooltip.
-    labels = base.mark_text(align="left", dx=6, color="#37474f").encode(x="weight:Q",
-                                                                         text="facts:N")
+    # Counts and verified flags written above each bar from its start, not only in the
+    # tooltip: written after the bar's end they ran past a narrow chart ("weight 1.0(").
+    labels = base.mark_text(align="left", baseline="bottom", dx=2, dy=-7,
+                            color="#37474f").encode(x=alt.value(0), text="facts:N")
     return bars + labels
 
 
@@ -252,8 +254,10 @@ def branch_card(branch: Branch, shared: Usage | None = None) -> None:
                f"model time {u.latency_s:.2f}s{rewards}")
 
 
-def compare(result: Result, *, key: str, shared: Usage | None = None) -> None:
-    """Two branches side by side, picked by the user."""
+def compare(result: Result, *, key: str, shared: Usage | None = None,
+            below: Callable[[Branch, str], None] | None = None) -> None:
+    """Two branches side by side, picked by the user; ``below`` draws under each card
+    (the trace page's feedback on that branch), given the card's own key suffix."""
     branches = sorted(result.branches, key=lambda b: b.index)
     if not branches:
         st.caption("This result has no branches.")
@@ -261,6 +265,8 @@ def compare(result: Result, *, key: str, shared: Usage | None = None) -> None:
     if len(branches) == 1:  # one branch: no side to compare it with
         with st.container(border=True):
             branch_card(branches[0], shared)
+            if below is not None:
+                below(branches[0], "0")
         return
     labels = {i: f"branch {b.index} · {b.answer} · {b.verdict}" for i, b in enumerate(branches)}
     cols = st.columns(2)
@@ -271,3 +277,5 @@ def compare(result: Result, *, key: str, shared: Usage | None = None) -> None:
                                 key=f"{key}_{side}", label_visibility="collapsed")
             with st.container(border=True):
                 branch_card(branches[pick], shared)
+                if below is not None:
+                    below(branches[pick], str(side))

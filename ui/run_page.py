@@ -14,8 +14,12 @@ from ponder.ui import data, escape, matrix, widgets
 
 OUTCOMES = {"all": None, "correct": "correct", "wrong": "wrong", "no answer": "no_answer"}
 PROBLEM_COLUMNS = {
-    "problem": st.column_config.TextColumn(pinned=True),
-    "outcome": st.column_config.TextColumn(pinned=True),
+    "problem": st.column_config.TextColumn(pinned=True, width=140),
+    "outcome": st.column_config.TextColumn(pinned=True, width=90),
+    "verdict": st.column_config.TextColumn(width=240, help=widgets.VERDICT_COLUMN_HELP),
+    "question": st.column_config.TextColumn(width=260),
+    "feedback": st.column_config.TextColumn(width="medium",
+                                            help="What a person labelled this trace."),
     "confidence": st.column_config.NumberColumn(format="%.2f"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f"),
     "model time (s)": st.column_config.NumberColumn(format="%.1f",
@@ -23,16 +27,18 @@ PROBLEM_COLUMNS = {
 }
 
 
-def header(path: str, run: RunInfo) -> None:
+def header(path: str, run: RunInfo) -> list[str]:
     """What the run was: kind, status, when, dataset, strategies, models and its times."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
     md = escape.markdown
     st.markdown(f"**{md(run.name or run.id)}** · {md(run.kind)} · status **{md(run.status)}** · "
                 f"{when}" + (f" · dataset {md(run.dataset)}" if run.dataset else ""))
     used, _ = data.run_extras(path, (run.id,))
-    models = ", ".join(used.get(run.id, [])) or widgets.models_of(run)
+    names = used.get(run.id) or [m for m in widgets.models_of(run).split(", ") if m]
+    models = ", ".join(names)
     st.caption(f"strategies: {md(', '.join(run.strategies) or '–')}"
                + (f" · models: {md(models)}" if models else ""))
+    return names
 
 
 def summary_frame(rows: list[StrategySummary]) -> pd.DataFrame:
@@ -64,7 +70,19 @@ def tradeoff_chart(frame: pd.DataFrame, x: str) -> alt.Chart:
     )
 
 
-def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
+def free_caption(models: list[str]) -> str:
+    """Why cost is $0, truthfully: embedded models are free; a remote one priced at $0 is
+    not "embedded" (its provider reported no price, or LiteLLM knows none)."""
+    remote = [m for m in models if not m.startswith("local/")]
+    if models and not remote:
+        return ("Every model in this run was free (embedded), so cost is $0; model time is "
+                "charted instead.")
+    named = f" ({', '.join(remote)})" if remote else ""
+    return (f"No cost was recorded for this run's models{named}: the provider reported no "
+            "price, or none is known for them. Model time is charted instead.")
+
+
+def strategies(run: RunInfo, rows: list[StrategySummary], models: list[str]) -> None:
     """Accuracy metrics, the summary table and the trade-off charts."""
     if not rows:
         st.info("No results stored for this run yet.")
@@ -99,24 +117,29 @@ def strategies(run: RunInfo, rows: list[StrategySummary]) -> None:
         right.subheader("Accuracy against time")
         right.altair_chart(tradeoff_chart(scored, "time / problem (s)"), width="stretch",
                            height=300)
-        right.caption("Every model in this run was free (embedded), so cost is $0; "
-                      "model time is charted instead.")
+        right.caption(escape.markdown(free_caption(models)))
 
 
-def problem_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Display rows for the problem table."""
+def problem_frame(rows: list[dict[str, Any]], verdicts: dict[tuple[str, str, str], str]
+                  | None = None, labels: dict[tuple[str, str, str], Any] | None = None,
+                  run_id: str = "") -> pd.DataFrame:
+    """Display rows for the problem table: key columns first, blank columns left out."""
     def outcome(r: dict[str, Any]) -> str:
         if r["answer"] is None:
             return "no answer"
         return {1: "correct", 0: "wrong"}.get(r["correct"], "unscored")
 
-    return pd.DataFrame([{
-        "problem": r["problem_id"], "strategy": r["strategy"], "outcome": outcome(r),
-        "question": (r["question"] or "")[:160], "answer": r["answer"],
-        "reference": r["reference"], "confidence": r["confidence"], "tokens": r["tokens"],
-        "cost ($)": r["cost_usd"], "model time (s)": r["latency_s"], "samples": r["samples_used"],
-        "stopped": r["stopped"],
+    verdicts, labels = verdicts or {}, labels or {}
+    frame = pd.DataFrame([{
+        "problem": r["problem_id"], "outcome": outcome(r),
+        "verdict": verdicts.get((run_id, r["problem_id"], r["strategy"]), ""),
+        "strategy": r["strategy"], "answer": r["answer"], "reference": r["reference"],
+        "question": (r["question"] or "")[:160],
+        "feedback": widgets.feedback_text(labels.get((run_id, r["problem_id"], r["strategy"]))),
+        "tokens": r["tokens"], "cost ($)": r["cost_usd"], "model time (s)": r["latency_s"],
+        "samples": r["samples_used"], "stopped": r["stopped"],
     } for r in rows])
+    return widgets.drop_blank(frame, keep=("problem", "outcome", "verdict"))
 
 
 def problems(path: str, run: RunInfo) -> None:
@@ -137,7 +160,10 @@ def problems(path: str, run: RunInfo) -> None:
     limit, offset = widgets.pager(total, key="run_page")
     total, rows = data.results_page(path, run.id, strategy, status, limit, offset)
     st.caption(f"{total} result(s). Select a row to open its trace.")
-    picked = st.dataframe(problem_frame(rows), hide_index=True, on_select="rerun",
+    keys = tuple((run.id, r["problem_id"], r["strategy"]) for r in rows)
+    frame = problem_frame(rows, data.verdict_lines(path, keys), data.trace_labels(path, (run.id,)),
+                          run.id)
+    picked = st.dataframe(frame, hide_index=True, on_select="rerun",
                           selection_mode="single-row", key="run_problems", width="stretch",
                           column_config=PROBLEM_COLUMNS)
     if picked and picked.selection.rows:
@@ -156,8 +182,8 @@ def main() -> None:
         return
     with crumbs:
         widgets.breadcrumbs(run)
-    header(path, run)
-    strategies(run, data.summaries(path, run.id))
+    models = header(path, run)
+    strategies(run, data.summaries(path, run.id), models)
     if len(run.strategies) > 1 or run.kind == "batch":
         matrix.show(path, run)
     problems(path, run)

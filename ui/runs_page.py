@@ -31,8 +31,10 @@ def by_strategy(scores: dict[str, tuple[int, int]]) -> str:
 
 
 def table(rows: list[dict[str, Any]], models: dict[str, list[str]],
-          scores: dict[str, dict[str, tuple[int, int]]]) -> pd.DataFrame:
-    """One display row per run; a run with several strategies gets no blended accuracy."""
+          scores: dict[str, dict[str, tuple[int, int]]],
+          verdicts: tuple[dict[str, str], dict[str, str]] = ({}, {})) -> pd.DataFrame:
+    """One display row per run, key columns first; a run with several strategies gets no
+    blended accuracy, and a column blank on every row is left out."""
     out = []
     for r in rows:
         roles = json.loads(r["config"] or "{}").get("roles") or {}
@@ -41,33 +43,40 @@ def table(rows: list[dict[str, Any]], models: dict[str, list[str]],
         blended = len(per) <= 1 and r["scored"]
         out.append({
             "run": r["name"] or r["id"],
-            "kind": r["kind"],
-            "status": r["status"],
+            "what": r["dataset"] or r["question"] or "",
+            "verdict": verdicts[0].get(r["id"], ""),
             "accuracy": (r["correct"] / r["scored"]) if blended else None,
             "accuracy by strategy": by_strategy(per),
+            "kind": r["kind"],
+            "status": r["status"],
             "tokens": r["tokens"],
             "cost ($)": r["cost_usd"],
             "wall (s)": (r["finished_at"] - r["created_at"]) if r["finished_at"] else None,
             "model time (s)": r["latency_s"],
             "problems": r["problems"],
             "no answer": r["no_answer"],
+            "feedback": verdicts[1].get(r["id"], ""),
             "created": datetime.fromtimestamp(r["created_at"]),
             "strategies": ", ".join(json.loads(r["strategies"] or "[]")),
             "models": ", ".join(used),
-            "what": r["dataset"] or r["question"] or "",
         })
-    return pd.DataFrame(out)
+    return widgets.drop_blank(pd.DataFrame(out), keep=("run", "what", "verdict"))
 
 
 COLUMNS = {
-    "run": st.column_config.TextColumn(pinned=True, width="medium"),
+    # Pinned: what the run is (they stay while the rest scrolls inside the table); the
+    # verdict comes next, on screen at 1280 px without scrolling.
+    "run": st.column_config.TextColumn(pinned=True, width=150),
+    "what": st.column_config.TextColumn(
+        pinned=True, width=210, help="The dataset of a batch, or the question of a solve."),
+    "verdict": st.column_config.TextColumn(width=240, help=widgets.VERDICT_COLUMN_HELP),
     "kind": st.column_config.TextColumn(width="small"),
     "status": st.column_config.TextColumn(width="small"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     "accuracy": widgets.accuracy_column(
-        width="small", pinned=True,
+        width="small",
         help="Share of scored problems answered correctly (a run of one strategy only)."),
-    "accuracy by strategy": st.column_config.TextColumn(width=280, pinned=True),
+    "accuracy by strategy": st.column_config.TextColumn(width=220),
     "tokens": st.column_config.NumberColumn(width="small"),
     "cost ($)": st.column_config.NumberColumn(format="$%.4f", width="small"),
     "wall (s)": st.column_config.NumberColumn(
@@ -77,6 +86,8 @@ COLUMNS = {
         help="Every model call's latency added up; parallel calls each count."),
     "problems": st.column_config.NumberColumn(width="small"),
     "no answer": st.column_config.NumberColumn(width="small"),
+    "feedback": st.column_config.TextColumn(width="medium",
+                                            help="What people labelled (ponder annotate)."),
 }
 
 
@@ -93,7 +104,11 @@ def open_selected(rows: list[dict[str, Any]], selection: Any) -> None:
 
 def main() -> None:
     st.title("Runs")
-    st.page_link("compare_page.py", label="Compare two runs", icon=":material/compare_arrows:")
+    with st.container(horizontal=True, gap="medium"):
+        st.page_link("search_page.py", label="Search results across runs",
+                     icon=":material/search:")
+        st.page_link("compare_page.py", label="Compare two runs",
+                     icon=":material/compare_arrows:")
     path = widgets.store_or_stop()
     kind, strategy, text = filters(path)
     total, _ = data.runs_page(path, kind, strategy, text, 1, 0)
@@ -103,8 +118,10 @@ def main() -> None:
     limit, offset = widgets.pager(total, key="runs_page", page_size=25, param="page")
     total, rows = data.runs_page(path, kind, strategy, text, limit, offset)
     st.caption(f"{total} run(s). Select a row to open it.")
-    models, scores = data.run_extras(path, tuple(r["id"] for r in rows))
-    selection = st.dataframe(table(rows, models, scores), column_config=COLUMNS, hide_index=True,
+    ids = tuple(r["id"] for r in rows)
+    models, scores = data.run_extras(path, ids)
+    frame = table(rows, models, scores, data.run_verdicts(path, ids))
+    selection = st.dataframe(frame, column_config=COLUMNS, hide_index=True,
                              on_select="rerun", selection_mode="single-row", key="runs_table",
                              width="stretch")
     open_selected(rows, selection)

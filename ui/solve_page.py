@@ -11,10 +11,11 @@ import streamlit as st
 from ponder.ui.telemetry import install as install_telemetry
 from ponder.config import Config, SolveOptions, load_config
 from ponder.errors import PonderError
-from ponder.types import TraceEvent
-from ponder.ui import data, escape, panels, timeline, widgets
+from ponder.types import Result, TraceEvent
+from ponder.ui import data, escape, outcome, panels, timeline, widgets
 from ponder.ui.graph import layout
 from ponder.ui.live import LiveJob, LiveJobs, LiveSolve
+from ponder.verdict import verdict_of
 
 DEFAULT_SAMPLES = 4
 
@@ -95,14 +96,19 @@ def live_jobs() -> LiveJobs:
 class LiveView:
     """Placeholders redrawn while a solve runs: timer, steps, branches, vote."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, running: bool = True) -> None:
         top = st.columns(4)
         self.clock, self.leader = top[0].empty(), top[1].empty()
         self.count, self.started = top[2].empty(), top[3].empty()
         st.markdown("**Steps as they finish**")
         self.steps = st.empty()
-        st.markdown("**Being written now**")
-        self.writing = st.empty()
+        # Only while the solve runs: once it ends there is nothing being written.
+        self.writing_slot = st.empty()
+        self.writing = None
+        if running:
+            with self.writing_slot.container():
+                st.markdown("**Being written now**")
+                self.writing = st.empty()
         left, right = st.columns(2)
         left.markdown("**Branches as they finish**")
         self.branches = left.empty()
@@ -121,8 +127,9 @@ class LiveView:
             self._drawn_steps = len(events)
             self.steps.altair_chart(timeline.waterfall(timeline.spans(layout(events))),
                                     width="stretch")
-        with self.writing.container():
-            self.draw_writing(live)
+        if self.writing is not None:
+            with self.writing.container():
+                self.draw_writing(live)
         if live.branches:
             self.branches.dataframe(pd.DataFrame(live.rows()), hide_index=True, width="stretch")
         tally = live.tally()
@@ -130,6 +137,11 @@ class LiveView:
             with self.votes.container():
                 panels.vote_chart(tally, leader)
 
+
+    def finish(self) -> None:
+        """The solve ended: drop the "being written" section (its text is stale now)."""
+        self.writing_slot.empty()
+        self.writing = None
 
     @staticmethod
     def draw_writing(live: LiveSolve) -> None:
@@ -163,25 +175,36 @@ def follow(path: str, run_id: str) -> None:
     if job is None:
         stored(path, run_id)
         return
-    cols = st.columns([4, 1])
-    cols[0].markdown(f"Solving with **{escape.markdown(job.live.strategy)}** · run "
-                     f"{escape.markdown(run_id)}")
-    cols[1].button("Cancel", key=f"cancel-{run_id}", on_click=job.cancel,
-                   disabled=job.status != "running", icon=":material/stop_circle:")
-    view, store = LiveView(), data.open_store(path)
+    store = data.open_store(path)
+    if job.status != "running":  # a rerun or reload after it ended: no longer a live page
+        ended(job)
+        LiveView(running=False).update(job, store.events(run_id))
+        return
+    top = st.empty()
+    with top.container():
+        cols = st.columns([4, 1])
+        cols[0].markdown(f"Solving with **{escape.markdown(job.live.strategy)}** · run "
+                         f"{escape.markdown(run_id)}")
+        cols[1].button("Cancel", key=f"cancel-{run_id}", on_click=job.cancel,
+                       icon=":material/stop_circle:")
+    result_slot = st.container()  # above the live view, where the outcome is read first
+    view = LiveView()
     while True:
         running = job.status == "running"
         view.update(job, store.events(run_id))
         if not running:
             break
         time.sleep(POLL_S)
+    top.empty()
+    view.finish()
     data.clear()
-    ended(job)
+    with result_slot:
+        ended(job)
 
 
 def ended(job: LiveJob) -> None:
     if job.status == "done" and job.live.result is not None:
-        show_result(job.live)
+        show_result(job.live.result)
     elif job.status == "cancelled":
         st.warning(f"Cancelled after {job.elapsed_s:.1f} s; the run is recorded as cancelled.")
     else:
@@ -195,18 +218,38 @@ def stored(path: str, run_id: str) -> None:
         st.error(f"Run {escape.markdown(run_id)} not found in this store.")
         return
     status = "interrupted" if run.status == "running" else run.status
+    result = next(iter(data.open_store(path).results(run_id, limit=1)), None)
+    if result is not None:
+        show_result(result)
+        return
     st.info(f"Run {escape.markdown(run_id)} is {escape.markdown(status)}"
             + (" (the server that ran it stopped)" if status == "interrupted" else "") + ".")
 
 
-def show_result(live: LiveSolve) -> None:
-    result = live.result
-    if result is None:
-        return
+def show_result(result: Result) -> None:
+    """The answer and its verdict badge (the trace header's), its parts, then usage."""
     answer = escape.markdown(result.answer) if result.answer is not None else "_no answer_"
-    st.success(f"Answer: **{answer}** · confidence {result.confidence:.2f} · "
-               f"{result.samples_used} samples · stopped: {escape.markdown(result.stopped)}")
+    st.markdown(f"### Answer: {answer}")
+    st.markdown(f"{widgets.verdict_badge(verdict_of(result))} · solved with "
+                f"**{escape.markdown(result.strategy)}** · run {escape.markdown(result.run_id)}")
+    st.caption(" · ".join(outcome.verdict_parts(result)))
     widgets.usage_metrics(result.usage, wall=result.wall_s or None)
+
+
+def models_caption(config: Config) -> str:
+    """What the configured models are, truthfully: embedded ones run offline on the CPU,
+    any other is called through its provider."""
+    models = dict.fromkeys(config.role(r).model for r in ("reasoner", "standard"))
+    local = [m for m in models if m.startswith("local/")]
+    remote = [m for m in models if not m.startswith("local/")]
+    bits = []
+    if local:
+        bits.append(f"{' and '.join(local)} run{'s' if len(local) == 1 else ''} embedded, "
+                    "offline on the CPU: small and weak, but real.")
+    if remote:
+        bits.append(f"{' and '.join(remote)} {'is' if len(remote) == 1 else 'are'} called "
+                    "through the provider (LiteLLM), with its API key from the environment.")
+    return " ".join(bits)
 
 
 def main() -> None:
@@ -217,8 +260,8 @@ def main() -> None:
         return
     config = load_config(settings.config_path, store=settings.store)
     install_telemetry(config)  # an OTLP exporter for the runs started here, when configured
-    st.caption("Embedded models run offline on the CPU: small and weak, but real. "
-               f"Runs are recorded in {escape.markdown(settings.store)}.")
+    st.caption(escape.markdown(models_caption(config) + f" Runs are recorded in "
+                               f"{settings.store}."))
     try:
         request = form(config)
     except PonderError as exc:  # a strategy plugin that does not load, say

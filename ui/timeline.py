@@ -15,7 +15,7 @@ import streamlit as st
 
 from ponder.types import TraceEvent
 from ponder.ui import escape, widgets
-from ponder.ui.graph import TraceGraph, step_color
+from ponder.ui.graph import TraceGraph, node_color, step_kind
 
 ROW_PX = 26
 TOTALS = {"result"}  # steps whose usage is the whole solve's, not their own
@@ -33,6 +33,8 @@ class Span:
     tokens: int
     cost: float
     model_s: float
+    kind: str = ""  # what its colour means (graph.step_kind), shared with the step graph
+    color: str = "#9e9e9e"
 
     @property
     def label(self) -> str:
@@ -52,7 +54,8 @@ def spans(graph: TraceGraph) -> list[Span]:
     return [Span(index=n.index, node=n.event.node, branch=n.branch,
                  start=n.event.started_at - t0, end=max(n.event.ended_at, n.event.started_at) - t0,
                  tokens=n.event.usage.total_tokens, cost=n.event.usage.cost_usd,
-                 model_s=n.event.usage.latency_s) for n in graph.nodes]
+                 model_s=n.event.usage.latency_s, kind=step_kind(n.event),
+                 color=node_color(n.event)) for n in graph.nodes]
 
 
 def overlapping_branches(items: list[Span]) -> bool:
@@ -69,19 +72,20 @@ def overlapping_branches(items: list[Span]) -> bool:
 def waterfall(items: list[Span]) -> alt.Chart:
     """One bar per span on a shared time axis, rows in the order steps began."""
     frame = pd.DataFrame([{
-        "span": s.label, "step": s.node, "start (s)": round(s.start, 3),
+        "span": s.label, "step": s.kind or s.node, "start (s)": round(s.start, 3),
         "end (s)": round(s.start + max(s.duration, 0.004), 3),
         "duration (s)": round(s.duration, 3), "tokens": s.tokens, "cost ($)": s.cost,
         "model time (s)": round(s.model_s, 3),
     } for s in items])
-    steps = sorted({s.node for s in items})
+    colors = {s.kind or s.node: s.color for s in items}
+    steps = sorted(colors)
     return alt.Chart(frame).mark_bar(cornerRadius=2).encode(
         x=alt.X("start (s):Q", title="seconds since the first step"),
         x2="end (s):Q",
         y=alt.Y("span:N", sort=[s.label for s in items], title=None,
                 axis=alt.Axis(labelLimit=160, labelOverlap=False)),
         color=alt.Color("step:N", scale=alt.Scale(
-            domain=steps, range=[step_color(s) for s in steps]),
+            domain=steps, range=[colors[s] for s in steps]),
             # In rows of four under the chart: one row on top ran past its right edge.
             legend=alt.Legend(orient="bottom", title=None, columns=4, labelLimit=160)),
         tooltip=["span", "duration (s)", "start (s)", "tokens",

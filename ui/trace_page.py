@@ -11,7 +11,8 @@ import streamlit as st
 from ponder.store import RunInfo
 from ponder.telemetry import trace_url
 from ponder.types import TraceEvent, Usage
-from ponder.ui import data, escape, outcome, panels, search_tree, timeline, widgets
+from ponder.ui import (data, escape, feedback, outcome, panels, search_tree, timeline,
+                       widgets)
 from ponder.ui.graph import TraceGraph, chart_height, echarts_spec, layout
 
 
@@ -60,8 +61,9 @@ def _forget_step() -> None:
     st.query_params.pop("step", None)
 
 
-def overview(trace: data.Trace) -> None:
-    """The question, then the outcome first: answer, verdict, confidence, stop, cost."""
+def overview(trace: data.Trace, labels: list[feedback.Feedback] | None = None) -> None:
+    """The question, then the outcome first: answer, verdict badge and its parts, a
+    person's label, cost."""
     problem, result = trace.problem, trace.result
     if problem is not None:
         st.markdown("**Question**")
@@ -70,7 +72,7 @@ def overview(trace: data.Trace) -> None:
         st.warning("No result is stored for this problem yet (still running, or the run "
                    "failed); showing the steps recorded so far.")
         return
-    outcome.show(result, trace.events)
+    outcome.show(result, trace.events, feedback.of_branch(labels or [], None))
 
 
 def neighbours(path: str, run: RunInfo, problem_id: str, strategy: str | None) -> None:
@@ -200,10 +202,15 @@ def main() -> None:
         return
     neighbours(path, run, problem_id, strategy)
     trace = data.trace(path, run.id, problem_id, strategy)
-    overview(trace)
+    result = trace.result
+    target = (run.id, problem_id, result.strategy) if result is not None else None
+    labels = data.feedback(path, *target) if target else []
+    overview(trace, labels)
     viewer = trace_url(data.settings().viewer_url, trace.events)
     if viewer is not None:
         st.link_button("Open this trace in the trace viewer", viewer)
+    if target is not None:
+        feedback.trace_section(path, target, labels)
     if not trace.events:
         st.info("No trace events were recorded for this problem.")
         return
@@ -218,7 +225,9 @@ def main() -> None:
         branches = trace.result.branches
         st.subheader("Branches side by side" if len(branches) > 1 else "Branch")
         panels.compare(trace.result, key=f"trace_cmp_{run.id}_{problem_id}",
-                       shared=shared_usage(trace.events))
+                       shared=shared_usage(trace.events),
+                       below=lambda b, side: feedback.branch_widget(path, target, labels, b,
+                                                                    side) if target else None)
 
 
 if __name__ == "__main__":  # Streamlit runs page files as __main__

@@ -7,11 +7,14 @@ import time
 from typing import Any
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from ponder.errors import PonderError
 from ponder.store import RunInfo
+from ponder.store_feedback import Feedback
 from ponder.types import Usage
+from ponder.verdict import ResultVerdict
 from ponder.ui import data, escape
 
 MAKE_ONE = 'ponder solve "What is 17 + 25?"'
@@ -187,3 +190,40 @@ def dollars(value: float | None) -> str:
 
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+VERDICT_COLORS = {"verified": "green", "refuted": "red", "split": "orange", "unverified": "gray",
+                  "truncated": "orange", "budget": "orange", "no_answer": "gray"}
+FEEDBACK_COLORS = {"correct": "green", "wrong": "red", "unsure": "orange"}
+
+
+def verdict_badge(verdict: ResultVerdict) -> str:
+    """The verdict as one coloured badge reading exactly :meth:`ResultVerdict.line`, the
+    text the CLI prints and the tables show (it holds no text from a model)."""
+    return f":{VERDICT_COLORS[verdict.label]}-badge[{escape.markdown(verdict.line())}]"
+
+
+def feedback_text(item: Feedback | None) -> str:
+    """A label as a table cell: ``wrong → 42 (ana)``, or empty."""
+    return item.line() if item is not None else ""
+
+
+def feedback_badge(item: Feedback) -> str:
+    """A person's label as a badge, with the corrected answer and who gave it."""
+    return (f":{FEEDBACK_COLORS[item.label]}-badge[human: {escape.markdown(item.label)}]"
+            + (f" → **{escape.markdown(item.answer)}**" if item.answer else "")
+            + f" · {escape.markdown(item.author)}")
+
+
+VERDICT_COLUMN_HELP = ("The verdict badge: verified, unverified, refuted, split, truncated, "
+                       "budget or no answer; the kind of check behind it; the confidence.")
+
+
+def drop_blank(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` without the columns that are blank (None, NaN or "") on every row: a column
+    that never says anything only pushes the others off screen. ``keep`` stays regardless."""
+    if frame.empty:
+        return frame
+    blank = [c for c in frame.columns if c not in keep
+             and frame[c].map(lambda v: v is None or v == "" or v != v).all()]
+    return frame.drop(columns=blank)

@@ -10,11 +10,14 @@ from typing import NoReturn
 
 import typer
 
-from ponder.cli import batch_cmd, distill_cmd, serve_cmd, solve_cmd, strategies_cmd, ui_cmd
+from ponder.cli import (annotate_cmd, batch_cmd, distill_cmd, serve_cmd, solve_cmd,
+                        strategies_cmd, ui_cmd)
+from ponder.cli.help_text import ProseGroup
 from ponder.cli.sandbox_cmd import app as sandbox_app
 
 app = typer.Typer(
-    name="ponder", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="ponder", cls=ProseGroup, no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
     help="Inference-time reasoning: plan, reason, verify with code, vote.",
 )
 app.command("solve")(solve_cmd.solve)
@@ -25,6 +28,7 @@ app.command("batch")(batch_cmd.batch)
 app.command("runs")(batch_cmd.runs)
 app.command("report")(batch_cmd.report)
 app.command("export")(batch_cmd.export)
+app.command("annotate")(annotate_cmd.annotate)
 app.command("distill")(distill_cmd.distill)
 app.command("ui")(ui_cmd.ui)
 app.command("serve")(serve_cmd.serve)

@@ -109,11 +109,12 @@ def _print_result(result: Any) -> None:
     """The answer, the vote and what it cost; model text printed as text, never as markup."""
     from rich.text import Text
 
+    from ponder.verdict import verdict_of
+
     out = console()
     u = result.usage
     answer = text(result.answer) if result.answer is not None else text("[no answer]", "italic")
-    out.print(Text.assemble(("Answer:", "bold"), " ", answer,
-                            f"  (confidence {result.confidence:.2f})"))
+    out.print(Text.assemble(("Answer:", "bold"), " ", answer, f"  [{verdict_of(result).line()}]"))
     summary = (getattr(result, "confidence_parts", None) or {}).get("summary")
     if summary:
         out.print(text(f"confidence: {summary}"), soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ponder.cli.common import ConfigOpt, JsonOpt, config_for, console, print_json, text
+from ponder.cli.help_text import prose
 
 
 def strategies(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
@@ -23,10 +24,13 @@ def strategies(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     if as_json:
         print_json(rows)
         return
+    from rich.padding import Padding
+    from rich.text import Text
+
     out = console()
-    for row in rows:
-        out.print(text(row["name"], "bold"), text(f"  {row['summary']}"))
-        detail = f"    roles: {', '.join(row['roles'])}; runs code: {'yes' if row['runs_code'] else 'no'}"
+    for row in rows:  # prose, wrapped at the terminal's width under a hanging indent
+        out.print(Text.assemble(text(row["name"], "bold"), text(f"  {prose(row['summary'])}")))
+        detail = f"roles: {', '.join(row['roles'])}; runs code: {'yes' if row['runs_code'] else 'no'}"
         if row["settings"]:
             detail += "; settings: " + ", ".join(f"{k}={v}" for k, v in row["settings"].items())
-        out.print(text(detail, "dim"))
+        out.print(Padding(text(detail, "dim"), (0, 0, 0, 4)))

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ponder.answers import strip_think
+from ponder.eval.feedback import HumanLabels, reward_fields
 from ponder.store import Store
 from ponder.types import Branch, Problem
 
@@ -102,10 +103,16 @@ def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
                 any_correct: bool = False, reasoning: Reasoning = "think",
                 shape: Literal["messages", "prompt-completion"] = "messages",
                 ) -> Iterator[dict[str, Any]]:
-    """One chat record per verified-correct branch (SQL keeps only the accurate ones)."""
-    for problem, row, branch in _branches(store, run_id, strategy, accurate=True):
-        if (problem is not None and is_verified_correct(branch, any_correct=any_correct)
-                and grade_is_tamper_proof(problem, branch)):
+    """One chat record per verified-correct branch (SQL keeps only the accurate ones), as a
+    person's feedback corrects it (:mod:`ponder.eval.feedback`)."""
+    labels = HumanLabels.of_run(store, run_id)
+    for problem, row, branch in _branches(store, run_id, strategy, accurate=not labels.corrects):
+        if problem is None or not grade_is_tamper_proof(problem, branch):
+            continue
+        keep = labels.sft_keep(problem, row, branch, any_correct=any_correct)
+        if keep is None:  # nobody labelled it: the automatic grade decides
+            keep = is_verified_correct(branch, any_correct=any_correct)
+        if keep:
             user = {"role": "user", "content": problem.question}
             turn = assistant_turn(problem, branch, reasoning)
             chat = ({"messages": [user, turn]} if shape == "messages"
@@ -116,7 +123,8 @@ def sft_records(store: Store, run_id: str, *, strategy: str | None = None,
 
 def reward_records(store: Store, run_id: str, *,
                    strategy: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every branch with its prompt, completion, verdict and rewards."""
+    """Every branch with its prompt, completion, verdict, rewards and human label."""
+    labels = HumanLabels.of_run(store, run_id)
     for problem, row, branch in _branches(store, run_id, strategy):
         yield {"problem_id": row["problem_id"], "strategy": row["strategy"],
                "branch_id": branch.id, "index": branch.index, "model": branch.model,
@@ -124,7 +132,8 @@ def reward_records(store: Store, run_id: str, *,
                "reasoning": branch.reasoning, "code": branch.code, "answer": branch.answer,
                "reference": row["reference"], "verdict": branch.verdict,
                "accuracy": branch.rewards.get("accuracy"),
-               "format": branch.rewards.get("format"), "rewards": branch.rewards}
+               "format": branch.rewards.get("format"), "rewards": branch.rewards,
+               **reward_fields(labels, row, branch)}
 
 
 def result_records(store: Store, run_id: str, *,

@@ -15,6 +15,8 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
     ("overhead.py", ["| bare litellm.acompletion |", "| graph cot (prebuilt) |", "| `ponder --help` |"]),
     ("parallel.py", ["| litellm gather | 4 |", "| ponder self-consistency | 1 | 4 |",
                      "| ponder self-consistency | 4 | 4 |"]),
+    ("judge_bench.py", ["| self-consistency | 4 |", "| best-of-n (judge picks) | 4 |",
+                        "| beam, judge scorer | 2×4 |"]),
 ])
 def test_benchmark_smoke_prints_its_table(script: str, rows: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke"],

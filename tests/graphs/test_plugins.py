@@ -56,9 +56,9 @@ def ponder_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_api_runs_a_plugin_strategy(plugin_config: Path) -> None:
     config = load_config(plugin_config)
-    assert load_plugins(config.plugins) or "best-of-n" in STRATEGIES
-    result = ponder.solve("What is 6 * 7?", "best-of-n", samples=3, config=config)
-    assert result.answer == "42" and result.strategy == "best-of-n"
+    assert load_plugins(config.plugins) or "best-verified" in STRATEGIES
+    result = ponder.solve("What is 6 * 7?", "best-verified", samples=3, config=config)
+    assert result.answer == "42" and result.strategy == "best-verified"
     assert result.samples_used == 3  # best-of-N draws all N: early stopping is off
     assert [b.verdict for b in result.branches].count("verified") == 1
     events = Store(config.store).events(result.run_id)
@@ -69,8 +69,8 @@ def test_the_api_runs_a_plugin_strategy(plugin_config: Path) -> None:
 def test_the_strategy_validates_its_own_settings(plugin_config: Path) -> None:
     config = load_config(plugin_config)
     with pytest.raises(ConfigError, match="require_verified"):
-        ponder.solve("What is 6 * 7?", "best-of-n", samples=2, config=config, beam_width=3)
-    strict = ponder.solve("What is 6 * 7?", "best-of-n", samples=3, config=config,
+        ponder.solve("What is 6 * 7?", "best-verified", samples=2, config=config, beam_width=3)
+    strict = ponder.solve("What is 6 * 7?", "best-verified", samples=3, config=config,
                           require_verified=True)
     assert strict.answer == "42"
 
@@ -79,10 +79,10 @@ def test_the_strategy_validates_its_own_settings(plugin_config: Path) -> None:
 def test_the_cli_and_batch_pick_it_up_from_the_config(plugin_config: Path, tmp_path: Path) -> None:
     listing = ponder_cli("strategies", "--json", "--config", str(plugin_config))
     assert listing.returncode == 0, listing.stderr
-    row = next(r for r in json.loads(listing.stdout) if r["name"] == "best-of-n")
+    row = next(r for r in json.loads(listing.stdout) if r["name"] == "best-verified")
     assert row["runs_code"] and row["settings"] == {"require_verified": False}
 
-    solved = ponder_cli("solve", "What is 6 * 7?", "--strategy", "best-of-n", "-n", "3",
+    solved = ponder_cli("solve", "What is 6 * 7?", "--strategy", "best-verified", "-n", "3",
                         "--json", "--config", str(plugin_config))
     assert solved.returncode == 0, solved.stderr
     assert json.loads(solved.stdout)["answer"] == "42"
@@ -90,13 +90,13 @@ def test_the_cli_and_batch_pick_it_up_from_the_config(plugin_config: Path, tmp_p
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps({"id": f"p{i}", "question": f"What is 6 * 7? ({i})",
                                         "answer": "42"}) + "\n" for i in range(3)))
-    batch = ponder_cli("batch", str(data), "--strategy", "best-of-n,cot", "-n", "3", "--json",
+    batch = ponder_cli("batch", str(data), "--strategy", "best-verified,cot", "-n", "3", "--json",
                        "--config", str(plugin_config))
     assert batch.returncode == 0, batch.stderr
     outcome = json.loads(batch.stdout)
     assert outcome["solved"] == 6 and outcome["failed"] == 0
     stored = Store(tmp_path / "plugins.db")
-    results = list(stored.results(outcome["run"]["id"], strategy="best-of-n"))
+    results = list(stored.results(outcome["run"]["id"], strategy="best-verified"))
     assert len(results) == 3 and all(r.correct for r in results)
 
 
@@ -108,14 +108,15 @@ def test_the_ui_offers_it(plugin_config: Path, tmp_path: Path,
     at.run()
     at.switch_page("solve_page.py")
     at.run()
-    assert "best-of-n" in at.selectbox(key="solve_strategy").options
+    assert "best-verified" in at.selectbox(key="solve_strategy").options
     at.text_area(key="solve_question").input("What is 6 * 7?")
-    at.selectbox(key="solve_strategy").select("best-of-n")
+    at.selectbox(key="solve_strategy").select("best-verified")
     at.number_input(key="solve_samples").set_value(3)
     at.text_input(key="solve_reasoner").input("scripted/bon")
     at.text_input(key="solve_standard").input("scripted/bon")
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Answer: **42**" in at.success[0].value
+    shown = "\n".join(str(e.value) for e in at.markdown)
+    assert "### Answer: 42" in shown
     [run] = Store(tmp_path / "ui.db").list_runs()
-    assert run.strategies == ["best-of-n"] and run.status == "done"
+    assert run.strategies == ["best-verified"] and run.status == "done"

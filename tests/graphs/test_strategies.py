@@ -221,7 +221,10 @@ def test_graph_shapes_are_pinned(unanimous):
     escalate = build_graph("escalate", unanimous).get_graph().draw_mermaid()
     assert "start --> route" in escalate and "escalate --> dispatch" in escalate
     beam = build_graph("beam", unanimous).get_graph().draw_mermaid()
-    assert "expand --> prune" in beam and "prune -.-> collect" in beam
+    assert {"expand -.-> prune", "expand -.-> judge", "judge --> prune",
+            "prune -.-> collect"} <= set(beam.replace(";", "").split("\n\t"))
+    best = build_graph("best-of-n", unanimous).get_graph().draw_mermaid()
+    assert "branch --> judge" in best and "judge --> vote" in best and "dispatch -.-> judge" in best
     planned = build_graph("cot", unanimous, options=SolveOptions(plan=True)).get_graph().draw_mermaid()
     assert "start --> plan" in planned and "plan --> dispatch" in planned
 

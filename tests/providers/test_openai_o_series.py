@@ -30,10 +30,12 @@ def test_samples_travel_as_one_n_request_with_only_accepted_parameters(serve, so
     assert any("confidence weighting off for role reasoner" in n for n in result.notes)
 
 
-def test_beam_refuses_up_front_naming_the_model(serve, solve_with):
+def test_beam_by_log_probabilities_is_refused_up_front_naming_the_model(serve, solve_with):
+    # Beam itself runs on o4-mini with the judge scoring steps (tests/providers/test_beam_judge.py).
     api = serve(openai_o_series())
-    with pytest.raises(ConfigError, match=r"beam search cannot use openai/o4-mini .*reasoning model"):
-        solve_with(role(api), strategy="beam")
+    with pytest.raises(ConfigError, match=r"beam search cannot score openai/o4-mini .*returns no "
+                                          r"log-probabilities \(openai\)"):
+        solve_with(role(api), strategy="beam", settings={"beam_scorer": "logprob"})
     assert api.requests == []
 
 

@@ -29,10 +29,12 @@ def test_r1_distill_without_opening_tag(serve, solve_with):
 
 
 @pytest.mark.parametrize("model", [QWEN3, "hosted_vllm/deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"])
-def test_beam_refuses_thinking_models_up_front(serve, solve_with, model):
+def test_beam_by_log_probabilities_refuses_thinking_models_up_front(serve, solve_with, model):
+    # Their log-probabilities cover the thinking; by default the judge scores their steps.
     api = serve(vllm_thinking())
-    with pytest.raises(ConfigError, match=f"beam search cannot use {model}"):
-        solve_with(RoleConfig(model=model, api_base=api.base + "/v1"), strategy="beam")
+    with pytest.raises(ConfigError, match=f"beam search cannot score {model} .*thinks before"):
+        solve_with(RoleConfig(model=model, api_base=api.base + "/v1"), strategy="beam",
+                   settings={"beam_scorer": "logprob"})
     assert api.requests == []
 
 

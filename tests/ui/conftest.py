@@ -198,6 +198,9 @@ def build_hostile(path: Path, canary: Canary) -> HostileStore:
                                  branches=[branch], models={"reasoner": evil("rmodel")},
                                  samples_used=1, max_samples=1, stopped=evil("stopped"),
                                  reference=evil("ref"), correct=False))
+        # A person's label whose answer, note and name are hostile too.
+        store.annotate(run_id, problem_id, "wrong", answer=evil("fix"), note=evil("note"),
+                       author=evil("author"))
         store.update_run(run_id, status="done")
     finally:
         store.close()

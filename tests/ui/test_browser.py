@@ -185,7 +185,8 @@ def test_hostile_text_renders_as_text_and_fetches_nothing(
     with browser() as pw:
         chromium, page = guarded_page(pw, url, leaks)
         injected: list[str] = []
-        for path, title in (("runs", "Runs"), ("run", "Run"), ("trace", "Trace")):
+        for path, title in (("runs", "Runs"), ("run", "Run"), ("search", "Search results"),
+                            ("trace", "Trace")):
             page.goto(f"{url}/{path}")
             loaded(page, title)
             injected += page.evaluate(INJECTED)

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ponder.store import Store
-from ponder.ui import escape
+from ponder.ui import escape, widgets
+from ponder.verdict import verdict_of
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "main.py"
 UIStore = Any  # the ``ui_store`` fixture's value (tests/ui/conftest.py)
@@ -74,17 +75,22 @@ def test_runs_page_lists_and_filters_runs(ui_store: UIStore,
     assert solve["tokens"] == ui_store.result.usage.total_tokens
     assert "local/gemma-3-270m" in solve["models"]
     assert solve["what"] == "What is 2 + 3?"
+    # One verdict badge: a solve's row reads what its trace header and the CLI say.
+    assert solve["verdict"] == verdict_of(ui_store.result).line()
     batch = table[table["kind"] == "batch"].iloc[0]
-    # Defect 5: a batch's strategies are never blended into one accuracy.
-    assert batch["problems"] == 3 and batch["accuracy"] is None
+    # Defect 5: a batch's strategies are never blended into one accuracy; a column blank
+    # on every row (accuracy here, feedback) is not shown at all.
+    assert batch["problems"] == 3 and "accuracy" not in table.columns
+    assert "feedback" not in table.columns
+    assert sum(int(n.split(" ")[0]) for n in batch["verdict"].split(" · ")) == 6
     assert batch["accuracy by strategy"] == "verified 33% · self-consistency 67%"
     assert solve["accuracy by strategy"] == "verified unscored"
     # Defect 4: every model the results name, as strings (the batch stores roles as dicts).
     assert batch["models"] == "local/gemma-3-270m, local/smollm2-135m"
     # Defect 5: the key columns come before the long text ones.
-    assert list(table.columns[:9]) == ["run", "kind", "status", "accuracy",
-                                       "accuracy by strategy", "tokens", "cost ($)", "wall (s)",
-                                       "model time (s)"]
+    assert list(table.columns[:10]) == ["run", "what", "verdict", "accuracy by strategy",
+                                        "kind", "status", "tokens", "cost ($)", "wall (s)",
+                                        "model time (s)"]
 
     assert at.selectbox(key="runs_kind").options == ["all", "solve", "batch", "serve"]
     at.selectbox(key="runs_kind").select("batch").run()
@@ -165,19 +171,22 @@ def test_trace_page_browses_the_problems_of_a_batch(ui_store: UIStore,
     at = open_page(monkeypatch, ui_store.path, "trace_page.py", run=ui_store.batch_run)
     assert at.selectbox(key="trace_strategy").value == "verified"
     shown = texts(at)
-    assert f"problem {escape.markdown('p-correct')}" in shown and ":green-badge[correct]" in shown
+    assert f"problem {escape.markdown('p-correct')}" in shown
+    assert ":green-badge[matches the reference]" in shown
     at.number_input(key="trace_position").set_value(2).run()
     assert not at.exception
-    assert f"problem {escape.markdown('p-wrong')}" in texts(at) and ":red-badge[wrong]" in texts(at)
+    assert f"problem {escape.markdown('p-wrong')}" in texts(at)
+    assert ":red-badge[differs from the reference]" in texts(at)
     at.number_input(key="trace_position").set_value(3).run()
-    assert ":gray-badge[no answer]" in texts(at)
-    assert "**Stopped:** " + escape.markdown(
-        "truncated — the model ran out of tokens before answering") in texts(at)
+    assert f":orange-badge[{escape.markdown('truncated, confidence 0.00')}]" in texts(at)
+    assert escape.markdown("stopped: truncated — the model ran out of tokens before "
+                           "answering") in texts(at)
     at.selectbox(key="trace_strategy").select("self-consistency").run()
     assert at.query_params["strategy"] == "self-consistency"
 
 
-@pytest.mark.parametrize("page", [None, "run_page.py", "trace_page.py"])
+@pytest.mark.parametrize("page", [None, "run_page.py", "trace_page.py", "search_page.py",
+                                  "compare_page.py"])
 def test_hostile_text_reaches_markdown_only_escaped(hostile_store: Any, page: str | None,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Every element that Streamlit renders as Markdown gets model and dataset text escaped.
@@ -186,7 +195,8 @@ def test_hostile_text_reaches_markdown_only_escaped(hostile_store: Any, page: st
     at = open_page(monkeypatch, hostile_store.path, page)
     marked = [*at.markdown.values, *at.caption.values, *at.info.values, *at.success.values,
               *at.error.values, *at.warning.values, *at.subheader.values,
-              *(m.label for m in at.metric), *(m.value for m in at.metric)]
+              *(m.label for m in at.metric), *(m.value for m in at.metric),
+              *(e.label for e in at.expander)]
     raw = [m for m in marked if "![x](" in m or "<b id=" in m or ":red[" in m]
     assert raw == [], raw
     escaped = escape.markdown("<img src=")  # in the store's path (the sidebar) on every page
@@ -204,7 +214,6 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     at.number_input(key="solve_samples").set_value(2)
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Answer:" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Branches finished"] == "2" and metrics["Branches started"] == "2"
     db = Store(store)
@@ -212,6 +221,12 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     assert run.kind == "solve" and run.status == "done" and run.meta == {"source": "ui"}
     [result] = db.results(run.id)
     assert metrics["Vote leader"] == (result.answer if result.answer is not None else "–")
+    # Defect 4: a finished solve reads as finished: its answer and verdict badge, and no
+    # Cancel button, "Solving with" or "Being written now" left over from the live view.
+    shown = texts(at)
+    assert "### Answer: " in shown and widgets.verdict_badge(verdict_of(result)) in shown
+    assert "Solving with" not in shown and "Being written now" not in shown
+    assert [b.label for b in at.button if b.label == "Cancel"] == []
     assert len(db.events(run.id)) >= 9  # problem, 2 × (reason, code, execute, verify), vote...
     assert "trace" in at.page_link[0].proto.page
 

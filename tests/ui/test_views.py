@@ -96,17 +96,22 @@ def test_the_trace_header_leads_with_the_outcome_and_labels_wall_and_model_time(
         views_store: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(monkeypatch, views_store["path"], "trace_page.py", run=views_store["solve"])
     shown = texts(at)
-    assert "### Answer: 8 :green-badge[correct]" in shown
-    assert "**Stopped:** " + escape.markdown("max samples — every planned sample was drawn") \
-        in shown
-    assert "**Code checks:** :red-badge[unverified] — 0 verified, 1 refuted" in shown
-    assert escape.markdown("min(share 1.00, stability 0.75) × verification 0.00") in shown
-    metrics: dict[str, str] = {}
-    for m in at.metric:  # the header's come first (each step repeats them for itself)
-        metrics.setdefault(m.label, m.value)
-    # Defect 7: wall time (3.52 s) and summed model time (6.29 s) apart and labelled.
-    assert metrics["Wall time"] == "3.52s" and metrics["Model time (summed)"] == "6.29s"
-    assert metrics["Confidence"] == "0.00"
+    # Defect 1: one verdict badge, its parts beneath (no separate confidence, stop and
+    # code-check widgets telling three stories).
+    assert "### Answer: 8" in shown
+    assert f":red-badge[{escape.markdown('refuted (executed check), confidence 0.00')}]" in shown
+    assert ":green-badge[matches the reference] 8" in shown
+    [parts] = [c for c in at.caption.values if escape.markdown("stopped: ") in c]
+    for part in ("confidence 0.00 = min(share 1.00, stability 0.75) × verification 0.00",
+                 "code checks: 0 verified, 1 refuted",
+                 "stopped: max samples — every planned sample was drawn", "2/2 samples"):
+        assert escape.markdown(part) in parts, part
+    assert "**Stopped:**" not in shown and "**Code checks:**" not in shown
+    metrics = [(m.label, m.value) for m in at.metric]
+    # Defect 7: wall time (3.52 s) and summed model time (6.29 s) apart and labelled; the
+    # header's metrics are usage only (its confidence is in the badge).
+    assert metrics[:5] == [("Tokens", "80"), ("Cost", "$0"), ("Wall time", "3.52s"),
+                           ("Model time (summed)", "6.29s"), ("Calls", "2")]
 
 
 def test_the_timeline_draws_every_step_and_parallel_branches_overlap(
@@ -160,6 +165,10 @@ def test_the_matrix_shows_each_problem_under_each_strategy() -> None:
     assert list(built.frame["cot"]) == ["✓ correct · 1,234 tok", "∅ no answer · 9 tok",
                                         "… pending"]
     assert built.frame["pot"][0] == "✂ truncated · 50 tok"
+    badged = matrix.build(cells, ["cot"], {("a", "cot"): "verified (executed check), "
+                                           "confidence 0.90"})
+    assert badged.frame["cot"][0] == ("✓ correct · verified (executed check), "
+                                      "confidence 0.90 · 1,234 tok")
     assert matrix.target(built, "run-1", (1, "cot")) == {"run": "run-1", "problem": "b",
                                                          "strategy": "cot"}
     assert matrix.target(built, "run-1", (1, "question")) is None
@@ -171,7 +180,9 @@ def test_run_page_draws_the_matrix_of_a_batch(views_store: dict[str, Any],
     assert "Problems × strategies" in at.subheader.values
     frame = at.dataframe[1].value
     shown = frame.data if hasattr(frame, "data") else frame  # a Styler keeps its frame in .data
-    assert list(shown["cot"]) == ["✗ wrong · 10 tok", "✓ correct · 20 tok"]
+    # The verdict badge's text, as each trace's header shows it.
+    assert list(shown["cot"]) == ["✗ wrong · unverified, confidence 0.00 · 10 tok",
+                                  "✓ correct · unverified, confidence 0.00 · 20 tok"]
 
 
 def test_compare_runs_per_strategy_and_the_problems_that_flipped(
@@ -188,6 +199,30 @@ def test_compare_runs_per_strategy_and_the_problems_that_flipped(
     assert flips["trace B"][0].startswith(f"./trace?run={views_store['after']}&problem=")
     assert any("2 result(s) in both runs; 1 fixed in B, 1 broken in B" in c
                for c in at.caption.values)
+    # Defect 5: each flipped problem's question beside both answers.
+    assert sorted(zip(flips["problem"], flips["question"], flips["answer A"], flips["answer B"],
+                      strict=True)) == [("p1", "q0", "1", "2"), ("p2", "q1", "2", "1")]
+    assert "What was configured differently" in at.subheader.values
+    assert any("configured the same way" in c for c in at.caption.values)
+
+
+def test_compare_shows_what_was_configured_differently(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cfg.db"
+    store = Store(path)
+    try:
+        ids = []
+        for name, samples, model in (("four", 4, "local/gemma-3-270m"), ("two", 2, "openai/o4")):
+            run = store.create_run(kind="batch", name=name, strategies=["cot"], config={
+                "roles": {"reasoner": {"model": model, "temperature": 0.7}},
+                "options": {"samples": samples, "stop_rule": "adaptive", "seed": 7}})
+            ids.append(run.id)
+    finally:
+        store.close()
+    at = open_page(monkeypatch, path, "compare_page.py", a=ids[0], b=ids[1])
+    diff = at.dataframe[0].value
+    assert [tuple(r) for r in diff[["setting", "A", "B"]].itertuples(index=False)] == [
+        ("options.samples", "4", "2"), ("roles.reasoner.model", "local/gemma-3-270m", "openai/o4")]
 
 
 @pytest.fixture
@@ -274,8 +309,11 @@ def test_key_columns_are_pinned_and_accuracy_bars_are_not_red(
     at = open_page(monkeypatch, views_store["path"])
     columns = json.loads(at.dataframe[0].proto.columns)
     pinned = [name for name, conf in columns.items() if conf.get("pinned")]
-    assert pinned == ["run", "accuracy", "accuracy by strategy"]
+    assert pinned == ["run", "what"]
     assert columns["accuracy"]["type_config"]["color"] == "blue"  # the theme's primary is red
+    problems = json.loads(open_page(monkeypatch, views_store["path"], "run_page.py",
+                                    run=views_store["solve"]).dataframe[-1].proto.columns)
+    assert [n for n, conf in problems.items() if conf.get("pinned")] == ["problem", "outcome"]
     at = open_page(monkeypatch, views_store["path"], "run_page.py", run=views_store["before"])
     columns = json.loads(at.dataframe[0].proto.columns)
     assert columns["strategy"]["pinned"] and columns["accuracy"]["type_config"]["color"] == "blue"
