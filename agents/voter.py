@@ -1,9 +1,43 @@
-"""Vote aggregation: weight branches, group equivalent answers, pick a winner, stop early.
+"""Vote aggregation: weigh branches by what they showed, group equivalent answers, pick a
+winner, stop early.
 
-Self-consistency is a majority vote over sampled answers; ponder weights each vote by what
-is known about its branch: code verification (a verified branch counts double, a refuted
-one a quarter) and, when the model returned log-probabilities, a DeepConf-style confidence
-(the lowest sliding-window mean token probability). Low-confidence branches can be dropped
+Self-consistency is a majority vote over sampled answers; ponder weighs each vote by the
+evidence its branch produced. An answer comes either from an **executed program** (its result)
+or from **prose** (reasoning whose answer no program confirmed), and a branch that ran a
+program and reasoned is checked by comparing the two. ``w`` is the weight of unchecked prose
+relative to an executed result (:class:`VoteSettings` ``prose_weight``, default
+:data:`PROSE_WEIGHT`):
+
+================  ====================================  ================  ===============
+answer from       check outcome                         row               weight
+================  ====================================  ================  ===============
+executed program  the branch's prose agrees             ``verified``      ``1 + w``
+executed program  no prose (a program-only branch)      ``program``       ``1``
+executed program  the branch's prose disagrees          ``refuted``       ``max(w, 1 - w)``
+prose             its program crashed, timed out or     ``prose``         ``w``
+                  gave no answer
+prose             no program (plain reasoning)          ``prose``         ``w``
+nothing           no answer could be extracted          ``none``          ``0``
+================  ====================================  ================  ===============
+
+Why: an executed computation is evidence of its answer, and prose that agrees adds its own
+(``w``) to it. Prose that disagrees lowers the pair's trust by what prose is worth
+(``1 - w``), but never below an unchecked prose answer: the program did run. A program that
+crashed says nothing about the answer, so its branch counts as unchecked prose — never more
+than an executed result (``w <= 1``). Hence two agreeing executed programs always outvote one
+unchecked prose answer (``2 max(w, 1 - w) > w``), whichever prose came with them. Whether one
+verified pair beats two refuted pairs depends on ``w`` (``1 + w`` against ``2 max(w, 1 - w)``):
+the verified pair wins for ``1/3 < w < 1`` (1.5 against 1.0 at 0.5), the two programs at
+``w <= 1/3`` (1.5 against 1.25 at the default 0.25) and at ``w = 1`` (a tie in weight goes to
+the larger count). Code problems read ``verified``/``refuted`` as tests passed/failed. On the
+embedded models prose is right far less often than programs, and on held-out problems ``w``
+from 0.2 to 0.4 got the most answers right (``benchmarks/README.md``; by one problem of 36,
+not a significant difference), hence the default 0.25; for models whose prose is reliable,
+raise it towards 1 (the strategy setting ``prose_weight``: ``--set prose_weight=0.9``,
+``solve(..., prose_weight=0.9)``).
+
+When log-probabilities are on, each weight is also multiplied by a DeepConf-style confidence
+(the lowest sliding-window mean token probability); low-confidence branches can be dropped
 before the vote, and a branch whose confidence collapses mid-generation can be cut off.
 
 Early stopping (:func:`is_decided`) follows one of two named rules (``SolveOptions.stop_rule``):
@@ -19,9 +53,10 @@ Early stopping (:func:`is_decided`) follows one of two named rules (``SolveOptio
   Reducing to the top two answers is slightly cautious: samples that go to a third answer
   cannot help the runner-up.
 * ``"conservative"`` — stop only when the leader can no longer be overtaken:
-  ``leader > runner_up + remaining * verified_weight`` (every remaining sample is assumed to
-  go to the runner-up with the largest weight a single branch can carry, verified with
-  confidence 1). It never stops on a leader the full budget would have changed, and so it
+  ``leader > runner_up + remaining * max_weight`` (every remaining sample is assumed to
+  go to the runner-up with the largest weight a single branch of this strategy can carry:
+  ``1 + w`` where branches reason and run programs, ``1`` for programs alone, ``w`` for prose
+  alone). It never stops on a leader the full budget would have changed, and so it
   seldom stops with a weak model. ``stop_threshold`` does not apply to it.
 
 Under either rule a split in the *raw* vote (the top two answers drew equally many branches)
@@ -29,16 +64,22 @@ is never decided, whatever the confidence filter did to the weights; nor is a vo
 winner every code check refuted. :func:`stop_reason` names which rule fired: ``"decided"``
 when the leader cannot be overtaken (certain), ``"adaptive"`` when only the posterior says so.
 
-**Confidence** (:func:`assess`) is ``min(share, stability) * verification``:
+**Confidence** (:func:`assess`) is ``min(share, stability) * trust``, from the same table:
 
 * ``share`` — the winner's share of the (weighted) vote: how much the evidence agrees;
 * ``stability`` — the posterior probability that the winner is the answer most samples
   would give, from the raw counts of the top two answers under a uniform prior
   (Adaptive-Consistency's Beta criterion): ``P(p1 > p2)`` for ``Beta(v1 + 1, v2 + 1)``,
   0.75 for one sample, 0.875 for two agreeing, 0.5 for a tie — few samples mean low;
-* ``verification`` — of the winner's branches that a program cross-checked (verified or
-  refuted), the fraction it confirmed; 1 when none was checked (plain voting). A winner
-  that every check refuted scores 0 and is ``unverified``.
+* ``trust`` — the winner's table weight over what its branches' sources weigh unchecked
+  (1 per executed program, ``w`` per prose answer), capped at 1: 1 unless checks refuted it;
+  a winner that only refuted pairs back keeps ``max(w, 1 - w)``, as in the vote.
+
+The ``status`` (``verified`` if any branch of the winner is verified, else ``unverified`` if
+any is refuted, else ``unchecked``) and ``check`` (``executed`` when an executed program's
+result backs the winner, else ``none``) feed :func:`ponder.verdict.verdict_of`, so the badge,
+the confidence and the vote read one table: a vote whose programs all crashed is a prose-only
+vote, ``unchecked`` with no executed check, and its badge says ``unverified``.
 
 Its parts (counts, the three factors, mean token confidence, ``status``, a one-line
 ``summary``) travel with the result as ``confidence_parts``, with the last vote's ``stop_check``
@@ -53,6 +94,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ponder.agents import judge
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
@@ -63,34 +106,80 @@ from ponder.types import Branch, ProblemKind, Vote
 from ponder.agents.state import SolveState
 
 __all__ = [
-    "assess", "beta_stability", "branch_weight", "confidence_from_logprobs", "decide", "filter_by_confidence",
-    "is_collapsing", "is_decided", "leader_holds", "stop_reason", "tally", "vote",
+    "PROSE_WEIGHT", "VoteSettings", "assess", "beta_stability", "branch_weight",
+    "confidence_from_logprobs", "decide", "evidence_of", "filter_by_confidence", "is_collapsing",
+    "is_decided", "leader_holds", "stop_reason", "tally", "vote", "vote_settings",
 ]
 
 StopRule = Literal["adaptive", "conservative"]
+Evidence = Literal["verified", "program", "refuted", "prose", "none"]
+
+# The weight of an unchecked prose answer against an executed program's result (1).
+# Chosen on held-out problems with the embedded models (benchmarks/README.md).
+PROSE_WEIGHT = 0.25
 
 
-def branch_weight(branch: Branch, *, verified_weight: float = 2.0,
-                  refuted_weight: float = 0.25) -> float:
-    """One branch's say in the vote: 1, scaled by its verdict and by its confidence.
+class VoteSettings(BaseModel):
+    """The vote's tunable weight: how much an unchecked prose answer counts against an
+    executed program's result (1). Strategies whose branches mix prose and programs
+    (``verified``, ``checked``, ``escalate``) take it as a setting by extending this model.
+
+    >>> VoteSettings(prose_weight=0.5).weight("refuted"), VoteSettings().weight("program")
+    (0.5, 1.0)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    prose_weight: float = Field(PROSE_WEIGHT, gt=0.0, le=1.0)
+
+    def weight(self, evidence: Evidence) -> float:
+        """The table row's weight (before any token confidence)."""
+        w = self.prose_weight
+        return {"verified": 1.0 + w, "program": 1.0, "refuted": max(w, 1.0 - w),
+                "prose": w, "none": 0.0}[evidence]
+
+    def base(self, evidence: Evidence) -> float:
+        """What the answer's source weighs before its check: 1 for a program, else prose."""
+        return 1.0 if evidence in ("verified", "program", "refuted") else (
+            self.prose_weight if evidence == "prose" else 0.0)
+
+    def ceiling(self, *, programs: bool, prose: bool) -> float:
+        """The most one more branch can weigh, for branches that run programs and/or reason."""
+        if programs and prose:
+            return self.weight("verified")
+        return 1.0 if programs else self.prose_weight
+
+
+def vote_settings(settings: BaseModel | None) -> VoteSettings:
+    """The strategy's vote settings when it has them, else the defaults."""
+    return settings if isinstance(settings, VoteSettings) else VoteSettings()
+
+
+def evidence_of(branch: Branch) -> Evidence:
+    """Which row of the table a branch falls in (module doc)."""
+    if branch.verdict == "no_answer" or branch.answer is None or not branch.answer.strip():
+        return "none"
+    if branch.verdict in ("verified", "refuted"):
+        return branch.verdict  # type: ignore[return-value]
+    if branch.execution is not None and branch.code_answer is not None:
+        return "program"
+    return "prose"
+
+
+def branch_weight(branch: Branch, weights: VoteSettings | None = None) -> float:
+    """One branch's say in the vote: its row of the evidence table, times its confidence.
 
     >>> branch_weight(Branch(answer="18", verdict="verified", confidence=0.5))
-    1.0
+    0.625
     """
-    if branch.verdict == "no_answer" or branch.answer is None:
-        return 0.0
-    weight = 1.0
-    if branch.verdict == "verified":
-        weight *= verified_weight
-    elif branch.verdict == "refuted":
-        weight *= refuted_weight
+    weight = (weights or VoteSettings()).weight(evidence_of(branch))
     if branch.confidence is not None:
         weight *= min(1.0, max(0.0, branch.confidence))
     return weight
 
 
-def tally(branches: Sequence[Branch], kind: ProblemKind = "math", *,
-          verified_weight: float = 2.0, refuted_weight: float = 0.25,
+def tally(branches: Sequence[Branch], kind: ProblemKind = "math",
+          weights: VoteSettings | None = None, *,
           scale: Callable[[Branch], float] | None = None) -> dict[str, Vote]:
     """Group equivalent answers and sum their votes, keyed by each group's first-seen answer.
 
@@ -101,16 +190,15 @@ def tally(branches: Sequence[Branch], kind: ProblemKind = "math", *,
     votes: dict[str, Vote] = {}
     group_of: dict[str, str] = {}  # normalised key -> the group's surface answer
     for branch in branches:
-        if branch.answer is None or not branch.answer.strip() or branch.verdict == "no_answer":
+        if evidence_of(branch) == "none":
             continue
-        key = normalize(branch.answer, kind)
+        key = normalize(branch.answer, kind)  # type: ignore[arg-type]
         if key not in group_of:
             group_of[key] = next((surface for surface in votes
-                                  if equivalent(surface, branch.answer, kind)), branch.answer)
+                                  if equivalent(surface, branch.answer, kind)), branch.answer)  # type: ignore[arg-type]
         entry = votes.setdefault(group_of[key], Vote())
         entry.count += 1
-        entry.weight += branch_weight(branch, verified_weight=verified_weight,
-                                      refuted_weight=refuted_weight) * (scale(branch) if scale else 1.0)
+        entry.weight += branch_weight(branch, weights) * (scale(branch) if scale else 1.0)
         entry.verified += branch.verdict == "verified"
     return votes
 
@@ -164,7 +252,7 @@ def leader_holds(leader: int, runner_up: int, remaining: int) -> float:
 
 
 def is_decided(votes: dict[str, Vote], remaining: int, *, rule: StopRule = "adaptive",
-               threshold: float = 0.95, min_votes: int = 2, verified_weight: float = 2.0) -> bool:
+               threshold: float = 0.95, min_votes: int = 2, max_weight: float = 1.0) -> bool:
     """Whether to stop sampling: more samples cannot (``"conservative"``) or very probably
     will not (``"adaptive"``, :func:`leader_holds` >= ``threshold``) change the winner.
 
@@ -174,7 +262,7 @@ def is_decided(votes: dict[str, Vote], remaining: int, *, rule: StopRule = "adap
     if top is None:
         return False
     leader, runner_up_weight, runner_up_count = top
-    if leader.weight > runner_up_weight + max(0, remaining) * verified_weight:
+    if leader.weight > runner_up_weight + max(0, remaining) * max_weight:
         return True
     if rule == "conservative":
         return False
@@ -185,11 +273,11 @@ def is_decided(votes: dict[str, Vote], remaining: int, *, rule: StopRule = "adap
             and leader_holds(leader.count, runner_up_count, remaining) >= threshold)
 
 
-def stop_reason(votes: dict[str, Vote], remaining: int, *, verified_weight: float = 2.0) -> str:
+def stop_reason(votes: dict[str, Vote], remaining: int, *, max_weight: float = 1.0) -> str:
     """``"decided"`` if the leader cannot be overtaken any more, else ``"adaptive"``
     (stopped on the posterior alone). Only meaningful once :func:`is_decided` holds."""
     top = _leader_and_runner_up(votes)
-    if top is not None and top[0].weight > top[1] + max(0, remaining) * verified_weight:
+    if top is not None and top[0].weight > top[1] + max(0, remaining) * max_weight:
         return "decided"
     return "adaptive"
 
@@ -207,36 +295,42 @@ def beta_stability(leader: int, runner_up: int) -> float:
 
 
 def assess(branches: Sequence[Branch], winner: str | None, share: float,
-           kind: ProblemKind = "math") -> dict[str, Any]:
+           kind: ProblemKind = "math", weights: VoteSettings | None = None) -> dict[str, Any]:
     """The result's confidence and what it is made of (definition in the module doc).
 
     ``branches`` are all the stage's branches, before any confidence filter: the raw vote.
+    ``weights`` must be those the vote used, so that confidence and verdict read the same table.
     """
-    counts = {a: v.count for a, v in tally(branches, kind).items()}
+    weights = weights or VoteSettings()
+    counts = {a: v.count for a, v in tally(branches, kind, weights).items()}
     if winner is None or not counts:
         return {"confidence": 0.0, "status": "no_answer", "split": False, "agree": 0,
-                "counted": sum(counts.values()), "summary": "no branch gave an answer"}
-    mine = [b for b in branches if b.answer and b.verdict != "no_answer"
-            and equivalent(b.answer, winner, kind)]
+                "counted": sum(counts.values()), "check": "none",
+                "summary": "no branch gave an answer"}
+    mine = [b for b in branches if evidence_of(b) != "none" and equivalent(b.answer, winner, kind)]  # type: ignore[arg-type]
+    rows = [evidence_of(b) for b in mine]
     key = next((a for a in counts if equivalent(a, winner, kind)), winner)
     runner_up = max((c for a, c in counts.items() if a != key), default=0)
-    verified = sum(b.verdict == "verified" for b in mine)
-    refuted = sum(b.verdict == "refuted" for b in mine)
+    verified, refuted = rows.count("verified"), rows.count("refuted")
+    executed = len(rows) - rows.count("prose")
     stability = beta_stability(len(mine), runner_up)
-    verification = verified / (verified + refuted) if verified + refuted else None
+    base = sum(weights.base(r) for r in rows)
+    trust = min(1.0, sum(weights.weight(r) for r in rows) / base) if base else 0.0
     tokens = [b.confidence for b in mine if b.confidence is not None]
     token_confidence = sum(tokens) / len(tokens) if tokens else None
-    confidence = min(share, stability) * (1.0 if verification is None else verification)
-    status = ("verified" if verified else "unverified" if refuted else "unchecked")
+    confidence = min(share, stability) * trust
+    status = "verified" if verified else "unverified" if refuted else "unchecked"
     summary = (f"{len(mine)} of {sum(counts.values())} branches agree; {verified} verified, "
                f"{refuted} refuted; token confidence "
                + (f"{token_confidence:.2f}" if token_confidence is not None else "n/a"))
     return {"confidence": round(confidence, 4), "status": status,
             "split": len(mine) <= runner_up, "agree": len(mine), "runner_up": runner_up,
             "counted": sum(counts.values()), "verified": verified, "refuted": refuted,
-            "share": round(share, 4), "stability": round(stability, 4),
-            "verification": verification, "token_confidence": token_confidence,
-            "summary": summary}
+            "executed": executed, "check": "executed" if executed else "none",
+            "prose_weight": weights.prose_weight, "share": round(share, 4),
+            "stability": round(stability, 4), "trust": round(trust, 4),
+            "verification": verified / (verified + refuted) if verified + refuted else None,
+            "token_confidence": token_confidence, "summary": summary}
 
 
 def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9) -> list[Branch]:
@@ -296,22 +390,24 @@ def is_collapsing(logprobs: Sequence[float], *, window: int = 16, floor: float =
 def vote(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     """Graph node: tally the current stage's branches, pick the leader, decide whether to stop."""
     problem, options = state["problem"], deps.options
+    weights = vote_settings(deps.settings)
     branches = stage_branches(state)
     kept = filter_by_confidence(branches, options.keep_fraction) if options.use_logprobs else branches
-    votes = tally(kept, problem.kind, scale=judge.vote_scale(state))  # weighted best-of-N
+    votes = tally(kept, problem.kind, weights, scale=judge.vote_scale(state))  # weighted best-of-N
     answer, share = decide(votes)
-    parts = assess(branches, answer, share, problem.kind)
+    parts = assess(branches, answer, share, problem.kind, weights)
     remaining = max(0, state.get("stage_samples", options.samples) - len(branches))
-    # A remaining sample can weigh at most 2 where code can verify it, else at most 1.
-    can_verify = deps.sandbox is not None and any(b.code is not None for b in branches)
-    most = 2.0 if can_verify else 1.0
+    # The most a remaining sample can weigh: a verified pair where branches reason and run
+    # programs, a program where they only run programs, unchecked prose where they only reason.
+    programs = deps.sandbox is not None and any(b.code is not None for b in branches)
+    most = weights.ceiling(programs=programs, prose=any(b.text for b in branches) or not programs)
     decided = (is_decided(votes, remaining, rule=options.stop_rule, threshold=options.stop_threshold,
-                          min_votes=options.min_votes, verified_weight=most)
+                          min_votes=options.min_votes, max_weight=most)
                and not parts["split"] and parts["status"] != "unverified")
     top = _leader_and_runner_up(votes)
     stop_check = {"rule": options.stop_rule, "threshold": options.stop_threshold, "remaining": remaining,
             "p_leader_holds": round(leader_holds(top[0].count, top[2], remaining), 4) if top else 0.0,
-            "reason": (stop_reason(votes, remaining, verified_weight=most)
+            "reason": (stop_reason(votes, remaining, max_weight=most)
                        if decided and remaining else None)}  # None: not stopped early
     shown = {a: v.model_dump() for a, v in votes.items()}
     deps.trace(inputs={"branches": len(branches), "kept": len(kept), "remaining": remaining},

@@ -4,10 +4,21 @@ Every problem has a known integer answer, so accuracy needs no grader beyond equ
 difficulty is one knob: the number of operations chained on one running quantity. The same
 seed always gives the same problems (a fixed benchmark set, no file to ship).
 
-    from arith import generate
-    problems = generate(steps=2, n=10, seed=0)      # ponder Problems with references
+Two splits keep tuning and evaluation apart:
 
-    python benchmarks/arith.py --steps 3 --n 5      # JSON lines for `ponder batch`
+* ``tune`` (the default): seeds 0–9 (:data:`TUNING_SEEDS`). Everything ponder's defaults and
+  exemplars were chosen on came from here (the benchmark sets of ``benchmarks/README.md``
+  before the evaluation split existed are seeds 0 and 1).
+* ``eval``: problems drawn from a separate random stream, any seed, with every question that
+  also occurs in the first :data:`TUNING_N` problems of a tuning seed dropped, so an
+  evaluation set never repeats a tuning question. Claims about defaults are made here.
+
+    from arith import generate
+    problems = generate(steps=2, n=10, seed=0)                  # tuning problems
+    held_out = generate(steps=1, n=200, seed=0, split="eval")   # fresh evaluation problems
+
+    python benchmarks/arith.py --steps 3 --n 5                  # JSON lines for `ponder batch`
+    python benchmarks/arith.py --steps 1 --n 200 --split eval
 """
 
 from __future__ import annotations
@@ -98,17 +109,48 @@ def make_problem(steps: int, rng: random.Random) -> tuple[str, int]:
     return " ".join(sentences) + f" How many {item} does {name} have now?", q
 
 
-def generate(steps: int, n: int, seed: int = 0) -> list[Problem]:
-    """``n`` problems of ``steps`` operations each (1, 2 or 3), the same for the same seed."""
+TUNING_SEEDS = range(10)
+TUNING_N = 300  # an evaluation set avoids every question of this many problems per tuning seed
+
+
+def _draw(steps: int, n: int, stream: str, skip: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
+    """``n`` (question, answer) pairs from the named random stream, none of them in ``skip``."""
+    rng, out, seen = random.Random(stream), [], set(skip)
+    while len(out) < n:
+        question, answer = make_problem(steps, rng)
+        if question not in seen:
+            seen.add(question)
+            out.append((question, answer))
+    return out
+
+
+def _tuning_questions(steps: int) -> frozenset[str]:
+    return frozenset(question for seed in TUNING_SEEDS
+                     for question, _ in _tuning_stream(steps, TUNING_N, seed))
+
+
+def _tuning_stream(steps: int, n: int, seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(f"ponder-arith-{seed}-{steps}")
+    return [make_problem(steps, rng) for _ in range(n)]
+
+
+def generate(steps: int, n: int, seed: int = 0, split: str = "tune") -> list[Problem]:
+    """``n`` problems of ``steps`` operations each (1, 2 or 3), the same for the same seed.
+
+    ``split="eval"`` draws held-out problems that no tuning set contains (module doc).
+    """
     if steps not in (1, 2, 3):
         raise ValueError(f"steps must be 1, 2 or 3, not {steps}")
-    rng = random.Random(f"ponder-arith-{seed}-{steps}")
-    problems = []
-    for i in range(n):
-        question, answer = make_problem(steps, rng)
-        problems.append(Problem(id=f"arith{steps}-{i}", question=question, reference=str(answer),
-                                meta={"steps": steps, "seed": seed}))
-    return problems
+    if split == "tune":
+        pairs, prefix = _tuning_stream(steps, n, seed), f"arith{steps}"
+    elif split == "eval":
+        pairs = _draw(steps, n, f"ponder-arith-eval-{seed}-{steps}", _tuning_questions(steps))
+        prefix = f"arith{steps}-eval{seed}"
+    else:
+        raise ValueError(f"split must be 'tune' or 'eval', not {split!r}")
+    return [Problem(id=f"{prefix}-{i}", question=question, reference=str(answer),
+                    meta={"steps": steps, "seed": seed, "split": split})
+            for i, (question, answer) in enumerate(pairs)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1, choices=[1, 2, 3])
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=["tune", "eval"], default="tune",
+                        help="tuning problems, or held-out evaluation problems (module doc)")
     args = parser.parse_args(argv)
-    for p in generate(args.steps, args.n, args.seed):
+    for p in generate(args.steps, args.n, args.seed, args.split):
         sys.stdout.write(json.dumps({"id": p.id, "question": p.question, "answer": p.reference}) + "\n")
     return 0
 

@@ -14,11 +14,18 @@ Writes a table per dataset to stdout and ``<out>/<name>.md``, one row per solve 
                                                         # fixed N vs stop rules, N = 8 and 16
     python benchmarks/scaling.py --levels 1 --arith 30 --gsm8k 0 --only checked --cache
                                                         # pot vs verified vs checked, N = 4
+    python benchmarks/scaling.py --split eval --levels 1 --arith 30 --gsm8k 0 --seeds 0,1,2 \
+        --only evidence --cache --baseline pot-4        # held out, 3 seeds, paired Δ with intervals
 
-Every setup samples with the same seed (``--seed``), so a stopped run draws a prefix of the
-samples its fixed-N counterpart draws. ``--cache`` shares one response cache between setups:
-each distinct sample is drawn once and every setup still runs its whole graph (tokens are
-counted as if sampled; latencies are then not comparable, so the stop table leaves them out).
+Every setup samples with the same seed, so a stopped run draws a prefix of the samples its
+fixed-N counterpart draws. ``--seed`` picks the problem set (``--split eval``: the held-out
+evaluation problems of ``arith.py``, never a tuning question) and, unless ``--seeds`` lists
+sampling seeds, the sampling seed too; with ``--seeds`` every problem is solved once per seed
+and per setup, and the tables add Wilson 95% intervals and paired differences against
+``--baseline`` (``stats.py``: bootstrap over problems, McNemar). ``--cache`` shares one
+response cache between setups: each distinct sample is drawn once and every setup still runs
+its whole graph (tokens are counted as if sampled; latencies are then not comparable, so the
+stop table leaves them out). The setups and their groups are in ``setups.py``.
 """
 
 from __future__ import annotations
@@ -32,13 +39,15 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arith import generate  # noqa: E402
+from setups import (ALIASES, CHECK_SETUPS, DEFAULT, GROUPS, MARKERS, SETUPS, SMOKE,  # noqa: E402
+                    STOP_SETUPS, Setup)
+from stats import comparison_table, wilson  # noqa: E402
 
 from ponder.answers import reference_from_gsm8k  # noqa: E402
 from ponder.config import Config, load_config  # noqa: E402
@@ -47,67 +56,6 @@ from ponder.types import Problem  # noqa: E402
 GSM8K = Path("/work/shared/data/gsm8k_test.jsonl")
 RESULTS = Path(__file__).resolve().parent / "results"
 
-
-@dataclass(frozen=True)
-class Setup:
-    """One point on the plot: a strategy with its sample budget and options."""
-
-    key: str
-    strategy: str
-    n: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        if not self.options.get("early_stop"):
-            return self.strategy
-        return f"{self.strategy} ({self.options.get('stop_rule', 'adaptive')} stop)"
-
-
-def _stops(strategy: str, prefix: str) -> list[Setup]:
-    """Fixed N, conservative and adaptive stopping at N = 8 and 16 for one strategy."""
-    out = []
-    for n in (8, 16):
-        out += [Setup(f"{prefix}-{n}", strategy, str(n), {"samples": n, "early_stop": False}),
-                Setup(f"{prefix}-cons-{n}", strategy, f"≤{n}",
-                      {"samples": n, "early_stop": True, "stop_rule": "conservative"}),
-                Setup(f"{prefix}-ada-{n}", strategy, f"≤{n}",
-                      {"samples": n, "early_stop": True, "stop_rule": "adaptive"})]
-    return out
-
-
-STOP_SETUPS = _stops("self-consistency", "sc") + _stops("pot", "pot")
-# Verification where it pays: programs only, every branch cross-checked, cross-checked only
-# where the programs leave doubt (the same samples and stop rule).
-CHECK_SETUPS = [Setup("pot-4", "pot", "≤4", {"samples": 4, "early_stop": True}),
-                Setup("verified-4", "verified", "≤4", {"samples": 4, "early_stop": True}),
-                # cross-check below confidence 0.8 or 0.7, with 2 or 1 reason+program branches
-                *[Setup(key, "checked", f"≤4+{n} (<{below})", {"samples": 4, "early_stop": True,
-                                                             "check_below": below, "check_samples": n})
-                  for key, below, n in (("checked-4", 0.8, 2), ("checked-4-c1", 0.8, 1),
-                                        ("checked-4-b70", 0.7, 2), ("checked-4-c1-b70", 0.7, 1))]]
-SETUPS = [
-    Setup("direct", "direct", "1"),
-    Setup("cot", "cot", "1"),
-    Setup("sc-4", "self-consistency", "4", {"samples": 4, "early_stop": False}),
-    *STOP_SETUPS,
-    Setup("pot", "pot", "1", {"samples": 1, "early_stop": False}),
-    Setup("verified-8", "verified", "8", {"samples": 8, "early_stop": False}),
-    Setup("beam", "beam", "3×2", {"beam_width": 3, "beam_expand": 2, "beam_depth": 6}),
-    Setup("escalate", "escalate", "≤4+2", {"samples": 4}),
-    Setup("escalate-8", "escalate", "≤8+4", {"samples": 8}),
-    *CHECK_SETUPS,
-]
-# Older names of the same setups (commands in benchmarks/README.md).
-ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16"}
-GROUPS = {"stops": [s.key for s in STOP_SETUPS], "checked": [s.key for s in CHECK_SETUPS]}
-MARKERS = {"direct": "v", "cot": "^", "self-consistency": "o", "pot": "s", "verified": "D",
-           "beam": "P", "escalate": "X", "checked": "*"}
-# The N=16 setups and escalate-8 are left out of the default run for time (add them with
-# --only, or --only stops for the stop-rule comparison).
-DEFAULT = ["direct", "cot", "sc-4", "sc-8", "sc-ada-8", "pot", "pot-8", "verified-8", "beam",
-           "escalate"]
-SMOKE = ["direct", "pot"]
 
 
 def gsm8k_problems(path: Path, n: int) -> list[Problem]:
@@ -123,41 +71,53 @@ def gsm8k_problems(path: Path, n: int) -> list[Problem]:
 
 
 def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
-    sets = {f"arith-{s}step": generate(s, args.arith, args.seed) for s in args.levels}
+    sets = {f"arith-{s}step": generate(s, args.arith, args.seed, args.split) for s in args.levels}
     if args.gsm8k:
         sets["gsm8k"] = gsm8k_problems(args.data, args.gsm8k)
     return {name: probs for name, probs in sets.items() if probs}
 
 
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
-              log: Path, meta: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
-    """Solve every problem with every setup, rotating the order per problem."""
+              log: Path, meta: dict[str, Any], seeds: list[int],
+              cache: Path | None = None) -> list[dict[str, Any]]:
+    """Solve every problem with every setup and sampling seed, rotating the setups' order.
+
+    Problems are the outer loop, so a run cut short still has every seed of the problems
+    it finished (complete pairs for the paired comparison). ``cache`` (``X.db``) becomes one
+    response cache per sampling seed (``X-seed0.db``...): a cache key is the request and the
+    sample index, not the seed, so one cache shared between seeds would replay seed 0's
+    samples for every seed."""
+    from ponder.cache import ResponseCache
     from ponder.graphs.api import build_graph
     from ponder.graphs.registry import get_strategy
     from ponder.models import ModelClient
     from ponder.sandbox import make_sandbox
 
     models = ModelClient(config)
+    caches = {seed: ResponseCache(cache.with_name(f"{cache.stem}-seed{seed}{cache.suffix}"))
+              for seed in seeds} if cache else {}
     needs_box = any(get_strategy(s.strategy).runs_code for s in setups)
     sandbox = make_sandbox(config.sandbox) if needs_box else None
-    graphs = {s.key: build_graph(s.strategy, config,
-                                 options=setup_options(s, config, seed=seed),
-                                 models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
-              for s in setups}
+    graphs = {(s.key, seed): build_graph(s.strategy, config,
+                                         options=setup_options(s, config, seed=seed),
+                                         models=models, sandbox=sandbox, run_id=f"bench-{s.key}")
+              for s in setups for seed in seeds}
     await warm_up(models, setups)
     rows: list[dict[str, Any]] = []
-    todo = [(name, p) for name, probs in sets.items() for p in probs]
+    todo = [(name, p, seed) for name, probs in sets.items() for p in probs for seed in seeds]
     with log.open("w") as out:
         out.write(json.dumps({"meta": meta}) + "\n")
-        for i, (name, problem) in enumerate(todo):
+        for i, (name, problem, seed) in enumerate(todo):
             order = setups[i % len(setups):] + setups[: i % len(setups)]
+            if caches:
+                models.cache = caches[seed]  # solves run one at a time
             for setup in order:
-                row = await solve_one(graphs[setup.key], setup, name, problem)
+                row = {**await solve_one(graphs[setup.key, seed], setup, name, problem), "seed": seed}
                 rows.append(row)
                 out.write(json.dumps(row) + "\n")
                 out.flush()
             done = sum(r["correct"] for r in rows[-len(setups):])
-            print(f"[{i + 1}/{len(todo)}] {problem.id}: {done}/{len(setups)} setups right",
+            print(f"[{i + 1}/{len(todo)}] {problem.id} seed {seed}: {done}/{len(setups)} setups right",
                   file=sys.stderr, flush=True)
     return rows
 
@@ -215,6 +175,8 @@ def summarise(rows: list[dict[str, Any]], setups: list[Setup]) -> dict[str, list
             mine = [r for r in group if r["setup"] == s.key]
             if not mine:
                 continue
+            budget = int(s.n.lstrip("≤").split(" ")[0]) if s.n.lstrip("≤")[:1].isdigit() and \
+                "+" not in s.n and "×" not in s.n else 0
             out[name].append({
                 "setup": s.key, "strategy": s.label, "n": s.n, "problems": len(mine),
                 "right": sum(r["correct"] for r in mine),
@@ -222,18 +184,19 @@ def summarise(rows: list[dict[str, Any]], setups: list[Setup]) -> dict[str, list
                 "tokens": statistics.fmean(r["tokens"] for r in mine),
                 "latency_s": statistics.fmean(r["latency_s"] for r in mine),
                 "samples": statistics.fmean(r["samples"] for r in mine),
-                "early": sum(r["samples"] < int(s.n.lstrip("≤")) for r in mine
-                             if s.n.lstrip("≤").isdigit()),
+                "early": sum(r["samples"] < budget for r in mine) if budget else 0,
                 "errors": sum(r["error"] is not None for r in mine),
             })
     return out
 
 
 def table(summary: list[dict[str, Any]]) -> str:
-    lines = ["| strategy | N | accuracy | mean tokens/problem | mean latency (s) | samples used | errors |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | N | accuracy [Wilson 95%] | mean tokens/problem | mean latency (s) "
+             "| samples used | errors |", "|---|---|---|---|---|---|---|"]
     for s in summary:
+        low, high = wilson(s["right"], s["problems"])
         lines.append(f"| {s['strategy']} | {s['n']} | {s['accuracy']:.0%} ({s['right']}/{s['problems']}) "
+                     f"[{low:.0%}, {high:.0%}] "
                      f"| {s['tokens']:.0f} | {s['latency_s']:.2f} | {s['samples']:.1f} | {s['errors']} |")
     return "\n".join(lines)
 
@@ -360,12 +323,18 @@ def plot(summaries: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any],
-           rows: list[dict[str, Any]] | None = None) -> str:
+           rows: list[dict[str, Any]] | None = None, baseline: str | None = None) -> str:
     took = f", {meta['minutes']} min" if meta.get("minutes") is not None else ""
     parts = [f"# scaling — {meta.get('date')}, {meta.get('cores')} cores{took}\n",
              f"command: `{meta.get('command')}`\n"]
     for name, summary in summaries.items():
         parts.append(f"## {name}\n\n{table(summary)}\n")
+        mine = [r for r in rows or [] if name == "all" or r["dataset"] == name]
+        if baseline and any(r["setup"] == baseline for r in mine):
+            labels = {s["setup"]: f"{s['strategy']} {s['n']}" for s in summary}
+            parts.append(f"Paired against {labels.get(baseline, baseline)} (same problems and "
+                         f"seeds; Δ in points, bootstrap 95% CI over problems, * = excludes 0):\n\n"
+                         + comparison_table(mine, [s["setup"] for s in summary], baseline, labels) + "\n")
         stops = stop_table(summary)
         if stops:
             parts.append(f"Stop rules against fixed N:\n\n{stops}\n")
@@ -387,10 +356,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arith", type=int, default=4, help="generated problems per level")
     parser.add_argument("--levels", default="1,2,3", help="arithmetic levels (steps) to include")
     parser.add_argument("--seed", type=int, default=0, help="seed of the arithmetic set")
+    parser.add_argument("--split", choices=["tune", "eval"], default="tune",
+                        help="arithmetic problems from the tuning or the evaluation split (arith.py)")
+    parser.add_argument("--seeds", help="comma-separated sampling seeds (default: --seed)")
+    parser.add_argument("--baseline", help="setup to compare every other with, paired")
     parser.add_argument("--only", help=f"comma-separated setups or groups ({', '.join(GROUPS)}; "
                         f"default: {','.join(DEFAULT)})")
     parser.add_argument("--cache", action="store_true",
                         help="share one response cache between setups (each sample drawn once)")
+    parser.add_argument("--cache-file", type=Path,
+                        help="keep the shared response caches in FILE-seedK.db (implies --cache); "
+                        "a later run with the same FILE replays the samples drawn before")
     parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
     parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
                         "a temporary folder with --smoke)")
@@ -400,6 +376,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="redo the tables and plot from a scaling.jsonl, solving nothing")
     args = parser.parse_args(argv)
     args.levels = [int(x) for x in str(args.levels).split(",") if x]
+    args.seeds = [int(x) for x in args.seeds.split(",") if x] if args.seeds else [args.seed]
     if args.smoke:
         args.arith, args.gsm8k, args.levels = 1, 1, [1]
         args.only = args.only or ",".join(SMOKE)
@@ -435,16 +412,16 @@ def main(argv: list[str] | None = None) -> int:
         args.setups = [s for s in SETUPS if s.key in seen]
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(None, store=Path(tmp) / "ponder.db",
-                                 cache=Path(tmp) / "responses.db" if args.cache else None)
+            config = load_config(None, store=Path(tmp) / "ponder.db")
+            cache = args.cache_file or (Path(tmp) / "responses.db" if args.cache else None)
             started = time.perf_counter()
             log = args.out / f"{args.name}.jsonl"
-            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seed))
+            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds, cache))
             meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
             with log.open("a") as out:  # the finished run's meta, with its duration
                 out.write(json.dumps({"meta": meta}) + "\n")
     summaries = summarise(rows, args.setups)
-    text = report(summaries, meta, rows)
+    text = report(summaries, meta, rows, args.baseline)
     print(text)
     stem = args.out / args.name
     stem.with_suffix(".md").write_text(text)

@@ -17,8 +17,11 @@ split          the vote was tied between the top answers
 unverified     an answer that no check confirmed (plain voting, or checks that could not run)
 =============  ==============================================================================
 
-``check`` says which kind of check stands behind the label: ``executed`` (a program ran in
-the sandbox), ``judged`` (a judge model scored it), ``none``.
+``check`` says which kind of check stands behind the label: ``executed`` (a program's result,
+computed in the sandbox, backs the answer; one that crashed does not), ``judged`` (a judge
+model scored it), ``none``. The status, the check and the confidence all come from the vote's
+evidence table (:mod:`ponder.agents.voter`), so the badge and the vote cannot disagree: a vote
+whose programs all crashed is a prose-only vote and reads ``unverified`` with no check.
 
 >>> from ponder.types import Result
 >>> verdict_of(Result(run_id="r", problem_id="p", strategy="pot", answer=None)).label
@@ -86,7 +89,9 @@ def _check_kind(result: Result, parts: dict[str, Any]) -> CheckKind:
         return parts["check"]
     if result.answer is None:
         return "none"
-    if any(b.execution is not None and b.answer is not None for b in result.branches):
+    # A program that crashed answers nothing: only an executed result is an executed check.
+    if any(b.execution is not None and b.code_answer is not None
+           and b.verdict != "no_answer" for b in result.branches):
         return "executed"
     return "none"
 

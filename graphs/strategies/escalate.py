@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ponder.agents.deps import Deps
 from ponder.agents.router import estimate_difficulty, stage_branches
+from ponder.agents.voter import VoteSettings
 from ponder.config import SolveOptions
 from ponder.events import StageChanged
 from ponder.graphs.sampling import Sampling, Stage, build_sampling
@@ -20,10 +21,9 @@ from ponder.graphs.strategy import Shape, Strategy
 from ponder.agents.state import SolveState
 
 
-class EscalateSettings(BaseModel):
-    """When and where to escalate."""
-
-    model_config = ConfigDict(extra="forbid")
+class EscalateSettings(VoteSettings):
+    """When and where to escalate; its votes weigh prose as ``prose_weight`` says
+    (:mod:`ponder.agents.voter`)."""
 
     escalate_role: str = "reasoner"
     escalate_below: float = Field(0.6, ge=0.0, le=1.0)

@@ -8,18 +8,20 @@ import math
 import pytest
 
 from ponder.agents.voter import is_decided, leader_holds, stop_reason, tally
-from ponder.types import Branch
+from ponder.types import Branch, ExecResult
 
 
 def votes_of(answers: list[str]):
-    return tally([Branch(index=i, answer=a, verdict="unverified") for i, a in enumerate(answers)])
+    """Program-only branches (weight 1 each, the most one more such branch can weigh)."""
+    return tally([Branch(index=i, answer=a, code_answer=a, execution=ExecResult(status="ok"))
+                  for i, a in enumerate(answers)])
 
 
 def stops_after(sequence: list[str], budget: int, rule: str, threshold: float = 0.95) -> int:
     """Samples drawn when ``rule`` first says stop, drawing one at a time (``budget`` if never)."""
     for n in range(1, budget):
         if is_decided(votes_of(sequence[:n]), budget - n, rule=rule, threshold=threshold,
-                      verified_weight=1.0):
+                      max_weight=1.0):
             return n
     return budget
 
@@ -53,14 +55,14 @@ def test_a_4_0_start_stops_early_under_adaptive_not_under_conservative() -> None
     sequence = ["7"] * 4 + ["8", "7", "9", "7"] * 3
     assert stops_after(sequence, 16, "adaptive") == 4
     assert stops_after(sequence, 16, "conservative") > 8
-    assert stop_reason(votes_of(sequence[:4]), 12, verified_weight=1.0) == "adaptive"
+    assert stop_reason(votes_of(sequence[:4]), 12, max_weight=1.0) == "adaptive"
 
 
 def test_a_3_3_split_never_stops() -> None:
     split = votes_of(["7", "8"] * 3)
     for rule in ("adaptive", "conservative"):
         for remaining in range(0, 11):
-            assert not is_decided(split, remaining, rule=rule, threshold=0.5, verified_weight=1.0)
+            assert not is_decided(split, remaining, rule=rule, threshold=0.5, max_weight=1.0)
     alternating = ["7", "8"] * 8
     assert stops_after(alternating, 16, "adaptive") == 16
 
@@ -79,5 +81,5 @@ def test_a_stricter_threshold_waits_longer() -> None:
 
 def test_the_certain_stop_is_named_decided() -> None:
     votes = votes_of(["7"] * 9)
-    assert is_decided(votes, 7, rule="adaptive", verified_weight=1.0)
-    assert stop_reason(votes, 7, verified_weight=1.0) == "decided"
+    assert is_decided(votes, 7, rule="adaptive", max_weight=1.0)
+    assert stop_reason(votes, 7, max_weight=1.0) == "decided"

@@ -10,6 +10,7 @@ from ponder.graphs.api import build_graph
 from ponder.scripted import register_script
 from ponder.store import Store
 from ponder.types import Problem
+from ponder.verdict import verdict_of
 
 QUESTION = "What is 6 * 7?"
 
@@ -63,7 +64,8 @@ def test_split_programs_are_settled_by_a_verified_branch(scripted_config):
     events = Store(cfg.store).events(result.run_id)
     check = next(e for e in events if e.node == "cross_check")
     assert check.outputs["samples"] == 1
-    assert check.outputs["why"].startswith("confidence 0.6") and "2 of 3 branches agree" in check.outputs["why"]
+    why = check.outputs["why"]
+    assert why.startswith("only 2 program(s) agree on the winner, fewer than 3") and "2 of 3 branches agree" in why
     assert [e.node for e in events].count("reason") == 1
 
 
@@ -81,38 +83,74 @@ def test_failing_programs_are_cross_checked(scripted_config):
 
 
 def test_a_refuted_cross_check_leaves_the_answer_unverified(scripted_config):
-    # Programs 8, crash, 8: the vote stops (2:0 with one sample left), confidence 0.875, below
-    # check_below=0.9. The cross-check reasons 9 while its program prints 8 (the "Lucy" case):
-    # refuted. The answer stands on the programs and is reported unverified.
+    # Programs 8, crash, 8: the vote stops (2:0 with one sample left can no longer be overtaken);
+    # two agreeing programs are fewer than min_agree, so it is cross-checked. The cross-check
+    # reasons 9 while its program prints 8 (the "Lucy" case): refuted. The answer stands on the
+    # programs and is reported unverified, its confidence lowered by the refuted pair.
     def program(i):
         return "print(undefined)" if i == 1 else "print(8)"
 
     cfg = scripted_config(register_script("chk-refute", programs(program, reasoned="9")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_below=0.9, check_samples=1)
+                          check_samples=1, prose_weight=0.5)
     assert result.answer == "8"
     assert [(b.index, b.verdict) for b in result.branches if b.reasoned_answer] == [(3, "refuted")]
-    assert result.confidence_parts["status"] == "unverified" and result.confidence == 0.0
+    # min(share 1, stability 15/16) x trust (1 + 1 + 0.5) / 3
+    assert result.confidence_parts["status"] == "unverified"
+    assert result.confidence == pytest.approx(15 / 16 * 2.5 / 3, abs=1e-4)
+    assert verdict_of(result).label == "refuted"
     assert (result.samples_used, result.max_samples, result.stopped) == (4, 4, "max_samples")
 
 
-def test_crashes_beside_agreeing_programs_need_no_cross_check(scripted_config):
-    # 42, crash, 42: a crash says nothing about the answer; two agreeing programs stand.
+def test_two_agreeing_programs_are_cross_checked_however_early_the_vote_stopped(scripted_config):
+    # 42, crash, 42: the vote stops after 3 samples (2:0 with one left cannot be overtaken), a
+    # crash says nothing against the answer, but two programs are fewer than min_agree (3).
     cfg = scripted_config(register_script(
         "chk-crash", programs(lambda i: "print(undefined)" if i == 1 else "print(42)")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
-    assert result.answer == "42" and result.confidence >= 0.8
-    assert "cross_check" not in nodes_of(cfg, result) and result.samples_used == 3
+    assert result.answer == "42" and result.confidence_parts["status"] == "verified"
+    assert "cross_check" in nodes_of(cfg, result) and result.samples_used == 4
+    # min_agree=1: the old rule, where a stop on two agreeing programs was taken as confident.
+    old = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0, min_agree=1)
+    assert old.answer == "42" and old.confidence >= 0.8
+    assert "cross_check" not in nodes_of(cfg, old) and old.samples_used == 3
 
 
-def test_a_lone_program_stands_unless_check_below_asks_more(scripted_config):
-    # One program answers, three crash: confidence 0.75, above the default 0.7, below 0.8.
+def test_an_adaptive_stop_on_a_2_0_start_is_cross_checked(unanimous_config):
+    # Budget 5: a 2:0 start gives P(leader holds) = 0.95, so the programs' vote stops after 2.
+    result = ponder.solve(QUESTION, strategy="checked", samples=5, config=unanimous_config, seed=0)
+    events = Store(unanimous_config.store).events(result.run_id)
+    vote = next(e for e in events if e.node == "vote")
+    assert vote.outputs["stop_check"]["reason"] == "adaptive" and vote.inputs["branches"] == 2
+    check = next(e for e in events if e.node == "cross_check")
+    assert check.outputs["why"].startswith("only 2 program(s) agree")
+    assert result.answer == "42" and result.confidence_parts["status"] == "verified"
+    assert (result.samples_used, result.max_samples) == (3, 3)
+
+
+def test_a_cross_check_whose_program_crashed_counts_as_unchecked_prose(scripted_config):
+    # One program says 20, three crash; the cross-check reasons 9 and its program crashes too:
+    # its prose (0.5) does not outweigh the executed program (1).
+    cfg = scripted_config(register_script("chk-prose", programs(
+        lambda i: "print(20)" if i == 0 else "print(", reasoned="9")))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          prose_weight=0.5)
+    assert result.answer == "20" and result.votes["9"].count == 1
+    assert result.votes["20"].weight > result.votes["9"].weight
+    assert (result.confidence_parts["status"], verdict_of(result).check) == ("unchecked", "executed")
+
+
+def test_a_lone_program_is_cross_checked_unless_settings_let_it_stand(scripted_config):
+    # One program answers, three crash: one program is fewer than min_agree.
     cfg = scripted_config(register_script(
         "chk-lone", programs(lambda i: "print(42)" if i in (0, 4, 5) else "print(undefined)")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0)
+    assert "cross_check" in nodes_of(cfg, result) and result.confidence_parts["status"] == "verified"
+    # min_agree=1: confidence 0.75, above the default 0.7, below 0.8.
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0, min_agree=1)
     assert "cross_check" not in nodes_of(cfg, result) and result.confidence == 0.75
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_below=0.8, check_samples=2)
+                          check_below=0.8, check_samples=2, min_agree=1)
     assert "cross_check" in nodes_of(cfg, result)
     assert result.answer == "42" and result.votes["42"].count == 3 and result.votes["42"].verified == 2
 
