@@ -50,8 +50,9 @@ def test_the_tally_before_any_vote_counts_finished_branches_as_the_vote_does() -
     finished = [("7", "verified"), ("7", "refuted"), (None, "no_answer")]
     for index, (answer, verdict) in enumerate(finished):
         live.apply(BranchFinished(branch=Branch(index=index, answer=answer, verdict=verdict)))
-    # The voter's own weights: verified counts double, refuted a quarter.
-    assert live.tally() == {"7": Vote(count=2, weight=2.25, verified=1)}
+    # The voter's own evidence table (prose weight 0.25): a verified pair 1.25, a refuted
+    # pair max(0.25, 0.75) = 0.75.
+    assert live.tally() == {"7": Vote(count=2, weight=2.0, verified=1)}
     assert live.current_leader() == "7"
     live.apply(VoteCounted(leader="8", votes={"8": Vote(count=1, weight=0.9, verified=1)}))
     assert live.current_leader() == "8" and live.tally()["8"].weight == 0.9
