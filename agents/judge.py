@@ -45,15 +45,15 @@ from ponder.agents.state import BranchState, SolveState
 from ponder.models import ModelClient
 from ponder.types import Branch, Completion, Problem, Usage
 
-__all__ = ["ACCEPT", "JUDGE_ROLE", "REJECT", "JudgedState", "Judgement", "check_kind", "judge",
-           "judge_branch", "judge_branches", "judged_verdict", "outcome_text", "parse_score",
-           "read_verdict", "vote_scale", "way_for"]
+__all__ = ["ACCEPT", "JUDGE_ROLE", "REJECT", "JudgedState", "Judgement", "judge", "judge_branch",
+           "judge_branches", "judged_outcome", "outcome_text", "parse_score", "read_verdict",
+           "vote_scale", "way_for"]
 
 JUDGE_ROLE = "judge"
 ACCEPT = 0.7
-"""A judge score at or above this accepts a candidate (its verdict becomes ``verified``)."""
+"""A judge score at or above this accepts a candidate."""
 REJECT = 0.3
-"""A judge score at or below this rejects a candidate (``refuted``)."""
+"""A judge score at or below this rejects a candidate."""
 Scoring = Literal["auto", "logprob", "score"]
 
 _SCORE_LINE = re.compile(r"^Score:\s*(0(?:\.\d+)?|1(?:\.0+)?|\.\d+)$")
@@ -189,11 +189,12 @@ def outcome_text(branch: Branch) -> str:
     return "\n".join(parts)
 
 
-def judged_verdict(score: float | None) -> str:
-    """A branch verdict from a judge score: accepted, rejected, or neither."""
+def judged_outcome(score: float | None) -> Literal["accepted", "rejected"] | None:
+    """What a judge score says of a candidate: accepted, rejected, or nothing (no score, or a
+    score between :data:`REJECT` and :data:`ACCEPT`)."""
     if score is None:
-        return "unverified"
-    return "verified" if score >= ACCEPT else "refuted" if score <= REJECT else "unverified"
+        return None
+    return "accepted" if score >= ACCEPT else "rejected" if score <= REJECT else None
 
 
 async def judge_branches(state: JudgedState, *, deps: Deps[Any]) -> dict[str, Any]:
@@ -238,27 +239,29 @@ def vote_scale(state: dict[str, Any]) -> Callable[[Branch], float] | None:
     return scale
 
 
-def check_kind(branches: list[Branch], winner: str | None) -> str:
-    """Which kind of check stands behind ``winner``: ``executed`` when a program's result
-    decided one of its branches' verdicts, ``judged`` when only the judge did, else ``none``."""
-    mine = [b for b in branches if winner is not None and b.answer == winner
-            and b.verdict in ("verified", "refuted")]
-    if any(b.code_answer is not None for b in mine):
-        return "executed"
-    return "judged" if mine else "none"
-
-
 async def judge_branch(state: BranchState, *, deps: Deps[Any]) -> dict[str, Any]:
     """Branch step (before ``verify``): where no program gave this branch an answer — none
-    could be written, or it failed — the judge scores the branch and sets its verdict
-    (:func:`judged_verdict`); a program's executed answer is left to ``verify``."""
+    could be written, or it failed — the judge scores the branch as a whole.
+
+    The score is kept as the branch's ``rewards["judge"]`` (no score: none kept) and the
+    verdict is left alone: ``verified``/``refuted`` stay what an executed program (or the
+    tests) found, so a judge's Yes never reads as a program's check. The vote reads the score
+    as a judged check (:func:`ponder.agents.voter.evidence_of`). A program's executed answer
+    is left to ``verify``; so are code problems, whose tests decide.
+    """
     problem, branch = state["problem"], state["branch"]
-    if branch.answer is None or branch.code_answer is not None:
-        deps.trace(outputs={"skipped": "no answer to judge" if branch.answer is None
-                            else "a program answered: its executed check stands"})
+    skip = ("no answer to judge" if branch.answer is None
+            else "a code problem: its tests decide" if problem.kind == "code"
+            else "a program answered: its executed check stands" if branch.code_answer is not None
+            else None)
+    if skip:
+        deps.trace(outputs={"skipped": skip})
         return {}
     [j] = await judge(deps, problem, [outcome_text(branch)], mode="outcome")
-    verdict = judged_verdict(j.score)
-    deps.trace(inputs={"answer": branch.answer}, outputs={**j.shown(), "verdict": verdict})
-    return {"branch": branch.model_copy(update={"verdict": verdict,
+    outcome = judged_outcome(j.score)
+    deps.trace(inputs={"answer": branch.answer},
+               outputs={**j.shown(), "check": "judged" if j.score is not None else "none",
+                        "outcome": outcome or ("no score" if j.score is None else "undecided")})
+    rewards = branch.rewards if j.score is None else {**branch.rewards, "judge": j.score}
+    return {"branch": branch.model_copy(update={"rewards": rewards,
                                                 "usage": branch.usage + j.usage})}

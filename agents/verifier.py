@@ -107,7 +107,8 @@ def verify_branch(problem: Problem, branch: Branch) -> Branch:
     elif verdict == "no_answer":
         verdict = "unverified"
     well_formed = "<think>" not in branch.text and "</think>" not in branch.text
-    rewards = {"format": 1.0 if answer is not None and well_formed else 0.0}
+    # Scores a branch step already gave (the judge's) stay with the branch.
+    rewards = {**branch.rewards, "format": 1.0 if answer is not None and well_formed else 0.0}
     correct = is_correct(problem, answer)
     if correct is not None:
         rewards["accuracy"] = 1.0 if correct else 0.0

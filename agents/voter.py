@@ -14,6 +14,8 @@ answer from       check outcome                         row               weight
 executed program  the branch's prose agrees             ``verified``      ``1 + w``
 executed program  no prose (a program-only branch)      ``program``       ``1``
 executed program  the branch's prose disagrees          ``refuted``       ``max(w, 1 - w)``
+prose             the judge accepted it                 ``judged``        ``min(1, 2w)``
+prose             the judge rejected it                 ``rejected``      ``w / 2``
 prose             its program crashed, timed out or     ``prose``         ``w``
                   gave no answer
 prose             no program (plain reasoning)          ``prose``         ``w``
@@ -35,6 +37,14 @@ from 0.2 to 0.4 got the most answers right (``benchmarks/README.md``; by one pro
 not a significant difference), hence the default 0.25; for models whose prose is reliable,
 raise it towards 1 (the strategy setting ``prose_weight``: ``--set prose_weight=0.9``,
 ``solve(..., prose_weight=0.9)``).
+
+The judge (:mod:`ponder.agents.judge`) checks prose where no program can: a score of at least
+``ACCEPT`` accepts the answer, at most ``REJECT`` rejects it (the score travels as the branch's
+``rewards["judge"]``; its verdict stays what a program found). A judge's acceptance is a second
+opinion on the prose, worth as much again (``2w``), but never more than an executed result
+(``1``) and always less than a verified pair (``1 + w``): a judged Yes never counts as a
+program's check. A rejection halves the prose's weight rather than voiding it (the judge may
+be wrong); a judge that gave no score, or an undecided one, leaves unchecked prose.
 
 When log-probabilities are on, each weight is also multiplied by a DeepConf-style confidence
 (the lowest sliding-window mean token probability); low-confidence branches can be dropped
@@ -75,9 +85,11 @@ when the leader cannot be overtaken (certain), ``"adaptive"`` when only the post
   (1 per executed program, ``w`` per prose answer), capped at 1: 1 unless checks refuted it;
   a winner that only refuted pairs back keeps ``max(w, 1 - w)``, as in the vote.
 
-The ``status`` (``verified`` if any branch of the winner is verified, else ``unverified`` if
-any is refuted, else ``unchecked``) and ``check`` (``executed`` when an executed program's
-result backs the winner, else ``none``) feed :func:`ponder.verdict.verdict_of`, so the badge,
+The ``status`` and ``check`` name the strongest check of the winner, in this order: a verified
+branch (``verified``, ``executed``), a judge's acceptance (``verified``, ``judged``), a refuted
+branch (``unverified``, ``executed``), a judge's rejection (``unverified``, ``judged``), else
+``unchecked`` (``executed`` when an executed program's result backs the winner, else
+``none``). They feed :func:`ponder.verdict.verdict_of`, so the badge,
 the confidence and the vote read one table: a vote whose programs all crashed is a prose-only
 vote, ``unchecked`` with no executed check, and its badge says ``unverified``.
 
@@ -112,7 +124,8 @@ __all__ = [
 ]
 
 StopRule = Literal["adaptive", "conservative"]
-Evidence = Literal["verified", "program", "refuted", "prose", "none"]
+Evidence = Literal["verified", "program", "refuted", "judged", "rejected", "prose", "none"]
+PROGRAM_ROWS = ("verified", "program", "refuted")
 
 # The weight of an unchecked prose answer against an executed program's result (1).
 # Chosen on held-out problems with the embedded models (benchmarks/README.md).
@@ -136,18 +149,21 @@ class VoteSettings(BaseModel):
         """The table row's weight (before any token confidence)."""
         w = self.prose_weight
         return {"verified": 1.0 + w, "program": 1.0, "refuted": max(w, 1.0 - w),
-                "prose": w, "none": 0.0}[evidence]
+                "judged": min(1.0, 2.0 * w), "rejected": w / 2.0, "prose": w,
+                "none": 0.0}[evidence]
 
     def base(self, evidence: Evidence) -> float:
         """What the answer's source weighs before its check: 1 for a program, else prose."""
-        return 1.0 if evidence in ("verified", "program", "refuted") else (
-            self.prose_weight if evidence == "prose" else 0.0)
+        return 1.0 if evidence in PROGRAM_ROWS else 0.0 if evidence == "none" else self.prose_weight
 
-    def ceiling(self, *, programs: bool, prose: bool) -> float:
-        """The most one more branch can weigh, for branches that run programs and/or reason."""
+    def ceiling(self, *, programs: bool, prose: bool, judged: bool = False) -> float:
+        """The most one more branch can weigh, for branches that run programs and/or reason
+        (and whose prose a judge may accept)."""
         if programs and prose:
             return self.weight("verified")
-        return 1.0 if programs else self.prose_weight
+        if programs:
+            return 1.0
+        return self.weight("judged") if judged else self.prose_weight
 
 
 def vote_settings(settings: BaseModel | None) -> VoteSettings:
@@ -163,7 +179,8 @@ def evidence_of(branch: Branch) -> Evidence:
         return branch.verdict  # type: ignore[return-value]
     if branch.execution is not None and branch.code_answer is not None:
         return "program"
-    return "prose"
+    outcome = judge.judged_outcome(branch.rewards.get("judge"))
+    return "judged" if outcome == "accepted" else "rejected" if outcome == "rejected" else "prose"
 
 
 def branch_weight(branch: Branch, weights: VoteSettings | None = None) -> float:
@@ -312,25 +329,41 @@ def assess(branches: Sequence[Branch], winner: str | None, share: float,
     key = next((a for a in counts if equivalent(a, winner, kind)), winner)
     runner_up = max((c for a, c in counts.items() if a != key), default=0)
     verified, refuted = rows.count("verified"), rows.count("refuted")
-    executed = len(rows) - rows.count("prose")
+    judged, rejected = rows.count("judged"), rows.count("rejected")
+    executed = sum(r in PROGRAM_ROWS for r in rows)
     stability = beta_stability(len(mine), runner_up)
     base = sum(weights.base(r) for r in rows)
     trust = min(1.0, sum(weights.weight(r) for r in rows) / base) if base else 0.0
     tokens = [b.confidence for b in mine if b.confidence is not None]
     token_confidence = sum(tokens) / len(tokens) if tokens else None
     confidence = min(share, stability) * trust
-    status = "verified" if verified else "unverified" if refuted else "unchecked"
+    status, check = _strongest_check(verified, judged, refuted, rejected, executed)
+    by_judge = f", judge: {judged} accepted, {rejected} rejected" if judged + rejected else ""
     summary = (f"{len(mine)} of {sum(counts.values())} branches agree; {verified} verified, "
-               f"{refuted} refuted; token confidence "
+               f"{refuted} refuted{by_judge}; token confidence "
                + (f"{token_confidence:.2f}" if token_confidence is not None else "n/a"))
     return {"confidence": round(confidence, 4), "status": status,
             "split": len(mine) <= runner_up, "agree": len(mine), "runner_up": runner_up,
             "counted": sum(counts.values()), "verified": verified, "refuted": refuted,
-            "executed": executed, "check": "executed" if executed else "none",
+            "executed": executed, "judged": judged, "rejected": rejected, "check": check,
             "prose_weight": weights.prose_weight, "share": round(share, 4),
             "stability": round(stability, 4), "trust": round(trust, 4),
             "verification": verified / (verified + refuted) if verified + refuted else None,
             "token_confidence": token_confidence, "summary": summary}
+
+
+def _strongest_check(verified: int, judged: int, refuted: int, rejected: int,
+                     executed: int) -> tuple[str, str]:
+    """The winner's status and the kind of check behind it (order in the module doc)."""
+    if verified:
+        return "verified", "executed"
+    if judged:
+        return "verified", "judged"
+    if refuted:
+        return "unverified", "executed"
+    if rejected:
+        return "unverified", "judged"
+    return "unchecked", "executed" if executed else "none"
 
 
 def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9) -> list[Branch]:
@@ -400,7 +433,9 @@ def vote(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     # The most a remaining sample can weigh: a verified pair where branches reason and run
     # programs, a program where they only run programs, unchecked prose where they only reason.
     programs = deps.sandbox is not None and any(b.code is not None for b in branches)
-    most = weights.ceiling(programs=programs, prose=any(b.text for b in branches) or not programs)
+    judged = any("judge" in b.rewards for b in branches)
+    most = weights.ceiling(programs=programs, prose=any(b.text for b in branches) or not programs,
+                           judged=judged)
     decided = (is_decided(votes, remaining, rule=options.stop_rule, threshold=options.stop_threshold,
                           min_votes=options.min_votes, max_weight=most)
                and not parts["split"] and parts["status"] != "unverified")

@@ -11,15 +11,15 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from ponder.agents import coder, planner, reasoner, router, verifier, voter
+from ponder.agents import coder, judge, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
 from ponder.events import RoundStarted
 from ponder.graphs.runtime import Node, traced
@@ -31,6 +31,8 @@ BRANCH_STEPS: dict[str, Node] = {
     "reason": reasoner.reason,
     "code": coder.write_code,
     "execute": verifier.execute,
+    # The judge's outcome score where no program answered: a check of kind "judged".
+    "judge": judge.judge_branch,
     "verify": verifier.verify,
 }
 
@@ -43,7 +45,9 @@ class Stage:
     samples (and ``stage_start``: branches before it vote no more unless it keeps it);
     ``needed(state, deps)`` says whether to move; ``route``, when given, runs before any
     sampling and may pick the first role; ``steps``, when given, are the branch steps of the
-    stage's branches (e.g. programs first, then reasoning cross-checked by a program).
+    stage's branches (e.g. programs first, then reasoning cross-checked by a program), and
+    ``step_nodes`` replace the :data:`BRANCH_STEPS` node of a step name for those branches
+    (e.g. a judge that runs only when a setting asks for it).
     """
 
     name: str
@@ -51,6 +55,7 @@ class Stage:
     needed: Callable[[Any, Deps[Any]], bool]
     route: Node | None = None
     steps: tuple[str, ...] | None = None
+    step_nodes: Mapping[str, Node] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,8 @@ def run_notes(state: SolveState, deps: Deps) -> list[str]:
                          f"raise roles.{role}.max_tokens")
     parts = state.get("confidence_parts") or {}
     if parts.get("status") == "unverified":
-        notes.append(f"unverified: every code check refuted the winning answer ({parts['summary']})")
+        by = "the judge rejected" if parts.get("check") == "judged" else "every code check refuted"
+        notes.append(f"unverified: {by} the winning answer ({parts['summary']})")
     return list(dict.fromkeys(notes))
 
 
@@ -170,12 +176,14 @@ def finish(state: SolveState, *, deps: Deps) -> dict[str, Any]:
                                 tokens_saved=int(max(0, planned - used) * per_sample))}
 
 
-def branch_graph(steps: tuple[str, ...], shape: Shape) -> Any:
-    """The per-branch pipeline (``reason → code → execute → verify``, or part of it)."""
+def branch_graph(steps: tuple[str, ...], shape: Shape,
+                 nodes: Mapping[str, Node] | None = None) -> Any:
+    """The per-branch pipeline (``reason → code → execute → verify``, or part of it); ``nodes``
+    replace the :data:`BRANCH_STEPS` node of a step."""
     graph = StateGraph(BranchState, context_schema=Deps, output_schema=BranchOutput)
     chain = [*steps, "verify"] if steps[-1:] != ("verify",) else list(steps)
     for name in chain:
-        graph.add_node(name, shape.node(name, BRANCH_STEPS[name]))
+        graph.add_node(name, shape.node(name, (nodes or {}).get(name, BRANCH_STEPS[name])))
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, chain[1:]):
         graph.add_edge(a, b)
@@ -219,7 +227,7 @@ def build_sampling(spec: Sampling, shape: Shape) -> StateGraph:
     if stage is not None and stage.steps is not None:
         # The stage's branches run other steps: a branch graph of their own.
         branches.append(f"{stage.name}_branch")
-        graph.add_node(branches[1], branch_graph(stage.steps, shape))
+        graph.add_node(branches[1], branch_graph(stage.steps, shape, stage.step_nodes))
     graph.add_conditional_edges("dispatch", _fan_out_with(spec.mode, stage, branches[-1]),
                                 [*branches, "vote"])
     for name in branches:

@@ -12,14 +12,15 @@ truncated      no answer, and branches ran out of tokens before answering
 budget         no answer because a per-problem budget ran out (``stopped`` = ``budget_*``)
 verified       a check confirmed the winning answer (an executed program agreed, a judge
                accepted it, or the tests passed)
-refuted        every check made on the winning answer contradicted it
+refuted        the checks made on the winning answer contradicted it (a program or a judge)
 split          the vote was tied between the top answers
 unverified     an answer that no check confirmed (plain voting, or checks that could not run)
 =============  ==============================================================================
 
 ``check`` says which kind of check stands behind the label: ``executed`` (a program's result,
 computed in the sandbox, backs the answer; one that crashed does not), ``judged`` (a judge
-model scored it), ``none``. The status, the check and the confidence all come from the vote's
+model scored it and no program's result did: ``verified (judged check)`` is a model's opinion,
+never a program's check), ``none``. The status, the check and the confidence all come from the vote's
 evidence table (:mod:`ponder.agents.voter`), so the badge and the vote cannot disagree: a vote
 whose programs all crashed is a prose-only vote and reads ``unverified`` with no check.
 
@@ -93,6 +94,8 @@ def _check_kind(result: Result, parts: dict[str, Any]) -> CheckKind:
     if any(b.execution is not None and b.code_answer is not None
            and b.verdict != "no_answer" for b in result.branches):
         return "executed"
+    if any("judge" in b.rewards and b.answer == result.answer for b in result.branches):
+        return "judged"
     return "none"
 
 
@@ -114,7 +117,8 @@ def verdict_of(result: Result) -> ResultVerdict:
     status = parts.get("status")
     if status == "verified" or parts.get("verified", 0) > 0:
         label = "verified"
-    elif status in ("unverified", "refuted") and parts.get("refuted", 0) > 0:
+    elif status in ("unverified", "refuted") and (parts.get("refuted", 0) > 0
+                                                   or parts.get("rejected", 0) > 0):
         label = "refuted"
     elif parts.get("split"):
         label = "split"

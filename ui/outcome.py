@@ -50,7 +50,10 @@ def checks(parts: dict[str, Any]) -> str | None:
         return None
     if status == "unchecked":
         return "no code check ran"
-    return f"code checks: {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
+    text = f"code checks: {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
+    if parts.get("judged") or parts.get("rejected"):  # the judge checked prose no program could
+        text += f"; judge: {parts.get('judged', 0)} accepted, {parts.get('rejected', 0)} rejected"
+    return text
 
 
 def confidence_parts(parts: dict[str, Any]) -> str:

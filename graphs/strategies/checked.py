@@ -22,32 +22,44 @@ result, prose whose program crashed ``prose_weight``, each times its token confi
 verified branch outweighs a lone program, and a 2:2 split between programs goes to the answer
 the reasoning confirms.
 
+``check_with="judge"`` (``--set check_with=judge``) lets the judge (:mod:`ponder.agents.judge`,
+the ``judge`` role) check the cross-check branches no program can: where a branch's program
+could not be written, crashed or printed no answer, the judge scores the branch's reasoning
+instead, and the vote reads its score as a check of kind ``judged`` (an accepted answer
+``min(1, 2 * prose_weight)``, a rejected one half of unchecked prose; a reply the judge did
+not format is no score, and the prose stays unchecked). The result, its trace and its
+verdict badge say which kind of check stood behind the answer: ``executed``, ``judged`` or
+``none``.
+
 Its defaults are measured in ``benchmarks/scaling.py --only checked`` (see
 ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
+from ponder.agents import judge
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
-from ponder.agents.state import SolveState
+from ponder.agents.state import BranchState, SolveState
 from ponder.agents.voter import VoteSettings
 from ponder.config import SolveOptions
 from ponder.graphs.sampling import Sampling, Stage, build_sampling
-from ponder.graphs.strategy import Shape, Strategy
+from ponder.graphs.strategy import Shape, Strategy, default_roles
 
 
 class CheckedSettings(VoteSettings):
-    """When to cross-check, and with how many reasoning branches (and ``prose_weight``, the
-    vote's weight of unchecked prose)."""
+    """When to cross-check, with how many reasoning branches, and what checks the reasoning
+    no program could check (``check_with``: ``program`` leaves it unchecked, ``judge`` asks
+    the judge role); ``prose_weight`` is the vote's weight of unchecked prose."""
 
     check_below: float = Field(0.7, ge=0.0, le=1.0)
     check_samples: int | None = Field(None, ge=1)
     min_agree: int = Field(3, ge=1)
+    check_with: Literal["program", "judge"] = "program"
 
     def samples_after(self, options: SolveOptions) -> int:
         """Cross-check branches when one is needed (a quarter of ``samples`` by default)."""
@@ -81,19 +93,41 @@ def cross_check(state: SolveState, *, deps: Deps[CheckedSettings]) -> dict[str, 
     deps.trace(inputs={"answer": state.get("answer"), "confidence": state.get("confidence"),
                        "summary": (state.get("confidence_parts") or {}).get("summary")},
                outputs={"why": doubt(state, settings.check_below, settings.min_agree),
-                        "samples": samples})
+                        "samples": samples, "check_with": settings.check_with})
     # The plan becomes what was sampled plus the cross-check: programs the vote stopped
     # short of are not drawn later.
-    return {"stage_samples": used + samples, "planned": used + samples, "decided": False}
+    update: dict[str, Any] = {"stage_samples": used + samples, "planned": used + samples,
+                              "decided": False}
+    if settings.check_with == "judge":
+        update["roles"] = [judge.JUDGE_ROLE]
+    return update
+
+
+async def judge_if_asked(state: BranchState, *, deps: Deps[CheckedSettings]) -> dict[str, Any]:
+    """Branch step: the judge scores a cross-check branch no program answered, where
+    ``check_with="judge"`` asks for it (the graph is the same either way: it compiles once)."""
+    if deps.settings.check_with != "judge":
+        deps.trace(outputs={"skipped": "check_with=program"})
+        return {}
+    return await judge.judge_branch(state, deps=deps)
 
 
 def build_checked(shape: Shape):
-    """Program branches; reason-and-program branches as a second stage where they leave doubt."""
+    """Program branches; reason-and-program branches (judged where asked and no program
+    answered) as a second stage where they leave doubt."""
     stage = Stage(name="cross_check", node=cross_check, needed=needs_check,
-                  steps=("reason", "code", "execute"))
+                  steps=("reason", "code", "execute", "judge"),
+                  step_nodes={"judge": judge_if_asked})
     return build_sampling(Sampling(("code", "execute"), stage=stage), shape)
+
+
+def checked_roles(options: SolveOptions, settings: CheckedSettings) -> list[str]:
+    """The reasoning role (and the planner's), and the judge role where it checks."""
+    judged = [judge.JUDGE_ROLE] if settings.check_with == "judge" else []
+    return [*default_roles(options, settings), *judged]
 
 
 STRATEGY = Strategy(
     name="checked", summary="Programs first; reasoning cross-checks them only where they "
-    "disagree, fail or are unsure.", build=build_checked, runs_code=True, settings=CheckedSettings)
+    "disagree, fail or are unsure (check_with=judge: the judge checks reasoning no program "
+    "could).", build=build_checked, runs_code=True, settings=CheckedSettings, roles=checked_roles)

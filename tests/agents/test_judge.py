@@ -125,17 +125,31 @@ def test_vote_scale_weighs_unscored_branches_by_the_mean_never_one_half():
     assert scale(c) == 0.9
 
 
-def test_judge_branch_decides_only_where_no_program_answered(tmp_path):
+def test_judge_branch_scores_only_where_no_program_answered(tmp_path):
     deps = deps_for(tmp_path, yes_if_42)
-    state = lambda branch: {"problem": PROBLEM, "branch": branch}
+    state = lambda branch, problem=PROBLEM: {"problem": problem, "branch": branch}
     prose = Branch(text="6 * 7 = 42", answer="42")
     judged = asyncio.run(judge.judge_branch(state(prose), deps=deps))["branch"]
-    assert judged.verdict == "verified" and judged.usage.calls == 1
+    # The score is the branch's judge reward; the verdict stays a program's to give.
+    assert judged.rewards["judge"] == pytest.approx(YES) and judged.usage.calls == 1
+    assert judged.verdict == "unverified"
     wrong = asyncio.run(judge.judge_branch(state(Branch(text="48", answer="48")), deps=deps))
-    assert wrong["branch"].verdict == "refuted"
+    assert wrong["branch"].rewards["judge"] < judge.REJECT and wrong["branch"].verdict == "unverified"
     ran = Branch(answer="42", code="print(42)", code_answer="42",
                  execution=ExecResult(status="ok", stdout="42\n"))
     assert asyncio.run(judge.judge_branch(state(ran), deps=deps)) == {}
-    assert judge.check_kind([judged], "42") == "judged"
-    assert judge.check_kind([judged, ran.model_copy(update={"verdict": "verified"})], "42") == "executed"
-    assert judge.check_kind([Branch(answer="42")], "42") == "none"
+    code = Problem(question="Write f.", kind="code", tests="assert f() == 1")
+    assert asyncio.run(judge.judge_branch(state(prose, code), deps=deps)) == {}
+    assert [judge.judged_outcome(s) for s in (None, 0.5, 0.7, 0.3)] == [
+        None, None, "accepted", "rejected"]
+
+
+def test_judge_branch_without_a_score_keeps_no_reward(tmp_path):
+    def hedging(messages, index):
+        return "Maybe."
+
+    deps = deps_for(tmp_path, hedging)
+    branch = Branch(text="6 * 7 = 42", answer="42")
+    out = asyncio.run(judge.judge_branch({"problem": PROBLEM, "branch": branch}, deps=deps))
+    assert "judge" not in out["branch"].rewards and out["branch"].verdict == "unverified"
+    assert out["branch"].usage.calls == 1  # the call was made, and is paid for

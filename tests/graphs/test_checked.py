@@ -178,7 +178,8 @@ def test_graph_has_a_branch_graph_per_stage(unanimous_config):
     mermaid = build_graph("checked", unanimous_config).get_graph(xray=True).draw_mermaid()
     for edge in ["branch\\3acode --> branch\\3aexecute", "cross_check --> dispatch",
                  "cross_check_branch\\3areason --> cross_check_branch\\3acode",
-                 "cross_check_branch\\3aexecute --> cross_check_branch\\3averify"]:
+                 "cross_check_branch\\3aexecute --> cross_check_branch\\3ajudge",
+                 "cross_check_branch\\3ajudge --> cross_check_branch\\3averify"]:
         assert edge in mermaid, edge
     assert "branch\\3areason" not in mermaid.replace("cross_check_branch", "")
 
