@@ -13,7 +13,7 @@ from ponder.graphs.registry import get_strategy
 from ponder.scripted import register_script
 from ponder.serve.protocol import extension
 from ponder.store import Store
-from ponder.types import Branch, Problem
+from ponder.types import Branch, ExecResult, Problem
 from ponder.ui import outcome, widgets
 from ponder.verdict import verdict_of
 
@@ -79,12 +79,13 @@ def test_the_judge_checks_reasoning_no_program_could(store_path, judge_script, l
     assert checks[0].rewards["judge"] >= 0.7 and checks[1].rewards["judge"] <= 0.3
     assert [evidence_of(b) for b in checks] == ["judged", "rejected"]
     assert result.votes["42"].verified == 0
-    assert result.votes["42"].weight == pytest.approx(VoteSettings().weight("judged"))
+    confidence = checks[0].confidence if checks[0].confidence is not None else 1.0
+    assert result.votes["42"].weight == pytest.approx(VoteSettings().weight("judged") * confidence)
     badge = verdict_of(result)
     assert (badge.label, badge.check) == ("verified", "judged")
     assert "(judged check)" in badge.line() and "by a judge model" in badge.sentence()
     # The UI's header badge reads the same line, and its checks line counts the judge's.
-    assert "verified (judged check)" in widgets.verdict_badge(badge)
+    assert widgets.verdict_badge(badge).startswith(":green-badge[verified \\(judged check\\)")
     assert outcome.checks(parts) == ("code checks: 0 verified, 0 refuted; "
                                      "judge: 1 accepted, 0 rejected")
     assert result.models["judge"] == f"scripted/chkj-{judge_script.__name__}"
@@ -167,7 +168,8 @@ def test_a_branch_the_judge_accepted_never_outweighs_an_executed_result():
         assert w.weight("rejected") < w.weight("prose") <= w.weight("judged") <= w.weight("program")
         assert w.weight("judged") < w.weight("verified")
     judged = Branch(answer="42", rewards={"judge": 0.95})
-    ran = Branch(answer="42", code="print(42)", code_answer="42", rewards={"judge": 0.95})
+    ran = Branch(answer="42", code="print(42)", code_answer="42", rewards={"judge": 0.95},
+                 execution=ExecResult(status="ok", stdout="42\n"))
     assert evidence_of(judged) == "judged" and evidence_of(ran) == "program"
     assert evidence_of(Branch(answer="42", rewards={"judge": 0.5})) == "prose"
 
