@@ -88,8 +88,8 @@ when the leader cannot be overtaken (certain), ``"adaptive"`` when only the post
 The ``status`` and ``check`` name the strongest check of the winner, in this order: a verified
 branch (``verified``, ``executed``), a judge's acceptance (``verified``, ``judged``), a refuted
 branch (``unverified``, ``executed``), a judge's rejection (``unverified``, ``judged``), else
-``unchecked`` (``executed`` when an executed program's result backs the winner, else
-``none``). They feed :func:`ponder.verdict.verdict_of`, so the badge,
+``unchecked`` (``executed`` when an executed program's result backs the winner, ``judged``
+when the judge scored it without deciding, else ``none``). They feed :func:`ponder.verdict.verdict_of`, so the badge,
 the confidence and the vote read one table: a vote whose programs all crashed is a prose-only
 vote, ``unchecked`` with no executed check, and its badge says ``unverified``.
 
@@ -337,7 +337,8 @@ def assess(branches: Sequence[Branch], winner: str | None, share: float,
     tokens = [b.confidence for b in mine if b.confidence is not None]
     token_confidence = sum(tokens) / len(tokens) if tokens else None
     confidence = min(share, stability) * trust
-    status, check = _strongest_check(verified, judged, refuted, rejected, executed)
+    scored = any("judge" in b.rewards for b in mine)
+    status, check = _strongest_check(verified, judged, refuted, rejected, executed, scored)
     by_judge = f", judge: {judged} accepted, {rejected} rejected" if judged + rejected else ""
     summary = (f"{len(mine)} of {sum(counts.values())} branches agree; {verified} verified, "
                f"{refuted} refuted{by_judge}; token confidence "
@@ -353,7 +354,7 @@ def assess(branches: Sequence[Branch], winner: str | None, share: float,
 
 
 def _strongest_check(verified: int, judged: int, refuted: int, rejected: int,
-                     executed: int) -> tuple[str, str]:
+                     executed: int, scored: bool) -> tuple[str, str]:
     """The winner's status and the kind of check behind it (order in the module doc)."""
     if verified:
         return "verified", "executed"
@@ -363,7 +364,7 @@ def _strongest_check(verified: int, judged: int, refuted: int, rejected: int,
         return "unverified", "executed"
     if rejected:
         return "unverified", "judged"
-    return "unchecked", "executed" if executed else "none"
+    return "unchecked", "executed" if executed else "judged" if scored else "none"
 
 
 def filter_by_confidence(branches: Sequence[Branch], keep_fraction: float = 0.9) -> list[Branch]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 import ponder
-from ponder.agents.voter import VoteSettings, evidence_of
+from ponder.agents.voter import VoteSettings, assess, evidence_of
 from ponder.config import RoleConfig, SolveOptions, load_config
 from ponder.graphs.registry import get_strategy
 from ponder.scripted import register_script
 from ponder.serve.protocol import extension
 from ponder.store import Store
-from ponder.types import Branch, ExecResult, Problem
+from ponder.types import Branch, ExecResult, Problem, Result
 from ponder.ui import outcome, widgets
 from ponder.verdict import verdict_of
 
@@ -174,6 +174,19 @@ def test_a_branch_the_judge_accepted_never_outweighs_an_executed_result():
     assert evidence_of(Branch(answer="42", rewards={"judge": 0.5})) == "prose"
 
 
+def test_an_undecided_judge_score_is_a_judged_check_that_confirms_nothing():
+    branch = Branch(answer="42", text="42", rewards={"judge": 0.5})
+    parts = assess([branch], "42", 1.0)
+    assert (parts["status"], parts["check"], parts["judged"], parts["rejected"]) == (
+        "unchecked", "judged", 0, 0)
+    result = Result(run_id="r", problem_id="p", strategy="checked", answer="42",
+                    confidence=parts["confidence"], confidence_parts=parts, branches=[branch])
+    assert verdict_of(result).line().startswith("unverified (judged check)")
+    rejected = assess([branch.model_copy(update={"rewards": {"judge": 0.1}})], "42", 1.0)
+    assert (rejected["status"], rejected["check"]) == ("unverified", "judged")
+    assert verdict_of(result.model_copy(update={"confidence_parts": rejected})).label == "refuted"
+
+
 @pytest.mark.slow
 def test_checked_with_the_judge_on_the_embedded_models(tmp_path):
     # The coder writes no program (as for a question no program can answer), so every
@@ -185,7 +198,9 @@ def test_checked_with_the_judge_on_the_embedded_models(tmp_path):
                       "he have now?", reference="7")
 
     def no_program(state, *, deps):
-        return {}
+        branch = state.get("branch") or Branch(id=state["branch_id"], index=state["index"])
+        deps.trace(outputs={"code": None})
+        return {"branch": branch}
 
     result = ponder.solve(problem, "checked", config=cfg, nodes={"code": no_program},
                           options=SolveOptions(samples=2, seed=0,
@@ -199,7 +214,7 @@ def test_checked_with_the_judge_on_the_embedded_models(tmp_path):
         assert (e.outputs["score"] is None) == bool(e.outputs.get("no_score"))
     parts = result.confidence_parts
     winner = [b for b in result.branches if result.answer is not None and b.answer == result.answer]
-    judged = any(evidence_of(b) in ("judged", "rejected") for b in winner)
+    judged = any("judge" in b.rewards for b in winner)  # scored, whatever the score said
     assert parts.get("check") == ("judged" if judged else "none")
     assert verdict_of(result).check == parts.get("check")
     assert all(b.verdict != "verified" for b in result.branches)
