@@ -13,7 +13,7 @@ import pytest
 
 from ponder.errors import StoreError
 from ponder.store import Store
-from ponder.store_lease import QUIET_AFTER_S, STALE_AFTER_S
+from ponder.store.lease import QUIET_AFTER_S, STALE_AFTER_S
 from ponder.types import Problem, Result, TraceEvent, Usage
 
 

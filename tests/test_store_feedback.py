@@ -10,7 +10,7 @@ import pytest
 import ponder
 from ponder.errors import StoreError
 from ponder.store import Store
-from ponder.store_search import ResultQuery
+from ponder.store.search import ResultQuery
 from ponder.types import Branch, ExecResult, Problem, Result, Usage
 from ponder.verdict import verdict_of
 

@@ -16,8 +16,8 @@ import streamlit as st
 
 from ponder.errors import PonderError
 from ponder.store import RunInfo, Store, StrategySummary
-from ponder.store_feedback import Feedback
-from ponder.store_search import ResultQuery
+from ponder.store.feedback import Feedback
+from ponder.store.search import ResultQuery
 from ponder.types import Problem, Result, TraceEvent
 from ponder.verdict import verdict_of
 
