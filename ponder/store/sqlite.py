@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
 from ponder.store.branches import StoreBranches
+from ponder.store.dialect import is_postgres_url
 from ponder.store.feedback import StoreFeedback
 from ponder.store.lease import Lease, StoreLeases
 from ponder.store.migrations import check_known, migrate
@@ -34,6 +35,9 @@ from ponder.store.search import StoreSearch
 from ponder.types import Problem, Result, TraceEvent, new_id
 
 __all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
+
+NO_LIMIT = 2**62
+"""``LIMIT`` for "all rows" (SQLite reads -1 so, PostgreSQL refuses a negative limit)."""
 
 
 class RunInfo(BaseModel):
@@ -57,6 +61,14 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
     >>> store = Store("runs.db")
     >>> run = store.create_run(kind="solve", strategies=["cot"])
     """
+
+    def __new__(cls, path: str | Path = "", **kw: Any) -> Store:
+        """A ``postgresql://`` URL opens a :class:`~ponder.store.postgres.PostgresStore`."""
+        if cls is Store and is_postgres_url(path):
+            from ponder.store.postgres import PostgresStore
+
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -286,7 +298,7 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
         """One page of a run's results in problem order, each with its branches (all of
         them without ``limit``; :meth:`iter_results` streams a large run page by page)."""
         where, args = result_filter(run_id, strategy, status)
-        return self._load_results(where, (*args, -1 if limit is None else limit, offset),
+        return self._load_results(where, (*args, NO_LIMIT if limit is None else limit, offset),
                                   "LIMIT ? OFFSET ?")
 
 
