@@ -31,7 +31,7 @@ StoreState = Literal["missing", "empty", "ok"]
 class Settings:
     """Where the UI reads from: the store file and the ponder.toml that configures solving."""
 
-    store: Path
+    store: Path | str  # a SQLite file or a postgresql:// URL
     config_path: Path | None = None
     error: str | None = None
     viewer_url: str | None = None  # [telemetry] viewer_url: links to the collector's UI
@@ -40,7 +40,7 @@ class Settings:
 def _script_args() -> argparse.Namespace:
     """``--store``/``--config`` given after ``--`` to ``streamlit run app.py``."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--store", type=Path)
+    parser.add_argument("--store")
     parser.add_argument("--config", type=Path)
     return parser.parse_known_args(sys.argv[1:])[0]
 
@@ -59,9 +59,9 @@ def settings() -> Settings:
                     viewer_url=config.telemetry.viewer_url)
 
 
-def store_state(path: Path) -> StoreState:
+def store_state(path: Path | str) -> StoreState:
     """Whether the store exists and holds runs, without creating the file."""
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         return "missing"
     return "ok" if open_store(str(path)).count_runs() else "empty"
 

@@ -103,7 +103,8 @@ def ui(
                                 config=config)
     env = {**os.environ, "PONDER_STORE": str(cfg.store),
            HOSTS_ENV: ",".join(allowed_names(address, allow_host or []))}
-    where = "" if cfg.store.is_file() else " (not created yet: solve something first)"
+    missing = isinstance(cfg.store, Path) and not cfg.store.is_file()  # a URL: the server's
+    where = " (not created yet: solve something first)" if missing else ""
     host = "localhost" if is_loopback(address) else address
     if ":" in host:
         host = f"[{host.strip('[]')}]"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["CONFLICT_KEYS", "is_postgres_url", "postgres_ddl", "postgres_sql"]
+__all__ = ["CONFLICT_KEYS", "postgres_ddl", "postgres_sql"]
 
 CONFLICT_KEYS = {
     "runs": ("id",), "problems": ("run_id", "problem_id"),
@@ -32,6 +32,17 @@ LANGUAGE sql IMMUTABLE AS $$
 $$"""
 """A JSON value as SQLite's ``json_extract`` reads it in arithmetic: numbers and booleans."""
 
+VALUES_FUNCTION = """
+CREATE OR REPLACE FUNCTION ponder_values(doc jsonb) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(doc) = 'array' THEN doc
+                                          ELSE '[]'::jsonb END)
+    UNION ALL
+    SELECT value FROM jsonb_each_text(CASE WHEN jsonb_typeof(doc) = 'object' THEN doc
+                                           ELSE '{}'::jsonb END)
+$$"""
+"""The values of a JSON array or object, as SQLite's ``json_each`` walks either."""
+
 BOOLEAN_SUM = [
     "CREATE OR REPLACE FUNCTION ponder_count_true(n BIGINT, value BOOLEAN) RETURNS BIGINT"
     " LANGUAGE sql IMMUTABLE STRICT AS 'SELECT n + CASE WHEN value THEN 1 ELSE 0 END'",
@@ -46,11 +57,6 @@ _JSON_EACH = re.compile(r"json_each\(([\w.]+)(?:, '\$\.(\w+)')?\)"
 _NUMBER = re.compile(r"COALESCE\(json_extract\(([\w.]+), '\$\.([\w.]+)'\), 0\)")
 _TRUTHY = re.compile(r"WHEN (COALESCE\(ponder_number\([^()]*\), 0\)) THEN")
 _CREATE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+) \(")
-
-
-def is_postgres_url(location: object) -> bool:
-    """Whether a store location names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
 @functools.lru_cache(maxsize=512)
@@ -82,10 +88,10 @@ def _path(dotted: str) -> str:
 
 
 def _json_each(match: re.Match[str]) -> str:
-    """``json_each(x, '$.key') alias`` as a set of text values named ``alias(value)``."""
+    """``json_each(x, '$.key') alias`` as the set of its values, named ``alias(value)``."""
     source, key, alias = match[1], match[2], (match[3] or " j").strip()
     path = f"{source}::jsonb -> '{key}'" if key else f"{source}::jsonb"
-    return f"jsonb_array_elements_text(COALESCE({path}, '[]'::jsonb)) AS {alias}(value)"
+    return f"ponder_values({path}) AS {alias}(value)"
 
 
 def postgres_ddl(sql: str) -> str:

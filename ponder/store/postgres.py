@@ -20,7 +20,7 @@ from typing import Any
 
 from ponder.errors import StoreError
 from ponder.store import migrations as lite
-from ponder.store.dialect import BOOLEAN_SUM, NUMBER_FUNCTION, postgres_ddl, postgres_sql
+from ponder.store.dialect import BOOLEAN_SUM, NUMBER_FUNCTION, VALUES_FUNCTION, postgres_ddl, postgres_sql
 from ponder.store.sqlite import Store
 
 __all__ = ["PostgresStore"]
@@ -36,7 +36,7 @@ def _fk(table: str, columns: str, parent: str, keys: str) -> str:
 
 MIGRATIONS: dict[str, list[str]] = {
     "m001_initial": [*(postgres_ddl(s) for s in lite.SCHEMA_V1.split(";") if s.strip()),
-                     NUMBER_FUNCTION, *BOOLEAN_SUM],
+                     NUMBER_FUNCTION, VALUES_FUNCTION, *BOOLEAN_SUM],
     "m002_results_wall_s": ["ALTER TABLE results ADD COLUMN IF NOT EXISTS wall_s DOUBLE PRECISION"],
     "m003_foreign_keys": [_fk("problems", "run_id", "runs", "id"),
                           _fk("results", "run_id", "runs", "id"),
@@ -128,7 +128,7 @@ def _as_integrity(exc: Any) -> sqlite3.IntegrityError:
     return sqlite3.IntegrityError(f"UNIQUE constraint failed: {_UNIQUE.get(name, name)}")
 
 
-class PostgresStore(Store):
+class PostgresStore(Store, schemes=("postgresql://", "postgres://")):
     """The store in a PostgreSQL database, named by a ``postgresql://`` URL.
 
     ``Store("postgresql://...")`` opens one; so do ``--store``, ``PONDER_STORE`` and

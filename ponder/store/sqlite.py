@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
 from ponder.store.branches import StoreBranches
-from ponder.store.dialect import is_postgres_url
 from ponder.store.feedback import StoreFeedback
 from ponder.store.lease import Lease, StoreLeases
 from ponder.store.migrations import check_known, migrate
@@ -62,12 +61,21 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
     >>> run = store.create_run(kind="solve", strategies=["cot"])
     """
 
-    def __new__(cls, path: str | Path = "", **kw: Any) -> Store:
-        """A ``postgresql://`` URL opens a :class:`~ponder.store.postgres.PostgresStore`."""
-        if cls is Store and is_postgres_url(path):
-            from ponder.store.postgres import PostgresStore
+    _by_scheme: dict[str, type[Store]] = {}
 
-            return super().__new__(PostgresStore)
+    def __init_subclass__(cls, *, schemes: tuple[str, ...] = (), **kw: Any) -> None:
+        """A store on a database server names the URL schemes it opens."""
+        super().__init_subclass__(**kw)
+        Store._by_scheme.update(dict.fromkeys(schemes, cls))
+
+    def __new__(cls, path: str | Path = "", **kw: Any) -> Store:
+        """A URL opens the store of its scheme (``postgresql://``: :mod:`ponder.store.postgres`)."""
+        if cls is Store and isinstance(path, str) and "://" in path:
+            scheme = path.split("://", 1)[0] + "://"
+            if scheme not in Store._by_scheme:
+                raise StoreError(f"no store opens {scheme} URLs; pass a SQLite file path or a "
+                                 "postgresql:// URL with --store or PONDER_STORE")
+            return super().__new__(Store._by_scheme[scheme])
         return super().__new__(cls)
 
     def __init__(self, path: str | Path):
