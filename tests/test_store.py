@@ -196,3 +196,23 @@ def test_a_store_path_that_is_not_a_regular_file_is_refused(tmp_path, target):
     assert not (tmp_path / "missing.db").exists()
     assert [Path("/dev/null-journal").exists(), Path("/dev/null-wal").exists()] == journals
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder", "store.db"]
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_that_cannot_be_reached_says_what_to_do(postgres_url):
+    gone = postgres_url.rsplit(":", 1)[0] + ":1/nowhere"  # port 1: nobody listens
+    with pytest.raises(StoreError, match=r"cannot open the store at postgresql://.*check the "
+                                         r"server runs and the URL"):
+        Store(gone.replace("ponder@", "ponder:secret@")).close()
+
+
+@pytest.mark.postgres
+def test_the_password_never_appears_in_messages(postgres_url):
+    from ponder.store import PostgresStore
+
+    url = postgres_url.replace("ponder@", "ponder:hunter2@")  # trust auth: any password works
+    db = Store(url)
+    assert isinstance(db, PostgresStore) and "hunter2" not in str(db.path)
+    with pytest.raises(StoreError) as info:
+        db.require_run("nope")
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)

@@ -147,11 +147,14 @@ class PostgresStore(Store, schemes=("postgresql://", "postgres://")):
         self.path = _shown(url)  # type: ignore[assignment]  # what messages name
         self._lock = threading.RLock()
         try:
+            import psycopg
+
+            psycopg.connect(url, connect_timeout=10).close()  # fails fast, saying why
             self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
                                         kwargs={"autocommit": True}, timeout=30)
-            self._pool.wait(timeout=30)
         except Exception as exc:  # noqa: BLE001 - psycopg's and the pool's, said as one
-            raise StoreError(f"cannot open the store at {self.path}: {exc}; check the server "
+            why = " ".join(_hidden(str(exc), url).split())  # one line
+            raise StoreError(f"cannot open the store at {self.path}: {why}; check the server "
                              "runs and the URL, or pass another --store or PONDER_STORE") from None
         self._db = _Connection(self._pool)  # type: ignore[assignment]
         self._migrate()
@@ -186,10 +189,31 @@ class PostgresStore(Store, schemes=("postgresql://", "postgres://")):
                 .fetchall()]
 
     @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock; a failure of the server or the connection is a ``StoreError``."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.IntegrityError:
+                raise  # the store's callers say which constraint, as on SQLite
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the store {self.path} failed ({exc}); check that the server "
+                                 "runs and accepts this user, then rerun the same command to "
+                                 "resume; the results stored so far are kept") from exc
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction under the store's advisory lock, rolled back on any error."""
         with self._guard(), self._db.transaction(WRITE_LOCK):
             yield
+
+
+def _hidden(text: str, url: str) -> str:
+    """``text`` without the URL's password (psycopg may quote the URL in an error)."""
+    from urllib.parse import urlsplit
+
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
 
 
 def _shown(url: str) -> str:
