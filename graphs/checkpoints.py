@@ -35,7 +35,8 @@ def store_checkpointer(store: Store, *, pool_size: int = 4) -> Iterator[Any]:
     """A ``PostgresSaver`` on ``store``'s database (its tables made on first use), closed on
     exit.
 
-    >>> with store_checkpointer(Store("postgresql://ponder@localhost/ponder")) as saver:  # doctest: +SKIP
+    >>> store = Store("postgresql://ponder@localhost/ponder")  # doctest: +SKIP
+    >>> with store_checkpointer(store) as saver:  # doctest: +SKIP
     ...     graph = build_graph("cot", config, checkpointer=saver)
     """
     url = _postgres_url(store)

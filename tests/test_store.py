@@ -216,3 +216,24 @@ def test_the_password_never_appears_in_messages(postgres_url):
     with pytest.raises(StoreError) as info:
         db.require_run("nope")
     assert "hunter2" not in str(info.value) and "***" in str(info.value)
+
+
+@pytest.mark.postgres
+def test_replicas_opening_a_new_database_at_once_migrate_it_once(postgres_url):
+    from ponder.store.migrations import MIGRATIONS
+    from tests.pg_server import new_database
+
+    url, opened, failed = new_database(postgres_url), [], []
+
+    def open_one() -> None:
+        try:
+            opened.append(Store(url))
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not failed and len(opened) == 6
+    assert opened[0].applied_migrations() == [fn.__name__ for fn in MIGRATIONS]  # same names
+    [store.close() for store in opened]

@@ -20,7 +20,8 @@ from typing import Any
 
 from ponder.errors import StoreError
 from ponder.store import migrations as lite
-from ponder.store.dialect import BOOLEAN_SUM, NUMBER_FUNCTION, VALUES_FUNCTION, postgres_ddl, postgres_sql
+from ponder.store.dialect import (BOOLEAN_SUM, NUMBER_FUNCTION, VALUES_FUNCTION, postgres_ddl,
+                                  postgres_sql)
 from ponder.store.sqlite import Store
 
 __all__ = ["PostgresStore"]
