@@ -94,6 +94,7 @@ def ui(
     import sys
 
     import ponder.ui
+    from ponder.store import redacted
 
     cfg = config_for(config, store)
     app = Path(ponder.ui.__file__).with_name("app.py")
@@ -109,7 +110,7 @@ def ui(
     if ":" in host:
         host = f"[{host.strip('[]')}]"
     typer.echo(f"ponder ui on http://{printable(host)}:{port} · store "
-               f"{printable(cfg.store)}{where}", err=True)
+               f"{printable(redacted(cfg.store))}{where}", err=True)
     warning = exposure_warning(address, port)
     if warning:
         typer.secho(warning, fg="yellow", err=True)

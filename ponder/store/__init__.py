@@ -20,8 +20,9 @@ Example::
 """
 
 from ponder.store.lease import Lease
-from ponder.store.postgres import PostgresStore  # registers postgresql:// with Store
+from ponder.store.postgres import PostgresStore, redacted  # registers postgresql:// with Store
 from ponder.store.queries import STAT_COLUMNS, StrategySummary
 from ponder.store.sqlite import RunInfo, Store
 
-__all__ = ["STAT_COLUMNS", "Lease", "PostgresStore", "RunInfo", "Store", "StrategySummary"]
+__all__ = ["STAT_COLUMNS", "Lease", "PostgresStore", "RunInfo", "Store", "StrategySummary",
+           "redacted"]

@@ -24,7 +24,7 @@ from ponder.store.dialect import (BOOLEAN_SUM, NUMBER_FUNCTION, VALUES_FUNCTION,
                                   postgres_sql)
 from ponder.store.sqlite import Store
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore", "redacted"]
 
 WRITE_LOCK = 0x706F6E64  # "pond": the advisory lock every write transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1
@@ -142,10 +142,10 @@ class PostgresStore(Store, schemes=("postgresql://", "postgres://")):
         try:
             from psycopg_pool import ConnectionPool
         except ImportError:
-            raise StoreError(f"the store {_shown(url)} is PostgreSQL, which needs the postgres "
+            raise StoreError(f"the store {redacted(url)} is PostgreSQL, which needs the postgres "
                              "extra: pip install 'ponder[postgres]'") from None
         self.url = url
-        self.path = _shown(url)  # type: ignore[assignment]  # what messages name
+        self.path = redacted(url)  # type: ignore[assignment]  # what messages name
         self._lock = threading.RLock()
         try:
             import psycopg
@@ -217,8 +217,10 @@ def _hidden(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
-def _shown(url: str) -> str:
-    """The URL without its password, for messages."""
+def redacted(url: str | object) -> str:
+    """A store location for messages: a URL without its password, a path as it is."""
+    if not isinstance(url, str) or "://" not in url:
+        return str(url)
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
