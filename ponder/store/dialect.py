@@ -63,7 +63,8 @@ _CREATE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+) \(")
 def postgres_sql(sql: str) -> str:
     """One SQLite statement as PostgreSQL runs it (cached: the store's statements are few)."""
     out = sql.replace("%", "%%").replace("?", "%s")
-    out = _NUMBER.sub(lambda m: f"COALESCE(ponder_number({m[1]}::jsonb #> {_path(m[2])}), 0)", out)
+    out = _NUMBER.sub(lambda m: f"COALESCE(ponder_number({m[1]}::jsonb #> {_path(m[2])}), 0)",
+                      out)
     out = _TRUTHY.sub(r"WHEN \1 <> 0 THEN", out)  # a number is no condition there
     out = _JSON_PATH.sub(lambda m: f"({m[1]}::jsonb #>> {_path(m[2])})", out)
     out = _JSON_EACH.sub(_json_each, out)
@@ -72,9 +73,9 @@ def postgres_sql(sql: str) -> str:
     if match := _INSERT.match(out):
         verb, table, columns = match[1], match[2], match[3]
         out = "INSERT INTO" + out[match.end(1) + len(" INTO"):]
-        keys = CONFLICT_KEYS[table]
-        if verb == "IGNORE":
-            out += f" ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+        keys = CONFLICT_KEYS.get(table, ())
+        if verb == "IGNORE":  # as SQLite: whichever unique key the row collides on
+            out += " ON CONFLICT DO NOTHING"
         else:
             rest = [c.strip() for c in columns.split(",") if c.strip() not in keys]
             sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
