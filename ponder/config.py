@@ -29,6 +29,10 @@ EMBEDDED_STANDARD = "local/smollm2-135m"
 ROLE_FALLBACKS = {"judge": "standard"}
 
 
+STORE_URL_SCHEMES = ("postgresql://", "postgres://")
+"""Store locations that name a database server rather than a SQLite file."""
+
+
 def default_store_path() -> Path:
     """Where runs are recorded unless ``--store``/``PONDER_STORE`` says otherwise."""
     from platformdirs import user_data_dir
@@ -168,7 +172,8 @@ class Config(BaseSettings):
 
     roles: dict[str, RoleConfig] = Field(default_factory=_default_roles)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    store: Path = Field(default_factory=default_store_path)
+    store: Path | str = Field(default_factory=default_store_path)
+    """A SQLite file, or a ``postgresql://`` URL (``--store``, ``PONDER_STORE``, ``[store] url``)."""
     cache: Path | None = None
     strategy: str = "checked"
     samples: int = Field(8, ge=1, le=256)
@@ -176,6 +181,16 @@ class Config(BaseSettings):
     # Strategy plugins to load: module names or paths to .py files (see ponder.graphs.registry).
     plugins: list[str] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_location(cls, value: Any) -> Path | str:
+        """A database URL stays a string (a Path would fold its ``//``); anything else is a path."""
+        if isinstance(value, dict):  # [store] url = "..."
+            value = value.get("url") or default_store_path()
+        if isinstance(value, str) and value.startswith(STORE_URL_SCHEMES):
+            return value
+        return Path(value)
 
     @field_validator("roles")
     @classmethod

@@ -1,6 +1,6 @@
 """``ponder.annotate``: a person's label on a stored result, from Python.
 
-The store keeps labels (:mod:`ponder.store_feedback`); this opens the store a label goes to.
+The store keeps labels (:mod:`ponder.store.feedback`); this opens the store a label goes to.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ponder.store import Store
-from ponder.store_feedback import Feedback, FeedbackLabel
+from ponder.store.feedback import Feedback, FeedbackLabel
 
 __all__ = ["annotate"]
 

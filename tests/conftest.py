@@ -34,3 +34,24 @@ def embedded_config(tmp_path_factory):
     from ponder.config import load_config
 
     return load_config(None, store=tmp_path_factory.mktemp("store") / "ponder.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this session (skipped where it cannot start here)."""
+    from tests.pg_server import missing, postgres_server
+
+    if reason := missing():
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path: Path) -> str:
+    """A fresh store's location, on each backend: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    from tests.pg_server import new_database
+
+    return new_database(request.getfixturevalue("postgres_url"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,17 @@ async def test_a_key_is_never_sent_to_another_providers_host(monkeypatch):
         validate_roles(cfg, ["reasoner"])
     with pytest.raises(ConfigError, match="openai key would be sent to deepseek"):
         await ModelClient(cfg).acomplete("reasoner", "hi")
+
+
+def test_a_store_url_is_kept_whole_from_flag_env_and_toml(tmp_path, monkeypatch):
+    url = "postgresql://ponder:secret@db.example:5432/ponder"
+    assert load_config(None, store=url).store == url  # --store: not folded into a Path
+    monkeypatch.setenv("PONDER_STORE", url)
+    assert load_config(None).store == url
+    monkeypatch.delenv("PONDER_STORE")
+    toml = tmp_path / "ponder.toml"
+    toml.write_text(f'[store]\nurl = "{url}"\n')
+    assert load_config(toml).store == url
+    toml.write_text('[store]\nurl = "runs/my.db"\n')
+    assert load_config(toml).store == Path("runs/my.db")
+    assert load_config(None, store="x.db").store == Path("x.db")

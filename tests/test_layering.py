@@ -46,6 +46,8 @@ FRAMEWORKS = {
     "e2b_code_interpreter": ("ponder.sandbox.e2b",),
     "streamlit": ("ponder.ui",),
     "opentelemetry.sdk": ("ponder.cli", "ponder.serve", "ponder.ui"),
+    "psycopg": ("ponder.store.postgres", "ponder.graphs.checkpoints"),
+    "psycopg_pool": ("ponder.store.postgres", "ponder.graphs.checkpoints"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The SQLite store: idempotent results, resume bookkeeping, summaries, trace order."""
+"""The store, on SQLite and on PostgreSQL: idempotent results, resume bookkeeping, summaries, trace order."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from ponder.errors import StoreError
 from ponder.store import Store
-from ponder.store_lease import QUIET_AFTER_S, STALE_AFTER_S
+from ponder.store.lease import QUIET_AFTER_S, STALE_AFTER_S
 from ponder.types import Problem, Result, TraceEvent, Usage
 
 
@@ -28,8 +28,8 @@ def add_problems(db: Store, run_id: str, *ids: str) -> None:
         db.add_problem(run_id, Problem(id=pid, question=f"question {pid}"), position)
 
 
-def test_results_are_stored_once(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_results_are_stored_once(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch", name="exp", strategies=["cot"])
     add_problems(db, run.id, "p1")
     assert db.save_result(result(run.id, "p1", "cot", "4", True))
@@ -38,8 +38,8 @@ def test_results_are_stored_once(tmp_path):
     assert db.done(run.id) == {("p1", "cot")}
 
 
-def test_names_are_unique_and_runs_found_by_name(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_names_are_unique_and_runs_found_by_name(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch", name="exp")
     assert db.get_run("exp").id == run.id
     with pytest.raises(StoreError, match="already exists"):
@@ -48,8 +48,8 @@ def test_names_are_unique_and_runs_found_by_name(tmp_path):
         db.require_run("nope")
 
 
-def test_summary_counts(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_summary_counts(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch")
     add_problems(db, run.id, *(f"p{i}" for i in range(4)))
     for i, (answer, correct) in enumerate([("1", True), ("2", False), (None, False), ("4", True)]):
@@ -60,8 +60,8 @@ def test_summary_counts(tmp_path):
     assert cot.total_tokens == 80 and verified.total_tokens == 200
 
 
-def test_incomplete_traces_are_discarded_before_resume(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_incomplete_traces_are_discarded_before_resume(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch")
     db.add_problem(run.id, Problem(id="p1", question="q"))
     for pid in ("p1", "p2"):
@@ -71,8 +71,8 @@ def test_incomplete_traces_are_discarded_before_resume(tmp_path):
     assert [e.problem_id for e in db.events(run.id)] == ["p1"]
 
 
-def test_concurrent_writers(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_concurrent_writers(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch")
 
     def write(start: int) -> None:
@@ -100,8 +100,8 @@ def _foreign_lease(db: Store, run_id: str, *, pid: int, host: str, age_s: float)
              " VALUES (?,?,?,?,?,?)", (run_id, "theirs", pid, host, now - age_s, now - age_s))
 
 
-def test_a_live_lease_refuses_and_names_its_holder_a_stale_one_is_taken_over(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_a_live_lease_refuses_and_names_its_holder_a_stale_one_is_taken_over(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch", name="exp")
     _foreign_lease(db, run.id, pid=4242, host="elsewhere", age_s=2)
     with pytest.raises(StoreError, match=r"run 'exp' is being solved by another process: pid 4242 "
@@ -118,8 +118,8 @@ def test_a_live_lease_refuses_and_names_its_holder_a_stale_one_is_taken_over(tmp
     assert db.lease(run.id) is None
 
 
-def test_a_lease_of_a_dead_pid_on_this_host_is_free_at_once(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_a_lease_of_a_dead_pid_on_this_host_is_free_at_once(store_url):
+    db = Store(store_url)
     run = db.create_run(kind="batch")
     gone = subprocess.Popen(["true"])
     gone.wait()
@@ -143,8 +143,8 @@ def test_a_full_store_is_a_store_error_that_says_what_to_do(tmp_path):
     assert len(db.done(run.id)) < 1000  # what was stored is still readable
 
 
-def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_a_running_run_whose_process_is_gone_lists_as_interrupted(store_url):
+    db = Store(store_url)
     long_ago = time.time() - QUIET_AFTER_S - 60
     quiet, busy, leased, dead, done = (db.create_run(kind=k, name=n) for k, n in [
         ("solve", "quiet"), ("solve", "busy"), ("batch", "leased"), ("batch", "dead"),
@@ -166,14 +166,18 @@ def test_a_running_run_whose_process_is_gone_lists_as_interrupted(tmp_path):
     assert dict(stored) == {**{n: "running" for n in shown}, "done": "done"}
 
 
-def test_constraint_errors_are_reported_for_what_they_are(tmp_path):
-    db = Store(tmp_path / "s.db")
+def test_constraint_errors_are_reported_for_what_they_are(store_url):
+    db = Store(store_url)
     first = db.create_run(kind="batch", name="exp")
     with pytest.raises(StoreError, match="a run named 'exp' already exists"):
         db.create_run(kind="batch", name="exp")
     with pytest.raises(StoreError, match=f"a run with id '{first.id}' already exists") as info:
         db.create_run(kind="batch", name="other", run_id=first.id)
     assert "named" not in str(info.value)
+
+
+def test_a_check_constraint_is_reported_as_one(tmp_path):
+    db = Store(tmp_path / "s.db")
     db._exec("CREATE TRIGGER no_odd_kinds BEFORE INSERT ON runs WHEN NEW.kind = 'odd' "
              "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: odd kind'); END")
     with pytest.raises(StoreError, match="refused the run .*CHECK constraint failed") as info:
@@ -192,3 +196,44 @@ def test_a_store_path_that_is_not_a_regular_file_is_refused(tmp_path, target):
     assert not (tmp_path / "missing.db").exists()
     assert [Path("/dev/null-journal").exists(), Path("/dev/null-wal").exists()] == journals
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder", "store.db"]
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_that_cannot_be_reached_says_what_to_do(postgres_url):
+    gone = postgres_url.rsplit(":", 1)[0] + ":1/nowhere"  # port 1: nobody listens
+    with pytest.raises(StoreError, match=r"cannot open the store at postgresql://.*check the "
+                                         r"server runs and the URL"):
+        Store(gone.replace("ponder@", "ponder:secret@")).close()
+
+
+@pytest.mark.postgres
+def test_the_password_never_appears_in_messages(postgres_url):
+    from ponder.store import PostgresStore
+
+    url = postgres_url.replace("ponder@", "ponder:hunter2@")  # trust auth: any password works
+    db = Store(url)
+    assert isinstance(db, PostgresStore) and "hunter2" not in str(db.path)
+    with pytest.raises(StoreError) as info:
+        db.require_run("nope")
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)
+
+
+@pytest.mark.postgres
+def test_replicas_opening_a_new_database_at_once_migrate_it_once(postgres_url):
+    from ponder.store.migrations import MIGRATIONS
+    from tests.pg_server import new_database
+
+    url, opened, failed = new_database(postgres_url), [], []
+
+    def open_one() -> None:
+        try:
+            opened.append(Store(url))
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not failed and len(opened) == 6
+    assert opened[0].applied_migrations() == [fn.__name__ for fn in MIGRATIONS]  # same names
+    [store.close() for store in opened]

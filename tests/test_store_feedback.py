@@ -10,7 +10,7 @@ import pytest
 import ponder
 from ponder.errors import StoreError
 from ponder.store import Store
-from ponder.store_search import ResultQuery
+from ponder.store.search import ResultQuery
 from ponder.types import Branch, ExecResult, Problem, Result, Usage
 from ponder.verdict import verdict_of
 
@@ -26,8 +26,8 @@ def solved(store: Store, run_name: str, strategies: tuple[str, ...] = ("pot",)) 
     return run.id
 
 
-def test_a_label_is_stored_with_author_and_time_and_replaced_by_the_next(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_a_label_is_stored_with_author_and_time_and_replaced_by_the_next(store_url: str) -> None:
+    store = Store(store_url)
     run = solved(store, "r1")
     first = store.annotate("r1", "p1", "wrong", answer=" 3 ", note="counted twice", author="ana")
     assert (first.run_id, first.strategy, first.branch, first.answer) == (run, "pot", None, "3")
@@ -44,8 +44,8 @@ def test_a_label_is_stored_with_author_and_time_and_replaced_by_the_next(tmp_pat
     assert store.feedback(run) == []
 
 
-def test_labels_that_name_nothing_are_refused_with_what_to_do(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_labels_that_name_nothing_are_refused_with_what_to_do(store_url: str) -> None:
+    store = Store(store_url)
     solved(store, "r1", ("pot", "cot"))
     with pytest.raises(StoreError, match="several strategies .* name one with --strategy"):
         store.annotate("r1", "p1", "wrong")
@@ -92,8 +92,8 @@ def verdict_cases() -> list[Result]:
     ]
 
 
-def test_the_sql_verdict_agrees_with_verdict_of(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_the_sql_verdict_agrees_with_verdict_of(store_url: str) -> None:
+    store = Store(store_url)
     run = store.create_run(kind="batch", name="v", strategies=["pot"])
     cases = verdict_cases()
     for i, case in enumerate(cases):
@@ -111,8 +111,8 @@ def test_the_sql_verdict_agrees_with_verdict_of(tmp_path: Path) -> None:
             p for p, v in expected.items() if v == label)
 
 
-def test_search_filters_across_runs(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+def test_search_filters_across_runs(store_url: str) -> None:
+    store = Store(store_url)
     a, b = solved(store, "a"), solved(store, "b", ("cot",))
     store.annotate("a", "p1", "wrong", author="ana")
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ponder import store_migrations
+from ponder.store import migrations as store_migrations
 from ponder.errors import StoreError
 from ponder.eval.report import pass_at_k, strategy_pass_at_k
 from ponder.store import Store
-from ponder.store_branches import BRANCH_COLUMNS
-from ponder.store_migrations import MIGRATIONS, applied_migrations, migrate
+from ponder.store.branches import BRANCH_COLUMNS
+from ponder.store.migrations import MIGRATIONS, applied_migrations, migrate
 from ponder.types import Branch, Problem, Result, TraceEvent, Usage
 
 ALL = [fn.__name__ for fn in MIGRATIONS]

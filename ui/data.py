@@ -16,8 +16,8 @@ import streamlit as st
 
 from ponder.errors import PonderError
 from ponder.store import RunInfo, Store, StrategySummary
-from ponder.store_feedback import Feedback
-from ponder.store_search import ResultQuery
+from ponder.store.feedback import Feedback
+from ponder.store.search import ResultQuery
 from ponder.types import Problem, Result, TraceEvent
 from ponder.verdict import verdict_of
 
@@ -31,7 +31,7 @@ StoreState = Literal["missing", "empty", "ok"]
 class Settings:
     """Where the UI reads from: the store file and the ponder.toml that configures solving."""
 
-    store: Path
+    store: Path | str  # a SQLite file or a postgresql:// URL
     config_path: Path | None = None
     error: str | None = None
     viewer_url: str | None = None  # [telemetry] viewer_url: links to the collector's UI
@@ -40,7 +40,7 @@ class Settings:
 def _script_args() -> argparse.Namespace:
     """``--store``/``--config`` given after ``--`` to ``streamlit run app.py``."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--store", type=Path)
+    parser.add_argument("--store")
     parser.add_argument("--config", type=Path)
     return parser.parse_known_args(sys.argv[1:])[0]
 
@@ -59,9 +59,9 @@ def settings() -> Settings:
                     viewer_url=config.telemetry.viewer_url)
 
 
-def store_state(path: Path) -> StoreState:
+def store_state(path: Path | str) -> StoreState:
     """Whether the store exists and holds runs, without creating the file."""
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         return "missing"
     return "ok" if open_store(str(path)).count_runs() else "empty"
 

@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from ponder.errors import PonderError
-from ponder.store_feedback import FEEDBACK_LABELS, Feedback, default_author
+from ponder.store.feedback import FEEDBACK_LABELS, Feedback, default_author
 from ponder.types import Branch
 from ponder.ui import data, escape, widgets
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from ponder.store_feedback import Feedback
+from ponder.store.feedback import Feedback
 from ponder.types import Result, TraceEvent
 from ponder.ui import escape, widgets
 from ponder.verdict import verdict_of

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ponder.store_search import Correctness, ResultQuery
+from ponder.store.search import Correctness, ResultQuery
 from ponder.ui import data, widgets
 from ponder.verdict import VerdictLabel
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from ponder.errors import PonderError
 from ponder.store import RunInfo
-from ponder.store_feedback import Feedback
+from ponder.store.feedback import Feedback
 from ponder.types import Usage
 from ponder.verdict import ResultVerdict
 from ponder.ui import data, escape

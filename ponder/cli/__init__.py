@@ -14,6 +14,7 @@ from ponder.cli import (annotate_cmd, batch_cmd, distill_cmd, serve_cmd, solve_c
                         strategies_cmd, ui_cmd)
 from ponder.cli.help_text import ProseGroup
 from ponder.cli.sandbox_cmd import app as sandbox_app
+from ponder.cli.store_cmd import app as store_app
 
 app = typer.Typer(
     name="ponder", cls=ProseGroup, no_args_is_help=True, add_completion=False,
@@ -33,6 +34,7 @@ app.command("distill")(distill_cmd.distill)
 app.command("ui")(ui_cmd.ui)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(sandbox_app, name="sandbox", help="Check and use the code sandboxes.")
+app.add_typer(store_app, name="store", help="Copy runs between stores; check a store.")
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ def annotate(
     corrected answer and note. The sft export drops traces labelled wrong (or grades them
     against your answer); the rewards export and the web UI show the label."""
     from ponder.store import Store
-    from ponder.store_feedback import FEEDBACK_LABELS
+    from ponder.store.feedback import FEEDBACK_LABELS
 
     if not remove and label not in FEEDBACK_LABELS:
         raise typer.BadParameter(f"{label!r}; choose one of {', '.join(FEEDBACK_LABELS)}",

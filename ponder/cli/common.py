@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-StoreOpt = Annotated[Path | None, typer.Option(
-    "--store", envvar="PONDER_STORE", help="SQLite store (default: the user data directory).")]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", envvar="PONDER_STORE",
+    help="SQLite file or postgresql:// URL (default: a file in the user data directory).")]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="A ponder.toml (default: ./ponder.toml if present).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -119,7 +120,7 @@ def undecodable_argument(args: list[str]) -> str | None:
     return None
 
 
-def config_for(config: Path | None, store: Path | None = None, **overrides: Any) -> Any:
+def config_for(config: Path | None, store: str | Path | None = None, **overrides: Any) -> Any:
     """Load the configuration at the edge, with CLI flags taking precedence."""
     from ponder.cli.telemetry_setup import install
     from ponder.config import load_config

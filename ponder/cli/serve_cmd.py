@@ -47,6 +47,7 @@ def serve(
     import logging
 
     from ponder.serve import ServeSettings, check_bind, serve as run_server
+    from ponder.store import redacted
 
     settings = ServeSettings(api_keys=tuple(k for k in api_key or () if k.strip()),
                              max_concurrent=max_concurrent, timeout_s=timeout,
@@ -58,7 +59,7 @@ def serve(
     check_bind(host, settings)  # before loading models: a refused bind says so at once
     cfg = config_for(config, store)
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
-    typer.echo(f"ponder serve: http://{host}:{port}/v1 · store {cfg.store} · "
+    typer.echo(f"ponder serve: http://{host}:{port}/v1 · store {redacted(cfg.store)} · "
                f"{'API key required' if settings.api_keys else 'no API key (loopback only)'}",
                err=True)
     run_server(cfg, settings, host=host, port=port, log_level=log_level.lower())

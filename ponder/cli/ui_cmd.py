@@ -94,6 +94,7 @@ def ui(
     import sys
 
     import ponder.ui
+    from ponder.store import redacted
 
     cfg = config_for(config, store)
     app = Path(ponder.ui.__file__).with_name("app.py")
@@ -103,12 +104,13 @@ def ui(
                                 config=config)
     env = {**os.environ, "PONDER_STORE": str(cfg.store),
            HOSTS_ENV: ",".join(allowed_names(address, allow_host or []))}
-    where = "" if cfg.store.is_file() else " (not created yet: solve something first)"
+    missing = isinstance(cfg.store, Path) and not cfg.store.is_file()  # a URL: the server's
+    where = " (not created yet: solve something first)" if missing else ""
     host = "localhost" if is_loopback(address) else address
     if ":" in host:
         host = f"[{host.strip('[]')}]"
     typer.echo(f"ponder ui on http://{printable(host)}:{port} · store "
-               f"{printable(cfg.store)}{where}", err=True)
+               f"{printable(redacted(cfg.store))}{where}", err=True)
     warning = exposure_warning(address, port)
     if warning:
         typer.secho(warning, fg="yellow", err=True)

@@ -1,4 +1,4 @@
-"""What the exports do with human feedback (:mod:`ponder.store_feedback`).
+"""What the exports do with human feedback (:mod:`ponder.store.feedback`).
 
 A person's label outranks the automatic grade: a trace labelled ``wrong`` gives no SFT
 data (unless they also wrote the right answer, which then becomes the reference its
@@ -13,7 +13,7 @@ from typing import Any
 
 from ponder.answers import equivalent
 from ponder.store import Store
-from ponder.store_feedback import Feedback
+from ponder.store.feedback import Feedback
 from ponder.types import Branch, Problem
 
 

@@ -162,7 +162,9 @@ class StoreQueries:
             " (SELECT json_extract(x.body, '$.models') FROM results x WHERE x.run_id = page.id"
             "  LIMIT 1) AS models"
             " FROM page LEFT JOIN results res ON res.run_id = page.id"
-            " GROUP BY page.id ORDER BY page.created_at DESC", (*args, limit, offset))
+            " GROUP BY page.id, page.name, page.kind, page.status, page.created_at,"
+            " page.strategies, page.dataset, page.config"  # every column: PostgreSQL asks so
+            " ORDER BY page.created_at DESC", (*args, limit, offset))
         for row in rows:  # as get_run reports it: a dead process's run reads interrupted
             row["status"] = self.run_status(row["id"], row["status"], row["created_at"])
         return rows

@@ -270,6 +270,6 @@ correct / wrong / unsure, an optional corrected answer and note, who said it and
 
 @migration
 def m005_feedback(db: sqlite3.Connection) -> None:
-    """Human feedback on traces and branches (see :mod:`ponder.store_feedback`)."""
+    """Human feedback on traces and branches (see :mod:`ponder.store.feedback`)."""
     db.execute(FEEDBACK)
     db.execute("CREATE INDEX feedback_by_label ON feedback (label, run_id)")

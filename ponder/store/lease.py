@@ -39,6 +39,15 @@ this long unless one model call outlasts it; the margin is wide on purpose: call
 run interrupted misleads more than showing a dead one as running for a while."""
 
 
+HOST_ENV = "PONDER_HOST_ID"
+"""Names this host in leases instead of its hostname (containers that share one name)."""
+
+
+def host_id() -> str:
+    """This host as leases name it: ``PONDER_HOST_ID``, else the hostname."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
 class Lease(BaseModel):
     """Who holds a run: a process (pid on host) and the token of its lease."""
 
@@ -53,7 +62,7 @@ class Lease(BaseModel):
         """Whether the holder still runs: a fresh heartbeat, and a live pid on this host."""
         if (now or time.time()) - self.heartbeat > STALE_AFTER_S:
             return False
-        return self.host != socket.gethostname() or _pid_alive(self.pid)
+        return self.host != host_id() or _pid_alive(self.pid)
 
     def describe(self) -> str:
         age = max(0.0, time.time() - self.heartbeat)
@@ -126,7 +135,7 @@ class StoreLeases:
         """Take the run for this process, or raise ``StoreError`` naming its live holder."""
         now = time.time()
         mine = Lease(run_id=run_id, token=uuid.uuid4().hex, pid=os.getpid(),
-                     host=socket.gethostname(), started_at=now, heartbeat=now)
+                     host=host_id(), started_at=now, heartbeat=now)
         with self._transaction():
             held = self.lease(run_id)
             if held is not None and held.alive(now):

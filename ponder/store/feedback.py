@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from ponder.errors import StoreError
 
 if TYPE_CHECKING:
-    from ponder.store import RunInfo
+    from ponder.store.sqlite import RunInfo
 
 __all__ = ["FEEDBACK_LABELS", "Feedback", "FeedbackLabel", "StoreFeedback", "default_author"]
 

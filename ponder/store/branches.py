@@ -1,7 +1,7 @@
 """Branches as rows: written with their result, read back into it, counted in SQL.
 
 A result's branches live in the ``branches`` table (see ``m004_branches`` in
-:mod:`ponder.store_migrations`), one row each, and not in the result's JSON ``body``: the
+:mod:`ponder.store.migrations`), one row each, and not in the result's JSON ``body``: the
 loaders here put them back, so every reader still gets a whole :class:`Result`, while
 pass@k and the training-data exports query the rows without parsing any result.
 """

@@ -1,13 +1,13 @@
-"""The run store: SQLite (WAL) holding runs, problems, results, branches and trace events.
+"""The store's SQLite (WAL) home and its write paths: runs, problems, results, events.
 
 Results are written per problem in one transaction keyed by (run, problem, strategy), so a
 batch killed at any moment loses at most the problems in flight and never duplicates one.
-The schema is the migrations list in :mod:`ponder.store_migrations`, applied on open; foreign
+The schema is the migrations list in :mod:`ponder.store.migrations`, applied on open; foreign
 keys are on, so deleting a run deletes everything under it. A result's branches are rows
-(:mod:`ponder.store_branches`), put back into each :class:`Result` read.
-This module does not depend on LangGraph. The run lifecycle, the batch runner and the server
-write it; the UI, reports, exports and demos read it (through the public methods here and the
-queries in :mod:`ponder.store_queries`, never the SQL underneath).
+(:mod:`ponder.store.branches`), put back into each :class:`Result` read.
+Writers: the run lifecycle, the batch runner, the server and feedback labelling. Readers: the
+UI, reports, exports, demos and the CLI's ``runs``/``report``/``export``, all through the
+public methods here and the queries in :mod:`ponder.store.queries`, never the SQL underneath.
 """
 
 from __future__ import annotations
@@ -25,15 +25,18 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ponder.errors import StoreError
-from ponder.store_branches import StoreBranches
-from ponder.store_feedback import StoreFeedback
-from ponder.store_lease import Lease, StoreLeases
-from ponder.store_migrations import check_known, migrate
-from ponder.store_queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
-from ponder.store_search import StoreSearch
+from ponder.store.branches import StoreBranches
+from ponder.store.feedback import StoreFeedback
+from ponder.store.lease import Lease, StoreLeases
+from ponder.store.migrations import check_known, migrate
+from ponder.store.queries import STAT_COLUMNS, StoreQueries, StrategySummary, result_filter
+from ponder.store.search import StoreSearch
 from ponder.types import Problem, Result, TraceEvent, new_id
 
 __all__ = ["STAT_COLUMNS", "Lease", "RunInfo", "Store", "StrategySummary"]
+
+NO_LIMIT = 2**62
+"""``LIMIT`` for "all rows" (SQLite reads -1 so, PostgreSQL refuses a negative limit)."""
 
 
 class RunInfo(BaseModel):
@@ -57,6 +60,23 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
     >>> store = Store("runs.db")
     >>> run = store.create_run(kind="solve", strategies=["cot"])
     """
+
+    _by_scheme: dict[str, type[Store]] = {}
+
+    def __init_subclass__(cls, *, schemes: tuple[str, ...] = (), **kw: Any) -> None:
+        """A store on a database server names the URL schemes it opens."""
+        super().__init_subclass__(**kw)
+        Store._by_scheme.update(dict.fromkeys(schemes, cls))
+
+    def __new__(cls, path: str | Path = "", **kw: Any) -> Store:
+        """A URL opens the store of its scheme (``postgresql://``: :mod:`ponder.store.postgres`)."""
+        if cls is Store and isinstance(path, str) and "://" in path:
+            scheme = path.split("://", 1)[0] + "://"
+            if scheme not in Store._by_scheme:
+                raise StoreError(f"no store opens {scheme} URLs; pass a SQLite file path or a "
+                                 "postgresql:// URL with --store or PONDER_STORE")
+            return super().__new__(Store._by_scheme[scheme])
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -286,7 +306,7 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
         """One page of a run's results in problem order, each with its branches (all of
         them without ``limit``; :meth:`iter_results` streams a large run page by page)."""
         where, args = result_filter(run_id, strategy, status)
-        return self._load_results(where, (*args, -1 if limit is None else limit, offset),
+        return self._load_results(where, (*args, NO_LIMIT if limit is None else limit, offset),
                                   "LIMIT ? OFFSET ?")
 
 
