@@ -17,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
                      "| ponder self-consistency | 4 | 4 |"]),
     ("judge_bench.py", ["| self-consistency | 4 |", "| best-of-n (judge picks) | 4 |",
                         "| beam, judge scorer | 2×4 |"]),
+    ("stop_bench.py", ["| fixed-8 |", "| ada-16 |", "| 16 | adaptive |", "- ada-16 vs fixed-16: Δ"]),
 ])
 def test_benchmark_smoke_prints_its_table(script: str, rows: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke"],
