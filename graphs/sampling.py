@@ -25,7 +25,7 @@ from ponder.events import RoundStarted
 from ponder.graphs.runtime import Node, traced
 from ponder.agents.state import BranchOutput, BranchState, SolveState
 from ponder.graphs.strategy import Shape
-from ponder.types import Result, Usage, new_id
+from ponder.types import Result, StageRecord, Usage, new_id
 
 BRANCH_STEPS: dict[str, Node] = {
     "reason": reasoner.reason,
@@ -70,7 +70,7 @@ def start(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     samples = state.get("stage_samples") or deps.options.samples
     return {"started_at": time.time(), "role": state.get("role") or deps.options.role,
             "stage_start": 0, "stage_samples": samples, "planned": samples,
-            "escalated": False, "stage": None, "decided": False, "stopped": None}
+            "stage": None, "decided": False, "stopped": None}
 
 
 def dispatch(state: SolveState, *, deps: Deps) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def result_of(state: SolveState, deps: Deps, *, usage: Usage, samples_used: int,
         usage=usage, samples_used=samples_used, max_samples=max(max_samples, samples_used),
         models={r: deps.models.role(r).model for r in dict.fromkeys(state.get("roles", []))},
         stopped=stopped, reference=problem.reference, correct=verifier.is_correct(problem, answer),
-        escalated=bool(state.get("escalated")), tokens_saved=tokens_saved,
+        stages=state.get("stages", []), tokens_saved=tokens_saved,
         wall_s=round(time.time() - state.get("started_at", time.time()), 3), notes=notes,
     )
     deps.trace(outputs={"answer": answer, "confidence": result.confidence,
@@ -189,7 +189,7 @@ Next = Literal["sample_more", "next_stage", "finish"]
 def after_vote(state: SolveState, runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
     """What follows a vote: more samples, the next stage, or the result."""
     step = router.after_vote(state, options=runtime.context.options)
-    moved = state.get("escalated") or state.get("stage")
+    moved = state.get("stage")
     if step == "finish" and stage is not None and not moved \
             and not state.get("stopped") and stage.needed(state, runtime.context):
         return "next_stage"
@@ -245,14 +245,23 @@ def _entering(name: str, node: Node) -> Node:
     """The stage's traced node, also recording in the state that sampling is in stage ``name``."""
     if inspect.iscoroutinefunction(node):
         async def enter_async(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-            return {**await node(state, runtime), "stage": name}
+            return entered(name, state, await node(state, runtime))
         enter_async.__name__ = name
         return enter_async
 
     def enter(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-        return {**node(state, runtime), "stage": name}
+        return entered(name, state, node(state, runtime))
     enter.__name__ = name
     return enter
+
+
+def entered(name: str, state: SolveState, update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a stage node's, or a route's that moves straight to stage ``name``), also
+    recording that sampling is in that stage and which role samples there."""
+    role = update.get("role", state["role"])
+    record = StageRecord(name=name, role=role, first_branch=len(state.get("branches", [])),
+                         switched_role=role != state["role"])
+    return {**update, "stage": name, "stages": [record]}
 
 
 def _after_vote_with(stage: Stage | None) -> Callable[..., Next]:
