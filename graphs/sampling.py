@@ -19,7 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from ponder.agents import coder, planner, reasoner, router, verifier, voter
+from ponder.agents import coder, labels, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
 from ponder.events import RoundStarted
 from ponder.graphs.runtime import Node, traced
@@ -28,10 +28,10 @@ from ponder.graphs.strategy import Shape
 from ponder.types import Result, StageRecord, Usage, new_id
 
 BRANCH_STEPS: dict[str, Node] = {
-    "reason": reasoner.reason,
-    "code": coder.write_code,
-    "execute": verifier.execute,
-    "verify": verifier.verify,
+    labels.REASON: reasoner.reason,
+    labels.CODE: coder.write_code,
+    labels.EXECUTE: verifier.execute,
+    labels.VERIFY: verifier.verify,
 }
 
 
@@ -173,7 +173,7 @@ def finish(state: SolveState, *, deps: Deps) -> dict[str, Any]:
 def branch_graph(steps: tuple[str, ...], shape: Shape) -> Any:
     """The per-branch pipeline (``reason → code → execute → verify``, or part of it)."""
     graph = StateGraph(BranchState, context_schema=Deps, output_schema=BranchOutput)
-    chain = [*steps, "verify"] if steps[-1:] != ("verify",) else list(steps)
+    chain = [*steps, labels.VERIFY] if steps[-1:] != (labels.VERIFY,) else list(steps)
     for name in chain:
         graph.add_node(name, shape.node(name, BRANCH_STEPS[name]))
     graph.add_edge(START, chain[0])
@@ -200,18 +200,18 @@ def build_sampling(spec: Sampling, shape: Shape) -> StateGraph:
     """Assemble a sampling strategy's graph from the shared nodes."""
     stage = spec.stage
     graph = StateGraph(SolveState, context_schema=Deps)
-    graph.add_node("start", shape.node("start", start, trace_as="problem"))
+    graph.add_node("start", shape.node("start", start, trace_as=labels.PROBLEM))
     chain = ["start"]
     if stage is not None and stage.route is not None:
-        graph.add_node("route", shape.node("route", stage.route))
-        chain.append("route")
+        graph.add_node(labels.ROUTE, shape.node(labels.ROUTE, stage.route))
+        chain.append(labels.ROUTE)
     if shape.plan:
-        graph.add_node("plan", shape.node("plan", planner.plan))
-        chain.append("plan")
+        graph.add_node(labels.PLAN, shape.node(labels.PLAN, planner.plan))
+        chain.append(labels.PLAN)
     graph.add_node("dispatch", shape.node("dispatch", dispatch))
     graph.add_node("branch", branch_graph(spec.steps, shape))
-    graph.add_node("vote", shape.node("vote", voter.vote))
-    graph.add_node("finish", shape.node("finish", finish, trace_as="result"))
+    graph.add_node(labels.VOTE, shape.node(labels.VOTE, voter.vote))
+    graph.add_node("finish", shape.node("finish", finish, trace_as=labels.RESULT))
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, [*chain[1:], "dispatch"]):
         graph.add_edge(a, b)
