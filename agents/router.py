@@ -1,36 +1,12 @@
-"""Routing between rounds: which branches vote, what has been spent, whether to sample more,
-and a cheap difficulty estimate for strategies that pick a model per problem."""
+"""Routing between rounds: which branches vote, what has been spent, whether to sample more."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from ponder.config import SolveOptions
-from ponder.types import Branch, Problem, Usage
+from ponder.types import Branch, Usage
 from ponder.agents.state import SolveState
-
-_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
-_HARD_WORDS = re.compile(
-    r"\b(percent|ratio|average|probability|remainder|interest|rate|each of|twice|half|"
-    r"prove|integral|derivative|prime|modulo|combinations?|permutations?)\b", re.I)
-
-
-def estimate_difficulty(problem: Problem) -> float:
-    """A cheap difficulty estimate in [0, 1] from the question's surface.
-
-    More quantities, more sentences and certain operations mean more reasoning steps; a
-    one-step arithmetic question scores near 0. It is a routing heuristic, not a grade.
-    """
-    text = problem.question
-    numbers = len(_NUMBER.findall(text))
-    sentences = max(1, len(re.findall(r"[.?!](\s|$)", text)))
-    hard = len(_HARD_WORDS.findall(text))
-    score = 0.12 * max(0, numbers - 2) + 0.08 * max(0, sentences - 2) + 0.2 * hard
-    if problem.kind == "code":
-        score += 0.3
-    return round(min(1.0, score), 3)
-
 
 Next = Literal["sample_more", "finish"]
 

@@ -36,12 +36,16 @@ from ponder.agents.state import SolveState
 from ponder.agents.verifier import program_result
 from ponder.errors import SandboxUnavailable
 from ponder.models import ModelClient
-from ponder.types import Branch, Completion, ExecResult, Usage
+from ponder.types import Branch, Completion, ExecResult, TraceEvent, Usage
 
 Scorer = Literal["auto", "logprob", "judge", "sum"]
 PLAIN_STEP_TOKENS = 60
 REASONING_STEP_TOKENS = 4096
 """Output tokens of one proposal by a reasoning model (its thinking included)."""
+CANDIDATES = "candidates"
+"""The trace output of each expansion: every proposed partial program, ``{code, score}``."""
+KEPT = "kept"
+"""The trace output of each pruning: the survivors, ``{code, score, answer[, judge, no_score]}``."""
 NO_STEP_SCORE = ("the judge gave no score for some steps (see the judge steps in the trace); "
                  "they ranked after the scored ones")
 
@@ -209,8 +213,8 @@ async def expand(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any
     candidates = [b for b in beams if b.done] + [c for group, _ in proposals for c in group]
     spent = Usage.total([cost for _, cost in proposals])  # empty proposals were billed too
     deps.trace(inputs={"depth": depth, "live": len(live), "scorer": scorer},
-               outputs={"candidates": [{"code": c.code, "score": score(c, scorer)}
-                                       for c in candidates]})
+               outputs={CANDIDATES: [{"code": c.code, "score": score(c, scorer)}
+                                      for c in candidates]})
     return {"beams": candidates, "depth": depth + 1, "usage": [spent],
             "proposals": len(live) * width, "roles": [deps.options.role] if depth == 0 else []}
 
@@ -254,7 +258,7 @@ async def prune(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]
     current = [ran.get(i, b) for i, b in enumerate(beams)]
     kept = ranked([b for b in current if not b.done or b.answer is not None], scorer)
     kept = kept[: settings.beam_width]
-    deps.trace(outputs={"scorer": scorer, "kept": [
+    deps.trace(outputs={"scorer": scorer, KEPT: [
         {"code": b.code, "score": score(b, scorer), "answer": b.answer,
          **({"judge": b.judge} if scorer != "logprob" else {}),
          **({"no_score": b.no_score} if b.no_score else {})} for b in kept]})
@@ -283,6 +287,22 @@ def collect(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
         update["notes"] = [f"beam search finished no program that printed an answer within "
                            f"{settings.beam_depth} steps"]
     return update
+
+
+Round = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def search_rounds(events: list[TraceEvent]) -> list[Round]:
+    """``(candidates, kept)`` per round of a search, in time order, read back from its trace
+    events by their outputs alone (whatever the nodes were called); empty for other traces."""
+    rounds: list[Round] = []
+    for event in sorted(events, key=lambda e: e.started_at):
+        out = event.outputs
+        if isinstance(out.get(CANDIDATES), list):
+            rounds.append(([c for c in out[CANDIDATES] if isinstance(c, dict)], []))
+        elif isinstance(out.get(KEPT), list) and rounds:
+            rounds[-1] = (rounds[-1][0], [k for k in out[KEPT] if isinstance(k, dict)])
+    return rounds
 
 
 def after_expand(state: BeamState, deps: Deps[BeamSettings]) -> Literal["judge", "prune"]:

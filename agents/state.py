@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from ponder.types import Branch, Problem, Result, Usage, Vote
+from ponder.types import Branch, Problem, Result, StageRecord, Usage, Vote
 
 
 def _latest(old: str | None, new: str | None) -> str | None:
@@ -39,8 +39,8 @@ class SolveState(TypedDict, total=False):
     decided: bool
     stop_check: dict[str, Any]
     stopped: str | None
-    escalated: bool
     stage: str | None  # the Stage sampling moved to (None: the first)
+    stages: Annotated[list[StageRecord], operator.add]  # each stage entered, in order
     result: Result | None
 
 

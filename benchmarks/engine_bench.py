@@ -40,7 +40,7 @@ def timed(engine: Any, model: str, **kwargs: Any) -> tuple[float, int, float]:
 
 def measure(model: str, rounds: int) -> list[tuple[str, str, float, float]]:
     """``(model, measure, worker, in_process)`` rows."""
-    from ponder.engine import LocalEngine
+    from ponder.embedded.engine import LocalEngine
 
     engines = {"worker": LocalEngine(), "in-process": LocalEngine(isolation="none")}
     never = lambda logprobs: False  # noqa: E731 - a stop rule that watches every token

@@ -15,18 +15,19 @@ import asyncio
 from langgraph.graph import END, START, StateGraph
 
 import ponder
-from ponder.agents import coder, reasoner, router, verifier, voter
+from ponder.agents import coder, reasoner, verifier, voter
 from ponder.agents.deps import Deps
 from ponder.config import SolveOptions
 from ponder.graphs.runtime import make_deps, traced
 from ponder.graphs.sampling import finish, start
+from ponder.graphs.strategies.escalate import estimate_difficulty
 from ponder.agents.state import SolveState
 from ponder.types import Problem
 
 
 def route(state, *, deps):
     """Note how hard the problem looks; the branch decides what to run from it."""
-    return {"difficulty": router.estimate_difficulty(state["problem"])}
+    return {"difficulty": estimate_difficulty(state["problem"])}
 
 
 async def one_branch(state, *, deps):

@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
         return 0
     question = argv[0] if argv else "How many primes are there below 50?"
     result = ponder.solve(question, strategy="escalate", samples=4, config=config)
-    print(f"answer: {result.answer} escalated: {result.escalated} "
+    moved = ", ".join(f"{s.name} ({s.role})" for s in result.stages) or "none"
+    print(f"answer: {result.answer} stages: {moved} "
           f"cost: ${result.usage.cost_usd:.4f} reasoning tokens: {result.usage.reasoning_tokens}")
     for note in result.notes:  # what the providers could not do (e.g. no logprobs), and why
         print(f"note: {note}")

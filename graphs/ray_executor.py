@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ponder.errors import ConfigError, PonderError
 from ponder.graphs.registry import FILE_PLUGINS
 from ponder.backends import backend_for
-from ponder.models import REMOTE_CONCURRENCY, ModelClient
+from ponder.models import REMOTE_CONCURRENCY, ModelClient, ProcessLimiter
 from ponder.types import Problem, Result, TraceEvent
 
 if TYPE_CHECKING:  # executors picks this module by name: a runtime import would be a loop
@@ -165,21 +165,22 @@ class _ClusterPermit:
             self.limiter.release.remote(self.key, self.token)
 
 
-class ClusterModelClient(ModelClient):
-    """A model client whose provider limits are the cluster's, not this process's.
+class ClusterLimiter:
+    """A model client's limiter (:class:`ponder.models.Limiter`) whose provider limits are the
+    cluster's, held by the limiter actor, not this process's.
 
     Embedded models keep the per-process limit: each worker has its own model instance.
     """
 
-    def __init__(self, config: Any, *, limiter: Any, **kwargs: Any):
-        super().__init__(config, **kwargs)
-        self.limiter = limiter
+    def __init__(self, actor: Any):
+        self.actor = actor
+        self.local = ProcessLimiter()
 
-    def _limit(self, spec: Any) -> Any:
+    def __call__(self, spec: Any) -> Any:
         if not backend_for(spec.model).remote:
-            return super()._limit(spec)
+            return self.local(spec)
         lease_s = spec.timeout + 30.0  # a call never holds a permit longer than its timeout
-        return _ClusterPermit(self.limiter, spec.provider, spec.concurrency or REMOTE_CONCURRENCY,
+        return _ClusterPermit(self.actor, spec.provider, spec.concurrency or REMOTE_CONCURRENCY,
                               lease_s)
 
 
@@ -198,8 +199,8 @@ class SolverWorker:
         sandbox = make_sandbox(context.config.sandbox) if context.needs_sandbox else None
         # Looked up by name: an actor handle among the constructor arguments would make a
         # restarted worker depend on those arguments staying in the object store.
-        models = ClusterModelClient(context.config,
-                                    limiter=ray.get_actor(limiter, namespace=NAMESPACE))
+        models = ModelClient(context.config, limiter=ClusterLimiter(
+            ray.get_actor(limiter, namespace=NAMESPACE)))
         self.graphs = context.build_graphs(store=self, sandbox=sandbox, models=models)
 
     def add_event(self, event: TraceEvent) -> None:

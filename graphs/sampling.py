@@ -19,21 +19,21 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from ponder.agents import coder, judge, planner, reasoner, router, verifier, voter
+from ponder.agents import coder, judge, labels, planner, reasoner, router, verifier, voter
 from ponder.agents.deps import Deps
 from ponder.events import RoundStarted
 from ponder.graphs.runtime import Node, traced
 from ponder.agents.state import BranchOutput, BranchState, SolveState
 from ponder.graphs.strategy import Shape
-from ponder.types import Result, Usage, new_id
+from ponder.types import Result, StageRecord, Usage, new_id
 
 BRANCH_STEPS: dict[str, Node] = {
-    "reason": reasoner.reason,
-    "code": coder.write_code,
-    "execute": verifier.execute,
+    labels.REASON: reasoner.reason,
+    labels.CODE: coder.write_code,
+    labels.EXECUTE: verifier.execute,
     # The judge's outcome score where no program answered: a check of kind "judged".
-    "judge": judge.judge_branch,
-    "verify": verifier.verify,
+    labels.JUDGE: judge.judge_branch,
+    labels.VERIFY: verifier.verify,
 }
 
 
@@ -75,7 +75,7 @@ def start(state: SolveState, *, deps: Deps) -> dict[str, Any]:
     samples = state.get("stage_samples") or deps.options.samples
     return {"started_at": time.time(), "role": state.get("role") or deps.options.role,
             "stage_start": 0, "stage_samples": samples, "planned": samples,
-            "escalated": False, "stage": None, "decided": False, "stopped": None}
+            "stage": None, "decided": False, "stopped": None}
 
 
 def dispatch(state: SolveState, *, deps: Deps) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def result_of(state: SolveState, deps: Deps, *, usage: Usage, samples_used: int,
         usage=usage, samples_used=samples_used, max_samples=max(max_samples, samples_used),
         models={r: deps.models.role(r).model for r in dict.fromkeys(state.get("roles", []))},
         stopped=stopped, reference=problem.reference, correct=verifier.is_correct(problem, answer),
-        escalated=bool(state.get("escalated")), tokens_saved=tokens_saved,
+        stages=state.get("stages", []), tokens_saved=tokens_saved,
         wall_s=round(time.time() - state.get("started_at", time.time()), 3), notes=notes,
     )
     deps.trace(outputs={"answer": answer, "confidence": result.confidence,
@@ -181,7 +181,7 @@ def branch_graph(steps: tuple[str, ...], shape: Shape,
     """The per-branch pipeline (``reason → code → execute → verify``, or part of it); ``nodes``
     replace the :data:`BRANCH_STEPS` node of a step."""
     graph = StateGraph(BranchState, context_schema=Deps, output_schema=BranchOutput)
-    chain = [*steps, "verify"] if steps[-1:] != ("verify",) else list(steps)
+    chain = [*steps, labels.VERIFY] if steps[-1:] != (labels.VERIFY,) else list(steps)
     for name in chain:
         graph.add_node(name, shape.node(name, (nodes or {}).get(name, BRANCH_STEPS[name])))
     graph.add_edge(START, chain[0])
@@ -197,7 +197,7 @@ Next = Literal["sample_more", "next_stage", "finish"]
 def after_vote(state: SolveState, runtime: Runtime[Deps], *, stage: Stage | None) -> Next:
     """What follows a vote: more samples, the next stage, or the result."""
     step = router.after_vote(state, options=runtime.context.options)
-    moved = state.get("escalated") or state.get("stage")
+    moved = state.get("stage")
     if step == "finish" and stage is not None and not moved \
             and not state.get("stopped") and stage.needed(state, runtime.context):
         return "next_stage"
@@ -208,18 +208,18 @@ def build_sampling(spec: Sampling, shape: Shape) -> StateGraph:
     """Assemble a sampling strategy's graph from the shared nodes."""
     stage = spec.stage
     graph = StateGraph(SolveState, context_schema=Deps)
-    graph.add_node("start", shape.node("start", start, trace_as="problem"))
+    graph.add_node("start", shape.node("start", start, trace_as=labels.PROBLEM))
     chain = ["start"]
     if stage is not None and stage.route is not None:
-        graph.add_node("route", shape.node("route", stage.route))
-        chain.append("route")
+        graph.add_node(labels.ROUTE, shape.node(labels.ROUTE, stage.route))
+        chain.append(labels.ROUTE)
     if shape.plan:
-        graph.add_node("plan", shape.node("plan", planner.plan))
-        chain.append("plan")
+        graph.add_node(labels.PLAN, shape.node(labels.PLAN, planner.plan))
+        chain.append(labels.PLAN)
     graph.add_node("dispatch", shape.node("dispatch", dispatch))
     graph.add_node("branch", branch_graph(spec.steps, shape))
-    graph.add_node("vote", shape.node("vote", voter.vote))
-    graph.add_node("finish", shape.node("finish", finish, trace_as="result"))
+    graph.add_node(labels.VOTE, shape.node(labels.VOTE, voter.vote))
+    graph.add_node("finish", shape.node("finish", finish, trace_as=labels.RESULT))
     graph.add_edge(START, chain[0])
     for a, b in zip(chain, [*chain[1:], "dispatch"]):
         graph.add_edge(a, b)
@@ -253,14 +253,23 @@ def _entering(name: str, node: Node) -> Node:
     """The stage's traced node, also recording in the state that sampling is in stage ``name``."""
     if inspect.iscoroutinefunction(node):
         async def enter_async(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-            return {**await node(state, runtime), "stage": name}
+            return entered(name, state, await node(state, runtime))
         enter_async.__name__ = name
         return enter_async
 
     def enter(state: dict[str, Any], runtime: Runtime[Deps]) -> dict[str, Any]:
-        return {**node(state, runtime), "stage": name}
+        return entered(name, state, node(state, runtime))
     enter.__name__ = name
     return enter
+
+
+def entered(name: str, state: SolveState, update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a stage node's, or a route's that moves straight to stage ``name``), also
+    recording that sampling is in that stage and which role samples there."""
+    role = update.get("role", state["role"])
+    record = StageRecord(name=name, role=role, first_branch=len(state.get("branches", [])),
+                         switched_role=role != state["role"])
+    return {**update, "stage": name, "stages": [record]}
 
 
 def _after_vote_with(stage: Stage | None) -> Callable[..., Next]:

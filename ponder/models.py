@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AsyncContextManager, Protocol
 
 from ponder.backends import Backend, Call, Messages, ModelStatus, StopWhen, Style, backend_for
 from ponder.backends.base import TextSink
@@ -27,7 +27,8 @@ from ponder.responses import split_reasoning  # noqa: F401 - re-exported
 from ponder.retries import backoff
 from ponder.types import Completion
 
-__all__ = ["ModelClient", "ModelStatus", "Style", "check_model", "validate_roles"]
+__all__ = ["Limiter", "ModelClient", "ModelStatus", "ProcessLimiter", "Style", "check_model",
+           "validate_roles"]
 
 _log = logging.getLogger("ponder.models")
 
@@ -37,21 +38,50 @@ REMOTE_CONCURRENCY = 32
 EMBEDDED_CONCURRENCY = 4
 
 
+class Limiter(Protocol):
+    """How many backend calls may run at once: ``limiter(spec)`` is the permit one call holds.
+
+    The seam for limits wider than one process (a Ray batch's cluster-wide limiter).
+    """
+
+    def __call__(self, spec: RoleConfig) -> AsyncContextManager[Any]: ...
+
+
+class ProcessLimiter:
+    """Parallel requests per provider in this process: enough for remote fan-outs to overlap
+    fully (``REMOTE_CONCURRENCY``), ``EMBEDDED_CONCURRENCY`` for local models, or the role's
+    own ``concurrency``."""
+
+    def __init__(self) -> None:
+        self._limits: dict[str, asyncio.Semaphore] = {}
+
+    def __call__(self, spec: RoleConfig) -> asyncio.Semaphore:
+        key = spec.provider
+        if key not in self._limits:
+            remote = backend_for(spec.model).remote
+            default = REMOTE_CONCURRENCY if remote else EMBEDDED_CONCURRENCY
+            self._limits[key] = asyncio.Semaphore(spec.concurrency or default)
+        return self._limits[key]
+
+
 class ModelClient:
     """Calls configured model roles through their backends.
+
+    ``limiter`` hands out the permit each backend call holds (default: :class:`ProcessLimiter`).
 
     >>> client = ModelClient(load_config())
     >>> [c.text for c in client.complete("standard", "What is 2+2?", n=2)]
     """
 
     def __init__(self, config: Config, *, cache: ResponseCache | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep, batch_window_s: float = 0.02):
+                 sleep: Callable[[float], Any] = asyncio.sleep, batch_window_s: float = 0.02,
+                 limiter: Limiter | None = None):
         self.config = config
         self.cache = cache if cache is not None else (
             ResponseCache(config.cache) if config.cache else None
         )
         self._sleep = sleep
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self.limiter: Limiter = limiter if limiter is not None else ProcessLimiter()
         self._ready: set[str] = set()
         self._coalescer: Coalescer[Completion] = Coalescer(batch_window_s)
 
@@ -184,21 +214,12 @@ class ModelClient:
                                          for i in indices])
         return [batch[0] for batch in batches]
 
-    def _limit(self, spec: RoleConfig) -> asyncio.Semaphore:
-        """Parallel requests per provider: enough for remote fan-outs to overlap fully."""
-        key = spec.provider
-        if key not in self._limits:
-            remote = backend_for(spec.model).remote
-            default = REMOTE_CONCURRENCY if remote else EMBEDDED_CONCURRENCY
-            self._limits[key] = asyncio.Semaphore(spec.concurrency or default)
-        return self._limits[key]
-
     async def _call(self, backend: Backend, spec: RoleConfig, call: Call) -> list[Completion]:
         """One backend call with retries; returns one Completion per returned choice."""
         attempt = 0
         while True:
             try:
-                async with self._limit(spec):
+                async with self.limiter(spec):
                     return await backend.complete(spec, call)
             except BackendError as error:
                 if not error.retryable or attempt >= spec.retries:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 ProblemKind = Literal["math", "code", "choice", "text"]
 ExecStatus = Literal["ok", "error", "timeout", "oom", "output_limit", "sandbox_error"]
@@ -146,6 +146,21 @@ class TraceEvent(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
+class StageRecord(BaseModel):
+    """A stage sampling moved to after a vote (or a route sent the problem to before any).
+
+    Strategies name their stages (a second look with other steps, a stronger model...); the
+    sampling assembly records each one it enters, with the role that samples there.
+    """
+
+    name: str
+    role: str
+    # The index of the stage's first branch: branches before it were sampled earlier.
+    first_branch: int = 0
+    # Whether the stage samples with another role than sampling used (or would have) before it.
+    switched_role: bool = False
+
+
 class Result(BaseModel):
     """The outcome of solving one problem with one strategy."""
 
@@ -167,10 +182,27 @@ class Result(BaseModel):
     stopped: str | None = None
     reference: str | None = None
     correct: bool | None = None
-    escalated: bool = False
+    # The stages sampling moved to after the strategy's first, in order (empty: it stayed).
+    stages: list[StageRecord] = Field(default_factory=list)
     tokens_saved: int = 0
     wall_s: float = 0.0
     # What the run could not do and why (a capability the model lacks, a cut-off answer).
     notes: list[str] = Field(default_factory=list)
     # The run seed the samples were drawn with; pass it as ``seed`` to draw them again.
     seed: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_from_escalated(cls, data: Any) -> Any:
+        """Results saved before ``stages`` said only ``escalated``: keep what they said."""
+        if isinstance(data, dict) and "escalated" in data:
+            data = dict(data)
+            if data.pop("escalated") and not data.get("stages"):
+                data["stages"] = [{"name": "escalated", "role": "reasoner",
+                                   "switched_role": True}]
+        return data
+
+    @property
+    def escalated(self) -> bool:
+        """Deprecated, read :attr:`stages`: whether sampling moved to another role."""
+        return any(stage.switched_role for stage in self.stages)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ponder.embedded import LOCAL_MODELS, _gemma_path, local_model, weights_status
+from ponder.embedded import LOCAL_MODELS, local_model, weights_status
+from ponder.embedded.catalog import _gemma_path
 from ponder.models import ModelClient
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ def test_weights_are_found_in_their_packages():
 def test_gemma_assembly_is_atomic_across_processes(tmp_path):
     """Two processes assembling at once: one file, full size, no leftover parts."""
     code = ("import os; os.environ['XDG_CACHE_HOME']=os.environ['CACHE'];"
-            "from ponder.embedded import _gemma_path; print(_gemma_path())")
+            "from ponder.embedded.catalog import _gemma_path; print(_gemma_path())")
     env = {**os.environ, "CACHE": str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                               text=True) for _ in range(2)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.engine import LocalEngine
+from ponder.embedded.engine import LocalEngine
 from ponder.errors import BackendError
 from ponder.embedded import LOCAL_MODELS, LocalModel, register_local_model
 
@@ -47,7 +47,7 @@ def test_seeded_samples_repeat_in_one_process(engine):
 
 
 def test_seeded_samples_repeat_across_processes(engine, tmp_path):
-    code = ("import json, sys; from ponder.engine import LocalEngine; e = LocalEngine();"
+    code = ("import json, sys; from ponder.embedded.engine import LocalEngine; e = LocalEngine();"
             f"print(json.dumps(e.complete('gemma-3-270m', {SEA!r}, **{SAMPLE!r})['text'])); e.close()")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=300, check=True)
@@ -115,7 +115,7 @@ def test_weights_that_do_not_load_are_reported(engine, tmp_path):
         with pytest.raises(BackendError, match="could not load the model") as caught:
             engine.complete("broken-test", SEA, max_tokens=1)
         assert caught.value.model == "local/broken-test"
-        from ponder.engine_check import check
+        from ponder.embedded.check import check
 
         [(name, ok, detail)] = check(["broken-test"])
         assert not ok and "could not load" in detail
@@ -124,7 +124,7 @@ def test_weights_that_do_not_load_are_reported(engine, tmp_path):
 
 
 def test_engine_check_runs_every_model_in_a_child_process():
-    out = subprocess.run([sys.executable, "-m", "ponder.engine_check"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "ponder.embedded.check"], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count(": ok") == len(LOCAL_MODELS)
@@ -132,7 +132,7 @@ def test_engine_check_runs_every_model_in_a_child_process():
 
 
 def test_no_worker_outlives_a_killed_parent(tmp_path):
-    code = ("from ponder.engine import LocalEngine; e = LocalEngine();"
+    code = ("from ponder.embedded.engine import LocalEngine; e = LocalEngine();"
             "e.complete('smollm2-135m', [{'role': 'user', 'content': 'Hi'}], max_tokens=1);"
             "print(e.worker_pid('smollm2-135m'), flush=True); import time; time.sleep(600)")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -162,7 +162,7 @@ def test_a_batch_survives_a_killed_engine(tmp_path):
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and batch.poll() is None:
         for pid in _children(batch.pid):
-            if "ponder.engine_worker" in Path(f"/proc/{pid}/cmdline").read_text():
+            if "ponder.embedded.worker" in Path(f"/proc/{pid}/cmdline").read_text():
                 time.sleep(0.3)
                 os.kill(pid, signal.SIGKILL)
                 killed = pid
@@ -194,7 +194,7 @@ def _children(pid: int) -> list[int]:
 
 def test_a_solve_call_survives_a_killed_engine(embedded_config):
     """Through the model client (what the CLI and the UI's solve page use): retried, answered."""
-    from ponder.engine import shared_engine
+    from ponder.embedded.engine import shared_engine
     from ponder.models import ModelClient
 
     client = ModelClient(embedded_config)
@@ -228,7 +228,7 @@ def test_installed_engine_carries_no_avx512_or_amx_code():
 
 
 def test_the_retry_after_a_killed_engine_is_said(embedded_config, caplog):
-    from ponder.engine import shared_engine
+    from ponder.embedded.engine import shared_engine
     from ponder.models import ModelClient
 
     client = ModelClient(embedded_config)

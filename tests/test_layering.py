@@ -40,6 +40,11 @@ EXCEPTIONS = {
     "ponder": {"graphs"},  # the package's face: ponder.solve etc., imported on first use
     "ponder.__main__": {"cli"},  # python -m ponder runs the command line
 }
+# Floor packages that stand on only a few other core modules (besides their own modules).
+FLOOR_PACKAGES = {
+    # the embedded engine sits below the model client and its backends
+    "ponder.embedded": {"ponder.errors", "ponder.registries", "ponder.types"},
+}
 # One framework per module: third-party packages only these modules may import.
 FRAMEWORKS = {
     "litellm": ("ponder.backends.litellm",),
@@ -140,6 +145,17 @@ def test_every_import_goes_down_the_layers() -> None:
         if theirs not in allowed:
             wrong.append(f"{i.module} ({mine}) imports {i.target} ({theirs}), line {i.line}")
     assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", sorted(FLOOR_PACKAGES))
+def test_floor_packages_import_only_what_they_stand_on(package: str) -> None:
+    known, allowed = modules(), FLOOR_PACKAGES[package]
+    inside = [m for m in known if m == package or m.startswith(package + ".")]
+    assert len(inside) > 1
+    wrong = [f"{i.module} imports {i.target}, line {i.line}" for i in all_imports()
+             if i.module in inside and i.target in known and i.target not in inside
+             and i.target not in allowed]
+    assert not wrong, f"{package} imports more than {sorted(allowed)}:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("framework", sorted(FRAMEWORKS))

@@ -217,3 +217,43 @@ async def test_inline_think_tokens_are_estimated(tmp_path):
     [c] = await client.acomplete("reasoner", "q")
     assert c.reasoning.startswith("step") and c.text == "Answer: 9"
     assert 0 < c.usage.reasoning_tokens < c.usage.completion_tokens
+
+
+def test_a_limiter_passed_in_holds_every_backend_call(scripted_config):
+    """The client's limiter seam: each backend call holds the permit the limiter hands out."""
+    import asyncio
+    import contextlib
+
+    from ponder.models import ProcessLimiter
+
+    model = register_script("limited", cycle("Answer: 4"))
+    held: list[str] = []
+    peak = [0, 0]  # calls inside a permit now, most at once
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inner = ProcessLimiter()
+
+        @contextlib.asynccontextmanager
+        async def __call__(self, spec):
+            async with self.inner(spec):
+                held.append(spec.model)
+                peak[0] += 1
+                peak[1] = max(peak)
+                await asyncio.sleep(0.01)
+                try:
+                    yield
+                finally:
+                    peak[0] -= 1
+
+    config = scripted_config(model)
+    config = config.model_copy(update={"roles": {
+        **config.roles, "reasoner": RoleConfig(model=model, concurrency=2)}})
+    client = ModelClient(config, limiter=Counting())
+
+    async def five() -> list:
+        return await asyncio.gather(*[client.acomplete("reasoner", "What is 2 + 2?",
+                                                       first_index=i) for i in range(5)])
+    out = asyncio.run(five())
+    assert [c.text for [c] in out] == ["Answer: 4"] * 5
+    assert held == [model] * 5 and peak[0] == 0 and peak[1] == 2

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.agents import labels
 from ponder.tracetree import children
 from ponder.types import TraceEvent
 from ponder.ui import escape
@@ -30,11 +31,9 @@ MAX_COLUMNS = 8  # what ASSUMED_WIDTH holds at full node size: the width of a fo
 FOLD_ABOVE = 11  # more columns than this and boxes get too narrow for their labels: fold
 BAND_GAP = 40  # pixels between two folded bands
 
-NODE_COLORS = {
-    "problem": "#607d8b", "route": "#8e24aa", "plan": "#8e24aa", "reason": "#1e88e5",
-    "code": "#00897b", "execute": "#fb8c00", "verify": "#9e9e9e", "vote": "#f9a825",
-    "result": "#2e7d32",
-}
+NODE_COLORS = dict(zip(labels.SHARED, ("#607d8b", "#8e24aa", "#8e24aa", "#1e88e5", "#00897b",
+                                        "#fb8c00", "#6d4c41", "#9e9e9e", "#f9a825", "#2e7d32"),
+                          strict=True))
 """Colours of the generic steps every sampling strategy shares; any other step (a
 strategy's own, a user's custom node) gets :func:`step_color`'s colour from its name."""
 HUES = ((0.05, 0.24), (0.44, 0.94))  # where hashed colours may fall: no red, no green
@@ -220,11 +219,11 @@ def node_text(node: TraceNode) -> str:
 def node_color(event: TraceEvent) -> str:
     """Green/red for verdicts, outcomes and failed executions; a color per step otherwise."""
     out = event.outputs
-    if event.node == "verify":
-        return VERDICT_COLORS.get(str(out.get("verdict")), step_color("verify"))
-    if event.node == "execute" and out.get("status") not in (None, "ok"):
+    if event.node == labels.VERIFY:
+        return VERDICT_COLORS.get(str(out.get("verdict")), step_color(labels.VERIFY))
+    if event.node == labels.EXECUTE and out.get("status") not in (None, "ok"):
         return FAILED
-    if event.node == "result" and out.get("correct") is False:
+    if event.node == labels.RESULT and out.get("correct") is False:
         return FAILED
     return step_color(event.node)
 
@@ -233,11 +232,11 @@ def step_kind(event: TraceEvent) -> str:
     """What a step's colour means, for a legend: ``verify: refuted``, ``execute: timeout``,
     ``result: wrong``, else the step's name (the graph and the timeline share these)."""
     out = event.outputs
-    if event.node == "verify" and str(out.get("verdict")) in VERDICT_COLORS:
+    if event.node == labels.VERIFY and str(out.get("verdict")) in VERDICT_COLORS:
         return f"verify: {out.get('verdict')}"
-    if event.node == "execute" and out.get("status") not in (None, "ok"):
+    if event.node == labels.EXECUTE and out.get("status") not in (None, "ok"):
         return f"execute: {out.get('status')}"
-    if event.node == "result" and out.get("correct") is False:
+    if event.node == labels.RESULT and out.get("correct") is False:
         return "result: wrong"
     return event.node
 
@@ -285,7 +284,7 @@ def echarts_spec(graph: TraceGraph, selected: int | None = None) -> dict[str, An
         "label": {"formatter": escape.chart_label(node_text(n) if size[0] >= 64
                                                   else n.event.node[:4]),
                   "show": size[0] >= 30,
-                  "color": "#212121" if n.event.node == "vote" else "#ffffff"},
+                  "color": "#212121" if n.event.node == labels.VOTE else "#ffffff"},
         # A string tooltip is HTML: the node's text goes in escaped, its line breaks as <br/>.
         "tooltip": {"formatter": escape.html(f"{node_text(n)}\n{tooltip(n.event)}")},
     } for n in graph.nodes]

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ponder.store.feedback import Feedback
-from ponder.types import Result, TraceEvent
+from ponder.types import Result, StageRecord, TraceEvent
 from ponder.ui import escape, widgets
 from ponder.verdict import verdict_of
 
@@ -97,6 +97,15 @@ def verdict_parts(result: Result) -> list[str]:
     return [md(b) for b in bits]
 
 
+def stage_badge(stage: StageRecord, result: Result) -> str:
+    """The stage sampling moved to, and the model it moved to if that changed."""
+    md = escape.markdown
+    if not stage.switched_role:
+        return f":blue-badge[{md(stage.name)}]"
+    model = result.models.get(stage.role) or f"the {stage.role} role"
+    return f":orange-badge[{md(stage.name)}] to {md(model)}"
+
+
 def show(result: Result, events: list[TraceEvent], feedback: Feedback | None = None) -> None:
     """The answer, one verdict badge with its parts beneath, the reference and a person's
     label beside it, escalation and notes, then usage."""
@@ -109,9 +118,7 @@ def show(result: Result, events: list[TraceEvent], feedback: Feedback | None = N
                     help=widgets.VERDICT_COLUMN_HELP)
         for extra in (reference_badge(result),
                       widgets.feedback_badge(feedback) if feedback else "",
-                      ":orange-badge[escalated] to " + md(result.models.get("reasoner")
-                                                           or "the reasoning model")
-                      if result.escalated else ""):
+                      *(stage_badge(stage, result) for stage in result.stages)):
             if extra:
                 st.markdown(extra, width="content")
     st.caption(" · ".join(verdict_parts(result)))

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ponder.agents.labels import CODE, EXECUTE
 from ponder.types import Branch, Result, TraceEvent, Usage, Vote
 from ponder.ui import escape, widgets
 from ponder.ui.graph import TraceGraph, TraceNode
@@ -58,7 +59,7 @@ def execution(outputs: dict[str, Any]) -> None:
 def _execution_of(node: TraceNode, graph: TraceGraph) -> TraceEvent | None:
     """The ``execute`` step that ran a ``code`` step's program."""
     for parent, child in graph.edges:
-        if parent == node.index and graph.nodes[child].event.node == "execute":
+        if parent == node.index and graph.nodes[child].event.node == EXECUTE:
             return graph.nodes[child].event
     return None
 
@@ -97,9 +98,9 @@ def step(node: TraceNode, graph: TraceGraph, anchor: str | None = None) -> None:
     if code:
         st.markdown("**Code**")
         st.code(code, language="python")
-    if event.node == "execute":
+    if event.node == EXECUTE:
         execution(out)
-    elif event.node == "code" and (ran := _execution_of(node, graph)) is not None:
+    elif event.node == CODE and (ran := _execution_of(node, graph)) is not None:
         execution(ran.outputs)
     if isinstance(out.get("votes"), dict) and out["votes"]:
         vote_chart(out["votes"], out.get("leader"))

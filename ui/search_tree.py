@@ -1,8 +1,8 @@
 """A search's candidates drawn as the tree they grew into.
 
-A step-level search records, per round, one step whose ``outputs.candidates`` lists every
-proposed partial program (``code``, ``score``) and one whose ``outputs.kept`` lists the
-survivors (with the ``answer`` of each finished program). A candidate's parent is the
+A step-level search records, per round, one step whose outputs list every proposed partial
+program and one whose outputs list the survivors (with the ``answer`` of each finished
+program); :func:`ponder.agents.search.search_rounds` reads them back. A candidate's parent is the
 survivor its code extends by one line, so the tree is rebuilt from the code alone: no node
 name is assumed, only the shape of those outputs. Pruned candidates are drawn grey,
 finished programs with their answer, scores rounded.
@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from ponder.agents.search import search_rounds
 from ponder.types import TraceEvent
 from ponder.ui import escape
 
@@ -72,18 +73,6 @@ class SearchTree:
         return [n for n in self.nodes if n.status == "finished"]
 
 
-def _pairs(events: list[TraceEvent]) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """(candidates, kept) per round, in time order."""
-    rounds: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
-    for event in sorted(events, key=lambda e: e.started_at):
-        out = event.outputs
-        if isinstance(out.get("candidates"), list):
-            rounds.append(([c for c in out["candidates"] if isinstance(c, dict)], []))
-        elif isinstance(out.get("kept"), list) and rounds:
-            rounds[-1] = (rounds[-1][0], [k for k in out["kept"] if isinstance(k, dict)])
-    return rounds
-
-
 def _score(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
@@ -91,7 +80,7 @@ def _score(value: Any) -> float | None:
 def build(events: list[TraceEvent]) -> SearchTree:
     """The tree of candidates a search's trace events describe (empty for other traces)."""
     tree = SearchTree()
-    rounds = _pairs(events)
+    rounds = search_rounds(events)
     if not rounds:
         return tree
     tree.nodes.append(Candidate(0, "", 0, None, None, status="root"))

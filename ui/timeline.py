@@ -13,12 +13,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ponder.agents import labels
 from ponder.types import TraceEvent
 from ponder.ui import escape, widgets
 from ponder.ui.graph import TraceGraph, node_color, step_kind
 
 ROW_PX = 26
-TOTALS = {"result"}  # steps whose usage is the whole solve's, not their own
+TOTALS = {labels.RESULT}  # steps whose usage is the whole solve's, not their own
 
 
 @dataclass(frozen=True)

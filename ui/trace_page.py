@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ponder.agents.labels import CODE, REASON, VOTE
 from ponder.store import RunInfo
 from ponder.telemetry import trace_url
 from ponder.types import TraceEvent, Usage
@@ -122,7 +123,7 @@ def _on_graph_select(chart_key: str, node_key: str) -> None:
 
 def default_node(graph: TraceGraph) -> int:
     """Open on the first code step (the thing a reader checks), else the first step."""
-    for wanted in ("code", "reason", "vote"):
+    for wanted in (CODE, REASON, VOTE):
         found = [n for n in graph.nodes if n.event.node == wanted]
         if found:
             return min(found, key=lambda n: (n.branch or 0, n.index)).index
@@ -171,7 +172,7 @@ def votes_section(trace: data.Trace) -> None:
         votes, leader = dict(trace.result.votes), trace.result.answer
     else:
         for event in reversed(trace.events):
-            if event.node == "vote" and isinstance(event.outputs.get("votes"), dict):
+            if event.node == VOTE and isinstance(event.outputs.get("votes"), dict):
                 votes, leader = event.outputs["votes"], event.outputs.get("leader")
                 break
     if votes:

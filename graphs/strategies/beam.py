@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from ponder.agents import search, voter
+from ponder.agents import labels, search, voter
 from ponder.agents.deps import Deps
 from ponder.agents.judge import JUDGE_ROLE
 from ponder.agents.router import budget_reached, spent
@@ -67,13 +67,13 @@ def _next(state: BeamState, runtime: Runtime[Deps[BeamSettings]]) -> str:
 def build_beam(shape: Shape) -> StateGraph[Any, Any, Any, Any]:
     """start → expand → [judge →] prune ⇄ expand … → collect → vote → finish."""
     graph = StateGraph(BeamState, context_schema=Deps)
-    graph.add_node("start", shape.node("start", start, trace_as="problem"))
+    graph.add_node("start", shape.node("start", start, trace_as=labels.PROBLEM))
     nodes: dict[str, Node] = {"expand": search.expand, "judge": search.judge_steps,
                               "prune": search.prune, "collect": search.collect,
                               "vote": voter.vote}
     for name, node in nodes.items():
         graph.add_node(name, shape.node(name, node))
-    graph.add_node("finish", shape.node("finish", finish, trace_as="result"))
+    graph.add_node("finish", shape.node("finish", finish, trace_as=labels.RESULT))
     graph.add_edge(START, "start")
     graph.add_edge("start", "expand")
     graph.add_conditional_edges("expand", _after_expand, {"judge": "judge", "prune": "prune"})

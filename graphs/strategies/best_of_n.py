@@ -21,7 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 from pydantic import BaseModel, ConfigDict
 
-from ponder.agents import judge, planner, voter
+from ponder.agents import judge, labels, planner, voter
 from ponder.agents.deps import Deps
 from ponder.agents.judge import ACCEPT, JUDGE_ROLE, JudgedState
 from ponder.agents.router import stage_branches
@@ -127,7 +127,7 @@ def _fan_out(state: SolveState) -> list[Send] | str:
 def build_best_of_n(shape: Shape) -> StateGraph[Any, Any, Any, Any]:
     """start → [plan →] dispatch → N branches → judge → vote (pick) → finish."""
     graph = StateGraph(JudgedState, context_schema=Deps)
-    graph.add_node("start", shape.node("start", sampling.start, trace_as="problem"))
+    graph.add_node("start", shape.node("start", sampling.start, trace_as=labels.PROBLEM))
     chain = ["start", *(["plan"] if shape.plan else []), "dispatch"]
     if shape.plan:
         graph.add_node("plan", shape.node("plan", planner.plan))
@@ -135,7 +135,7 @@ def build_best_of_n(shape: Shape) -> StateGraph[Any, Any, Any, Any]:
     graph.add_node("branch", sampling.branch_graph(("reason", "code", "execute"), shape))
     graph.add_node("judge", shape.node("judge", judge.judge_branches))
     graph.add_node("vote", shape.node("vote", choose))
-    graph.add_node("finish", shape.node("finish", finish, trace_as="result"))
+    graph.add_node("finish", shape.node("finish", finish, trace_as=labels.RESULT))
     graph.add_edge(START, "start")
     for a, b in zip(chain, chain[1:]):
         graph.add_edge(a, b)

@@ -7,18 +7,43 @@ the winner is unverified or weakly supported, or the problem looks hard up front
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ponder.agents.deps import Deps
-from ponder.agents.router import estimate_difficulty, stage_branches
+from ponder.agents.router import stage_branches
 from ponder.agents.voter import VoteSettings
 from ponder.config import SolveOptions
 from ponder.events import StageChanged
-from ponder.graphs.sampling import Sampling, Stage, build_sampling
+from ponder.graphs.sampling import Sampling, Stage, build_sampling, entered
 from ponder.graphs.strategy import Shape, Strategy
 from ponder.agents.state import SolveState
+from ponder.types import Problem
+
+STAGE = "escalate"  # the stage's name, in the graph and in ``Result.stages``
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+_HARD_WORDS = re.compile(
+    r"\b(percent|ratio|average|probability|remainder|interest|rate|each of|twice|half|"
+    r"prove|integral|derivative|prime|modulo|combinations?|permutations?)\b", re.I)
+
+
+def estimate_difficulty(problem: Problem) -> float:
+    """A cheap difficulty estimate in [0, 1] from the question's surface.
+
+    More quantities, more sentences and certain operations mean more reasoning steps; a
+    one-step arithmetic question scores near 0. It is a routing heuristic, not a grade.
+    """
+    text = problem.question
+    numbers = len(_NUMBER.findall(text))
+    sentences = max(1, len(re.findall(r"[.?!](\s|$)", text)))
+    hard = len(_HARD_WORDS.findall(text))
+    score = 0.12 * max(0, numbers - 2) + 0.08 * max(0, sentences - 2) + 0.2 * hard
+    if problem.kind == "code":
+        score += 0.3
+    return round(min(1.0, score), 3)
 
 
 class EscalateSettings(VoteSettings):
@@ -36,13 +61,16 @@ class EscalateSettings(VoteSettings):
 
 
 def route(state: SolveState, *, deps: Deps[EscalateSettings]) -> dict[str, Any]:
-    """Pick the first role: the standard model unless the problem already looks hard."""
+    """Pick the first role: the standard model unless the problem already looks hard, which
+    goes straight to the escalation stage."""
     settings = deps.settings
     difficulty = estimate_difficulty(state["problem"])
     hard = difficulty >= settings.hard_above
     role = settings.escalate_role if hard else "standard"
     deps.trace(outputs={"difficulty": difficulty, "role": role})
-    return {"role": role, "difficulty": difficulty, "escalated": hard}
+    if hard:
+        return entered(STAGE, {**state, "role": "standard"}, {"role": role, "difficulty": difficulty})
+    return {"role": role, "difficulty": difficulty}
 
 
 def needs_escalation(state: SolveState, deps: Deps[EscalateSettings]) -> bool:
@@ -77,14 +105,14 @@ def escalate(state: SolveState, *, deps: Deps[EscalateSettings]) -> dict[str, An
                outputs={"to": settings.escalate_role, "samples": samples})
     deps.progress(StageChanged(role=settings.escalate_role, samples=samples,
                                reason="the cheap model's vote was not good enough"))
-    return {"role": settings.escalate_role, "escalated": True, "stage_start": first,
+    return {"role": settings.escalate_role, "stage_start": first,
             "stage_samples": samples, "planned": state.get("planned", 0) + samples,
             "decided": False}
 
 
 def build_escalate(shape: Shape):
     """Verified sampling on the standard role, with the reasoning role as a second stage."""
-    stage = Stage(name="escalate", node=escalate, needed=needs_escalation, route=route)
+    stage = Stage(name=STAGE, node=escalate, needed=needs_escalation, route=route)
     return build_sampling(Sampling(("reason", "code", "execute"), stage=stage), shape)
 
 

@@ -1,4 +1,4 @@
-"""The embedded backend: ``local/<name>`` GGUF models, run by :mod:`ponder.engine` workers.
+"""The embedded backend: ``local/<name>`` GGUF models, run by :mod:`ponder.embedded.engine` workers.
 
 No network and no key. Each model runs in a worker process of its own, one request at a
 time; a stop rule travels with the call into the engine, which asks it token by token.
@@ -12,8 +12,7 @@ from typing import Any
 
 from ponder.backends.base import Call, ModelStatus, Style
 from ponder.config import RoleConfig
-from ponder.embedded import local_model, weights_status
-from ponder.engine import shared_engine
+from ponder.embedded import local_model, shared_engine, weights_status
 from ponder.providers import Profile, profile_for
 from ponder.responses import Choice, completions
 from ponder.types import Completion

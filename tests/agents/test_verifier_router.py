@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ponder.agents.deps import Deps
-from ponder.agents.router import budget_reached, estimate_difficulty
+from ponder.agents.router import budget_reached
 from ponder.graphs.sampling import Stage, after_vote
-from ponder.graphs.strategies.escalate import EscalateSettings, escalate, needs_escalation
+from ponder.graphs.strategies.escalate import (EscalateSettings, escalate, estimate_difficulty,
+                                              needs_escalation)
 from ponder.agents.verifier import verify_branch, program_with_tests
 from ponder.config import SolveOptions
 from ponder.types import Branch, ExecResult, Problem, Usage, Vote
@@ -104,7 +105,7 @@ def test_after_vote_routes():
     full = {**base, "branches": [Branch(index=i, answer="1") for i in range(4)], "decided": False}
     assert after_vote(full, options, stage=stage) == "next_stage"
     assert after_vote(full, options, stage=None) == "finish"
-    assert after_vote({**full, "escalated": True}, options, stage=stage) == "finish"
+    assert after_vote({**full, "stage": "escalate"}, options, stage=stage) == "finish"
     assert after_vote({**base, "stopped": "budget_usd"}, options, stage=stage) == "finish"
 
 

@@ -61,6 +61,10 @@ def test_split_programs_are_settled_by_a_verified_branch(scripted_config):
     assert result.votes["41"].count == 2
     assert result.confidence_parts["status"] == "verified"
     assert (result.samples_used, result.max_samples, result.stopped) == (5, 5, "max_samples")
+    # The cross-check is a stage on the same role: recorded, and no escalation.
+    [stage] = result.stages
+    assert (stage.name, stage.first_branch, stage.switched_role) == ("cross_check", 4, False)
+    assert not result.escalated
     events = Store(cfg.store).events(result.run_id)
     check = next(e for e in events if e.node == "cross_check")
     assert check.outputs["samples"] == 1

@@ -13,7 +13,7 @@ from ponder.config import SolveOptions
 from ponder.graphs.api import STRATEGIES, build_graph, progress_events
 from ponder.scripted import register_script
 from ponder.store import Store
-from ponder.types import Branch, Problem
+from ponder.types import Branch, Problem, Result, StageRecord
 
 
 def arithmetic(answers: list[str], code: str = "print(6 * 7)"):
@@ -105,12 +105,23 @@ def test_escalates_on_split_vote_not_on_unanimous(scripted_config):
     cfg = scripted_config(strong, standard=cheap)
     result = ponder.solve("What is 6 * 7?", strategy="escalate", samples=4, config=cfg)
     assert result.escalated and result.answer == "42"
+    assert result.stages == [StageRecord(name="escalate", role="reasoner", first_branch=4,
+                                         switched_role=True)]
     assert result.models == {"standard": cheap, "reasoner": strong}
     assert {b.model for b in result.branches} == {cheap, strong}
 
     cfg = scripted_config(strong, standard=register_script("cheap-good", arithmetic(["42"])))
     result = ponder.solve("What is 6 * 7?", strategy="escalate", samples=4, config=cfg)
     assert not result.escalated and result.models == {"standard": "scripted/cheap-good"}
+    assert result.stages == []
+
+
+def test_a_result_saved_with_escalated_reads_back_as_a_stage():
+    old = {"run_id": "r", "problem_id": "p", "strategy": "escalate", "answer": "1",
+           "escalated": True}
+    assert Result.model_validate(old).escalated
+    assert not Result.model_validate({**old, "escalated": False}).escalated
+    assert "escalated" not in Result.model_validate(old).model_dump()
 
 
 def test_hard_problem_routes_straight_to_reasoner(scripted_config):
@@ -121,6 +132,7 @@ def test_hard_problem_routes_straight_to_reasoner(scripted_config):
             "She spends 40 percent of her 95 dollars. What is the average price per item?")
     result = ponder.solve(hard, strategy="escalate", samples=2, config=cfg)
     assert "standard" not in result.models
+    assert result.escalated and [(s.name, s.first_branch) for s in result.stages] == [("escalate", 0)]
     events = Store(cfg.store).events(result.run_id)
     route = next(e for e in events if e.node == "route")
     assert route.outputs["role"] == "reasoner" and route.outputs["difficulty"] >= 0.7

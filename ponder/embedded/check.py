@@ -1,9 +1,10 @@
 """Prove the embedded engine runs on this CPU: one token from each embedded model.
 
-``scripts/setup`` runs ``python -m ponder.engine_check`` after installing. Each model runs in
+``scripts/setup`` runs ``python -m ponder.embedded.check`` after installing. Each model runs in
 the engine's worker process, so a llama.cpp build that crashes here (for example one compiled
 for another CPU) is reported with the signal and the command that rebuilds it, and the setup
-stops, instead of a bare "Segmentation fault" in the user's first solve.
+stops, instead of a bare "Segmentation fault" in the user's first solve. Imports the engine
+and the catalog.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ _FEATURES = ("AVX2", "AVX512", "AMX", "FMA", "F16C", "NEON")
 
 def check(names: list[str]) -> list[tuple[str, bool, str]]:
     """``(model, ok, detail)`` for each embedded model, each tried in a worker process."""
-    from ponder.engine import LocalEngine
+    from ponder.embedded.engine import LocalEngine
 
     engine = LocalEngine()
     rows = []
@@ -42,9 +43,9 @@ def check(names: list[str]) -> list[tuple[str, bool, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ponder.embedded import LOCAL_MODELS
+    from ponder.embedded.catalog import LOCAL_MODELS
 
-    parser = argparse.ArgumentParser(prog="python -m ponder.engine_check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ponder.embedded.check", description=__doc__)
     parser.add_argument("models", nargs="*", help="embedded model names (default: all)")
     parser.add_argument("--rebuild-hint", default="scripts/setup",
                         help="the command that rebuilds the engine, shown on failure")

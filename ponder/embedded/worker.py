@@ -1,24 +1,17 @@
 """The embedded engine's worker: one llama.cpp model in its own process.
 
 A crash inside llama.cpp (a bad kernel for this CPU, an assertion) kills only this process;
-the parent :class:`ponder.engine.LocalEngine` turns that into a ``BackendError`` naming the
-model and the signal, and starts a fresh worker on the next call. ``LoadedModel`` is the
-generation code itself, also used in process (``LocalEngine(isolation="none")``) by the
-benchmark that measures what the process boundary costs.
-
-Protocol (JSON messages over a socket, one model per worker)::
-
-    worker -> parent  {"op": "ready", "system_info": ...} | {"op": "error", "message": ...}
-    parent -> worker  {"op": "complete", "messages": [...], "params": {...}, "watch": bool}
-    worker -> parent  {"op": "token", "logprob": x, "text": piece}  (only when watching;
-    parent -> worker  {"op": "continue", "stop": bool}               the parent answers each)
-    worker -> parent  {"op": "done", "result": {...}} | {"op": "error", "message": ...}
+the parent :class:`ponder.embedded.engine.LocalEngine` turns that into a ``BackendError``
+naming the model and the signal, and starts a fresh worker on the next call. ``LoadedModel``
+is the generation code itself, also used in process (``LocalEngine(isolation="none")``) by
+the benchmark that measures what the process boundary costs. The messages are
+:mod:`ponder.embedded.wire`'s. Imports the catalog, the wire format and ``ponder.types``
+(llama_cpp only once a model loads); never the engine.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import math
 import os
 import sys
@@ -27,7 +20,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ponder.embedded import PromptStyle, completion_prompt
+from ponder.embedded.catalog import PromptStyle, completion_prompt
+from ponder.embedded.wire import receive, send
 from ponder.types import StopWhen, TextSink
 
 
@@ -137,14 +131,6 @@ def _silence(llama_cpp: Any) -> None:
         llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
-def send(conn: Connection, message: dict[str, Any]) -> None:
-    conn.send_bytes(json.dumps(message).encode())
-
-
-def receive(conn: Connection) -> dict[str, Any]:
-    return json.loads(conn.recv_bytes())
-
-
 def _watch_parent() -> None:
     """Exit when the parent process goes away (kill -9 of ponder must not leave a worker)."""
     parent = os.getppid()
@@ -202,7 +188,7 @@ class _RemoteWatch:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ponder.engine_worker FD GGUF_PATH STYLE N_CTX N_THREADS``.
+    """``python -m ponder.embedded.worker FD GGUF_PATH STYLE N_CTX N_THREADS``.
 
     ``LocalEngine`` starts it with the weights already located, so a model registered with
     ``register_local_model`` in the parent runs here too.

@@ -2,11 +2,13 @@
 
 A ``llama_cpp.Llama`` is not thread-safe (two concurrent calls abort the process), and a
 crash inside llama.cpp — a kernel built for another CPU, an assertion — takes its process
-down. So ``LocalEngine`` runs each model in a child process (:mod:`ponder.engine_worker`),
+down. So ``LocalEngine`` runs each model in a child process (:mod:`ponder.embedded.worker`),
 calls it one request at a time, and turns a dead worker into a retryable ``BackendError``
 that names the model and the signal; the next call starts a fresh worker. The CLI, a batch
 or the UI's server survive it. ``isolation="none"`` runs the same code in process, for the
-benchmark that measures what the boundary costs.
+benchmark that measures what the boundary costs. ``shared_engine()`` is the process-wide
+engine the embedded backend calls. Imports the catalog, the wire format, ``ponder.errors``
+and ``ponder.types`` (the worker's generation code only for ``isolation="none"``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-from ponder.engine_worker import receive, send
+from ponder.embedded.catalog import local_model
+from ponder.embedded.wire import receive, send
 from ponder.errors import BackendError
-from ponder.embedded import local_model
 from ponder.types import StopWhen, TextSink
 
 Isolation = Literal["process", "none"]
@@ -82,7 +84,7 @@ class _Worker:
         self._log = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ponder.engine_worker", str(child.fileno()), path,
+                [sys.executable, "-m", "ponder.embedded.worker", str(child.fileno()), path,
                  spec.style, str(spec.n_ctx), str(self.n_threads)],
                 pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=self._log, start_new_session=True,
@@ -169,7 +171,7 @@ class _InProcess:
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any],
                  stop_when: StopWhen | None, on_text: TextSink | None = None) -> dict[str, Any]:
-        from ponder.engine_worker import LoadedModel
+        from ponder.embedded.worker import LoadedModel
 
         with self.lock:
             if self.model is None:
