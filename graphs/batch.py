@@ -429,10 +429,10 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
     """
     from ponder.graphs.executors import BatchContext, make_executor
-    from ponder.graphs.registry import check_settings, load_plugins
+    from ponder.graphs.registry import check_settings, for_config
     from ponder.models import ModelClient
 
-    load_plugins(config.plugins)
+    for_config(config)
     options = SolveOptions(samples=settings.samples or config.samples,
                            early_stop=settings.early_stop, seed=settings.seed,
                            stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,

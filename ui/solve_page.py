@@ -36,11 +36,10 @@ class Request:
 def strategy_names() -> list[str]:
     """Registered strategies, with the config's plugins (the registry's import is the slow
     part, and Python does it once per server)."""
-    from ponder.graphs.registry import load_plugins, strategy_names as names
+    from ponder.graphs.registry import strategy_names as names
 
     settings = data.settings()
-    load_plugins(load_config(settings.config_path, store=settings.store).plugins)
-    return names()
+    return names(load_config(settings.config_path, store=settings.store))
 
 
 def form(config: Config) -> Request | None:

@@ -85,10 +85,9 @@ class Runner:
     def warm(self) -> None:
         """Import the graph builders and LiteLLM (seconds of CPU) before the first request."""
         from ponder.backends.litellm import load_litellm
-        from ponder.graphs.registry import get_strategy, load_plugins
+        from ponder.graphs.registry import get_strategy
 
-        load_plugins(self.config.plugins)
-        get_strategy(self.config.strategy)
+        get_strategy(self.config.strategy, self.config)
         load_litellm()
 
     # admission --------------------------------------------------------------------------
