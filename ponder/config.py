@@ -206,6 +206,13 @@ class Config(BaseSettings):
                     raise ConfigError(_explain(exc)) from None
         return self.model_copy(update={"roles": roles})
 
+    def with_sandbox(self, backend: str | None) -> Config:
+        """A copy running code in another sandbox backend (``None``: this one), so the front
+        ends that take ``--sandbox`` share one override."""
+        if not backend:
+            return self
+        return self.model_copy(update={"sandbox": self.sandbox.model_copy(update={"backend": backend})})
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -121,9 +121,8 @@ def batch(
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
 
-    cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
-    if sandbox:
-        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    cfg = (config_for(config, store).with_models(reasoner=reasoner, standard=standard)
+           .with_sandbox(sandbox))
     spec = DatasetSpec(source=file, format=dataset_format,  # type: ignore[arg-type]
                        question_field=question_field, answer_field=answer_field,
                        id_field=id_field, choices_field=choices_field,

@@ -89,9 +89,7 @@ def solve(
     from ponder.graphs.api import solve as run_solve
 
     cfg = config_for(config, store, cache=cache)
-    cfg = cfg.with_models(reasoner=reasoner, standard=standard)
-    if sandbox:
-        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    cfg = cfg.with_models(reasoner=reasoner, standard=standard).with_sandbox(sandbox)
     name = strategy or cfg.strategy
     options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
                            stop_rule=stop_rule, stop_threshold=stop_threshold,
