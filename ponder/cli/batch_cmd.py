@@ -111,6 +111,7 @@ def batch(
     from pydantic import ValidationError
 
     from ponder.agents.demos import demos_from_run
+    from ponder.config import options_for
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
@@ -125,14 +126,13 @@ def batch(
     # Resolved once, here: each problem then picks its nearest demos from this pool.
     pool = demos_from_run(cfg.store, demos) if demos else None
     try:
-        settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
-                                 stop_rule=stop_rule,
-                                 stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
-                                 budget_usd=budget_usd, budget_tokens=budget_tokens,
-                                 run_budget_usd=run_budget_usd,
-                                 run_budget_tokens=run_budget_tokens,
-                                 settings=strategy_settings(settings),
-                                 overwrite=overwrite, demos=pool)
+        options = options_for(cfg, samples=samples, early_stop=not no_early_stop,
+                              stop_rule=stop_rule, stop_threshold=stop_threshold, seed=seed,
+                              budget_usd=budget_usd, budget_tokens=budget_tokens,
+                              settings=strategy_settings(settings), demos=pool)
+        settings = BatchSettings(strategies=names, options=options, concurrency=concurrency,
+                                 run=run, limit=limit, run_budget_usd=run_budget_usd,
+                                 run_budget_tokens=run_budget_tokens, overwrite=overwrite)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
     solver = make_executor(executor, address=ray_address)

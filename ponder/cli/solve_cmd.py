@@ -81,17 +81,17 @@ def solve(
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
     from ponder.agents.demos import demos_from_run
-    from ponder.config import SolveOptions
+    from ponder.config import options_for
     from ponder.graphs.api import solve as run_solve
 
     cfg = config_for(config, store, cache=cache)
     cfg = cfg.with_models(reasoner=reasoner, standard=standard).with_sandbox(sandbox)
     name = strategy or cfg.strategy
-    options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
-                           stop_rule=stop_rule, stop_threshold=stop_threshold,
-                           budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
-                           settings=strategy_settings(settings),
-                           demos=demos_from_run(cfg.store, demos) if demos else None)
+    options = options_for(cfg, samples=samples, plan=plan, early_stop=not no_early_stop,
+                          stop_rule=stop_rule, stop_threshold=stop_threshold,
+                          budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
+                          settings=strategy_settings(settings),
+                          demos=demos_from_run(cfg.store, demos) if demos else None)
     result = run_solve(question, name, config=cfg, options=options)
     if as_json:
         print_json(_result_json(result))
