@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ponder.config import Config, SolveOptions, load_config
+from ponder.config import Config, SolveOptions, load_config, options_for
 from ponder.errors import ConfigError
 from ponder.graphs.lifecycle import SolveRun, prepare, problem_events
 from ponder.graphs.registry import STRATEGIES, get_strategy, register_strategy, strategy_names
@@ -52,21 +52,6 @@ def as_problem(question: str | Problem, **fields: Any) -> Problem:
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("the question is empty; pass the text of a problem to solve")
     return Problem(question=question.strip(), **fields)
-
-
-def options_for(config: Config, options: SolveOptions | None = None, **fields: Any) -> SolveOptions:
-    """Solve options from keyword fields: shared ones go to ``SolveOptions`` (over ``options``
-    when given), any other to the strategy's own settings (``beam_width=4``), which the
-    strategy validates."""
-    known = {k: v for k, v in fields.items() if k in SolveOptions.model_fields and v is not None}
-    extra = {k: v for k, v in fields.items() if k not in SolveOptions.model_fields}
-    if options is None:
-        options = SolveOptions(**{"samples": config.samples, **known})
-    elif known:
-        options = options.model_copy(update=known)
-    if extra:
-        options = options.model_copy(update={"settings": {**options.settings, **extra}})
-    return options
 
 
 async def asolve(question: str | Problem, strategy: str | None = None, samples: int | None = None,

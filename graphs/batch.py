@@ -19,11 +19,11 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from ponder.config import Config, Demo, SolveOptions, renamed_settings
+from ponder.config import Config, SolveOptions, options_for, renamed_settings
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
@@ -35,36 +35,50 @@ MAX_FAILURES_IN_A_ROW = 5
 
 
 class BatchSettings(BaseModel):
-    """How to run a batch. ``strategies``, ``samples``, ``early_stop``, the stop rule and ``seed`` enter
-    the run's config hash (with models and dataset); the rest may change on a resume.
+    """How to run a batch: the strategies and the per-problem :class:`SolveOptions` (they
+    enter the run's config hash, with models and dataset), and what may change on a resume
+    (concurrency, limit, the whole-run budgets).
 
-    >>> BatchSettings(strategies=["cot", "verified"], samples=4, run="demo", limit=20)
+    The per-problem options may also be given flat, as before they had a home of their own
+    (``samples=4``, ``seed=1``, ``settings={...}``); ``samples`` not given is the config's.
+
+    >>> BatchSettings(strategies=["cot", "verified"], options=SolveOptions(samples=4),
+    ...               run="demo", limit=20)
     """
 
     strategies: list[str] = Field(min_length=1)
-    samples: int | None = Field(None, ge=1, le=256)
-    early_stop: bool = True
-    stop_rule: Literal["adaptive", "conservative"] = "adaptive"
-    stop_threshold: float = Field(0.95, gt=0.0, le=1.0)
-    seed: int | None = None
+    options: SolveOptions = Field(default_factory=SolveOptions)
     concurrency: int | None = Field(None, ge=1, le=256)
     run: str | None = None
     limit: int | None = Field(None, ge=1)
-    # Per problem, as in ``ponder solve`` (part of the run's identity)...
-    budget_usd: float | None = Field(None, gt=0)
-    budget_tokens: int | None = Field(None, gt=0)
-    # ...and for the whole run (may change on a resume).
+    # For the whole run (may change on a resume); the per-problem budgets are the options'.
     run_budget_usd: float | None = Field(None, gt=0)
     run_budget_tokens: int | None = Field(None, gt=0)
-    # Strategy settings (``--set beam_width=4``): each strategy takes the keys it knows.
-    settings: dict[str, Any] = Field(default_factory=dict)
     overwrite: bool = False
-    demos: list[Demo] | None = None  # few-shot exemplars (part of the run's identity)
 
     @model_validator(mode="before")
     @classmethod
-    def _renamed(cls, data: Any) -> Any:
-        return renamed_settings(data, cls.__name__)
+    def _flat_options(cls, data: Any) -> Any:
+        """Per-problem options given flat (and ``strategy_options``) move into ``options``."""
+        data = renamed_settings(data, cls.__name__)
+        if not isinstance(data, dict):
+            return data
+        flat = {k: data[k] for k in data if k in SolveOptions.model_fields}
+        if not flat:
+            return data
+        rest = {k: v for k, v in data.items() if k not in flat}
+        given = rest.get("options")
+        base = (given.model_dump(exclude_unset=True) if isinstance(given, SolveOptions)
+                else dict(given or {}))
+        # ``None`` is "not given" (``samples=None``: the config's), as the CLI's flags pass it.
+        return {**rest, "options": {**base, **{k: v for k, v in flat.items() if v is not None}}}
+
+    def solve_options(self, config: Config) -> SolveOptions:
+        """The options every problem of the run is solved with: ``samples`` not given is
+        ``config.samples``."""
+        if "samples" in self.options.model_fields_set:
+            return self.options
+        return options_for(config, self.options, samples=config.samples)
 
 
 @dataclass
@@ -429,15 +443,11 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     ...                           BatchSettings(strategies=["cot", "verified"], limit=20))
     """
     from ponder.graphs.executors import BatchContext, make_executor
-    from ponder.graphs.registry import check_settings, load_plugins
+    from ponder.graphs.registry import check_settings, for_config
     from ponder.models import ModelClient
 
-    load_plugins(config.plugins)
-    options = SolveOptions(samples=settings.samples or config.samples,
-                           early_stop=settings.early_stop, seed=settings.seed,
-                           stop_rule=settings.stop_rule, stop_threshold=settings.stop_threshold,
-                           demos=settings.demos, budget_usd=settings.budget_usd,
-                           budget_tokens=settings.budget_tokens, settings=settings.settings)
+    for_config(config)
+    options = settings.solve_options(config)
     # Names and settings, before the run opens; each strategy's roles and model checks come
     # with its graph (prepare), which marks the run failed when they refuse.
     check_settings(settings.strategies, options)

@@ -45,10 +45,10 @@ class BatchContext:
     def build_graphs(self, *, store: Any, sandbox: Any, models: Any) -> dict[str, Any]:
         """One compiled graph per strategy of the run, writing trace events to ``store``."""
         from ponder.graphs.lifecycle import prepare
-        from ponder.graphs.registry import get_strategy, load_plugins, own_options
+        from ponder.graphs.registry import get_strategy, own_options
 
-        load_plugins(self.config.plugins)  # a worker process loads the run's plugins too
-        return {s: prepare(s, self.config, own_options(get_strategy(s), self.options),
+        # a worker process loads the run's plugins too
+        return {s: prepare(s, self.config, own_options(get_strategy(s, self.config), self.options),
                            run_id=self.run_id, store=store, sandbox=sandbox, models=models)
                 for s in self.strategies}
 

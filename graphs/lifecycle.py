@@ -23,7 +23,7 @@ from typing import Any
 from ponder.config import Config, SolveOptions
 from ponder.errors import PonderError
 from ponder.events import ProgressEvent, RunFinished, RunStarted
-from ponder.graphs.registry import compiled, get_strategy, load_plugins
+from ponder.graphs.registry import compiled, get_strategy
 from ponder.graphs.runtime import BoundGraph, Node, make_deps
 from ponder.graphs.strategy import Shape
 from ponder.models import ModelClient, validate_roles
@@ -43,8 +43,7 @@ def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str
     """The pre-run checks, in one place: the strategy exists and accepts its settings, its
     roles' models can be called, the strategy accepts them, the sandbox starts. Returns the
     strategy's compiled graph with the run's dependencies (``.deps``) bound."""
-    load_plugins(config.plugins)
-    spec = get_strategy(strategy)
+    spec = get_strategy(strategy, config)
     settings = spec.settings_from(options)
     options = spec.prepare(options, settings)
     models = models or ModelClient(config)

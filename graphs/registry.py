@@ -3,7 +3,8 @@
 The built-ins register through the same seam as anyone else's: a module defining a
 :class:`~ponder.graphs.strategy.Strategy` named ``STRATEGY``. Plugins are loaded from the
 config's ``plugins`` list (module names or ``.py`` paths) and from the ``ponder.strategies``
-entry-point group of installed packages.
+entry-point group of installed packages, by :func:`for_config` (or ``get_strategy(name,
+config)``), the one call path that every entry point takes.
 
 Every registry here and below it (model backends, sandboxes, scripted and embedded models)
 is a :class:`ponder.registries.Registry`; :func:`scoped` undoes, on exit, whatever a test
@@ -31,7 +32,7 @@ from langgraph.graph import StateGraph
 from pydantic import BaseModel
 
 from ponder.backends import BACKENDS
-from ponder.config import SolveOptions
+from ponder.config import Config, SolveOptions
 from ponder.embedded import LOCAL_MODELS
 from ponder.errors import ConfigError
 from ponder.registries import Registry
@@ -81,8 +82,11 @@ for _module in (direct, cot, self_consistency, pot, verified, checked, beam, bes
     register_strategy(_module.STRATEGY)
 
 
-def get_strategy(name: str) -> Strategy[Any]:
-    """The strategy called ``name``; a ``ConfigError`` lists the known ones."""
+def get_strategy(name: str, config: Config | None = None) -> Strategy[Any]:
+    """The strategy called ``name`` (with ``config``'s plugins loaded first, when given); a
+    ``ConfigError`` lists the known ones."""
+    if config is not None:
+        for_config(config)
     try:
         return STRATEGIES[name]
     except KeyError:
@@ -90,8 +94,16 @@ def get_strategy(name: str) -> Strategy[Any]:
                           " (or load yours with the config's plugins list)") from None
 
 
-def strategy_names() -> list[str]:
-    return list(STRATEGIES)
+def strategy_names(config: Config | None = None) -> list[str]:
+    """The registered strategies' names (with ``config``'s plugins loaded first, when given)."""
+    return list(for_config(config) if config is not None else STRATEGIES)
+
+
+def for_config(config: Config) -> Registry[str, Strategy[Any]]:
+    """The registry with ``config``'s plugins loaded: the one call path every front end, the
+    run lifecycle, a batch and a worker process take, so none of them loads plugins itself."""
+    load_plugins(config.plugins)
+    return STRATEGIES
 
 
 def check_settings(strategies: list[str], options: SolveOptions) -> dict[str, BaseModel]:

@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from ponder.config import Config, SolveOptions, load_config
+from ponder.config import Config, load_config, options_for
 from ponder.errors import ConfigError
 from ponder.graphs.lifecycle import final_result, prepare
 from ponder.telemetry import solve_span
@@ -95,7 +95,7 @@ def _build(configurable: dict[str, Any]) -> Any:
     ponder_config = server_config(configurable)
     strategy = str(configurable.get("strategy") or ponder_config.strategy)
     chosen = {k: configurable[k] for k in ("samples", "seed") if configurable.get(k) is not None}
-    options = SolveOptions(**{"samples": ponder_config.samples, **chosen})
+    options = options_for(ponder_config, **chosen)
     bound = prepare(strategy, ponder_config, options, run_id="run-server")
 
     async def solve(state: ServerState, config: RunnableConfig) -> dict[str, Any]:

@@ -221,6 +221,13 @@ class Config(BaseSettings):
                     raise ConfigError(_explain(exc)) from None
         return self.model_copy(update={"roles": roles})
 
+    def with_sandbox(self, backend: str | None) -> Config:
+        """A copy running code in another sandbox backend (``None``: this one), so the front
+        ends that take ``--sandbox`` share one override."""
+        if not backend:
+            return self
+        return self.model_copy(update={"sandbox": self.sandbox.model_copy(update={"backend": backend})})
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -409,6 +416,31 @@ class SolveOptions(BaseModel):
         """Deprecated: the former name of :attr:`settings`."""
         warnings.warn(_RENAMED.format(owner="SolveOptions"), DeprecationWarning, stacklevel=2)
         return self.settings
+
+
+def options_for(config: Config, options: SolveOptions | None = None, **fields: Any) -> SolveOptions:
+    """Solve options from keyword fields: shared ones go to ``SolveOptions`` (over ``options``
+    when given), any other to the strategy's own settings (``beam_width=4``), which the
+    strategy validates. ``None`` means "not given": ``samples`` then comes from ``config``.
+
+    The one builder every front end (CLI solve and batch, ``ponder serve``, the UI's Solve
+    page, the Python API) turns a request into options with, so a new shared option is a
+    ``SolveOptions`` field plus its flag.
+
+    >>> options_for(config, samples=None, seed=7, beam_width=4).settings
+    {'beam_width': 4}
+    """
+    known = {k: v for k, v in fields.items() if k in SolveOptions.model_fields and v is not None}
+    extra = {k: v for k, v in fields.items() if k not in SolveOptions.model_fields}
+    if options is None:
+        data = {"samples": config.samples, **known}
+    elif known or extra:
+        data = {**options.model_dump(exclude_unset=True), **known}
+    else:
+        return options
+    if extra:
+        data["settings"] = {**data.get("settings", {}), **extra}
+    return SolveOptions.model_validate(data)  # validated here, once, whoever asked
 
 
 _RENAMED = ("{owner}.strategy_options is now {owner}.settings (as the --set flag fills it); "

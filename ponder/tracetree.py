@@ -1,7 +1,7 @@
 """Rebuild the tree of a problem's trace events from their parent ids.
 
 The UI lays it out as a graph (``ponder.ui.graph``); ``ponder trace`` draws it in the
-terminal (``ponder.cli.solve_cmd.render_tree``).
+terminal (``ponder.cli.trace_cmd.render_tree``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ponder.ui.telemetry import install as install_telemetry
-from ponder.config import Config, SolveOptions, load_config
+from ponder.config import Config, SolveOptions, load_config, options_for
 from ponder.errors import PonderError
 from ponder.types import Result, TraceEvent
 from ponder.ui import data, escape, outcome, panels, timeline, widgets
@@ -36,11 +36,10 @@ class Request:
 def strategy_names() -> list[str]:
     """Registered strategies, with the config's plugins (the registry's import is the slow
     part, and Python does it once per server)."""
-    from ponder.graphs.registry import load_plugins, strategy_names as names
+    from ponder.graphs.registry import strategy_names as names
 
     settings = data.settings()
-    load_plugins(load_config(settings.config_path, store=settings.store).plugins)
-    return names()
+    return names(load_config(settings.config_path, store=settings.store))
 
 
 def form(config: Config) -> Request | None:
@@ -78,8 +77,8 @@ def form(config: Config) -> Request | None:
 def prepare(config: Config, request: Request) -> tuple[Config, SolveOptions]:
     """The config and options for the request (the run's own checks say what else is wrong)."""
     config = config.with_models(reasoner=request.reasoner, standard=request.standard)
-    options = SolveOptions(samples=request.samples, plan=request.plan,
-                           early_stop=request.early_stop)
+    options = options_for(config, samples=request.samples, plan=request.plan,
+                          early_stop=request.early_stop)
     return config, options
 
 

@@ -1,5 +1,6 @@
 """The ``ponder`` command line (Typer + Rich), a front end. Heavy libraries load inside
-commands only. May import every layer below and the other front ends it starts (the server,
+commands only; one module per command (``<command>_cmd.py``), the flags several
+commands share in ``common.py``. May import every layer below and the other front ends it starts (the server,
 the UI); nothing imports it but ``python -m ponder``."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import NoReturn
 
 import typer
 
-from ponder.cli import (annotate_cmd, batch_cmd, distill_cmd, serve_cmd, solve_cmd,
-                        strategies_cmd, ui_cmd)
+from ponder.cli import (annotate_cmd, batch_cmd, distill_cmd, export_cmd, models_cmd,
+                        report_cmd, runs_cmd, serve_cmd, solve_cmd, strategies_cmd, trace_cmd,
+                        ui_cmd)
 from ponder.cli.help_text import ProseGroup
 from ponder.cli.sandbox_cmd import app as sandbox_app
 from ponder.cli.store_cmd import app as store_app
@@ -22,13 +24,13 @@ app = typer.Typer(
     help="Inference-time reasoning: plan, reason, verify with code, vote.",
 )
 app.command("solve")(solve_cmd.solve)
-app.command("models")(solve_cmd.models)
+app.command("models")(models_cmd.models)
 app.command("strategies")(strategies_cmd.strategies)
-app.command("trace")(solve_cmd.trace)
+app.command("trace")(trace_cmd.trace)
 app.command("batch")(batch_cmd.batch)
-app.command("runs")(batch_cmd.runs)
-app.command("report")(batch_cmd.report)
-app.command("export")(batch_cmd.export)
+app.command("runs")(runs_cmd.runs)
+app.command("report")(report_cmd.report)
+app.command("export")(export_cmd.export)
 app.command("annotate")(annotate_cmd.annotate)
 app.command("distill")(distill_cmd.distill)
 app.command("ui")(ui_cmd.ui)

@@ -1,4 +1,7 @@
-"""``ponder batch``, ``ponder runs``, ``ponder report`` and ``ponder export``.
+"""``ponder batch``: solve a dataset with one or more strategies, resumably.
+
+``ponder runs``, ``report`` and ``export`` (what a batch leaves in the store) live in
+:mod:`ponder.cli.runs_cmd`, :mod:`ponder.cli.report_cmd` and :mod:`ponder.cli.export_cmd`.
 
 Heavy modules (LangGraph, LiteLLM, the runner) load inside the commands, so ``ponder
 --help`` stays fast.
@@ -9,7 +12,6 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -30,7 +32,6 @@ from ponder.cli.common import (
     StopThresholdOpt,
     StoreOpt,
     config_for,
-    console,
     number,
     print_json,
     printable,
@@ -42,13 +43,6 @@ from ponder.cli.common import (
 # (tests/cli check that they agree).
 DatasetFormat = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic"]
 Kind = Literal["math", "code", "choice", "text"]
-ReportFormat = Literal["md", "json", "csv"]
-ExportFormat = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv"]
-# The library's export formats, and otlp (traces sent to a collector, ponder.cli.otlp_export).
-ExportChoice = Literal["sft", "prompt-completion", "rewards", "jsonl", "csv", "otlp"]
-ReasoningMode = Literal["think", "field"]
-
-OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
 
 def batch(
@@ -117,13 +111,13 @@ def batch(
     from pydantic import ValidationError
 
     from ponder.agents.demos import demos_from_run
+    from ponder.config import options_for
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
 
-    cfg = config_for(config, store).with_models(reasoner=reasoner, standard=standard)
-    if sandbox:
-        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    cfg = (config_for(config, store).with_models(reasoner=reasoner, standard=standard)
+           .with_sandbox(sandbox))
     spec = DatasetSpec(source=file, format=dataset_format,  # type: ignore[arg-type]
                        question_field=question_field, answer_field=answer_field,
                        id_field=id_field, choices_field=choices_field,
@@ -132,14 +126,13 @@ def batch(
     # Resolved once, here: each problem then picks its nearest demos from this pool.
     pool = demos_from_run(cfg.store, demos) if demos else None
     try:
-        settings = BatchSettings(strategies=names, samples=samples, early_stop=not no_early_stop,
-                                 stop_rule=stop_rule,
-                                 stop_threshold=stop_threshold, seed=seed, concurrency=concurrency, run=run, limit=limit,
-                                 budget_usd=budget_usd, budget_tokens=budget_tokens,
-                                 run_budget_usd=run_budget_usd,
-                                 run_budget_tokens=run_budget_tokens,
-                                 settings=strategy_settings(settings),
-                                 overwrite=overwrite, demos=pool)
+        options = options_for(cfg, samples=samples, early_stop=not no_early_stop,
+                              stop_rule=stop_rule, stop_threshold=stop_threshold, seed=seed,
+                              budget_usd=budget_usd, budget_tokens=budget_tokens,
+                              settings=strategy_settings(settings), demos=pool)
+        settings = BatchSettings(strategies=names, options=options, concurrency=concurrency,
+                                 run=run, limit=limit, run_budget_usd=run_budget_usd,
+                                 run_budget_tokens=run_budget_tokens, overwrite=overwrite)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
     solver = make_executor(executor, address=ray_address)
@@ -294,164 +287,3 @@ def _print_outcome(outcome: Any) -> None:
         typer.secho("interrupted; rerun the same command to resume", fg="yellow", err=True)
     # Quoted for a shell: a pasted hint must never run what a run's name holds.
     typer.echo(f"report: ponder report {printable(shlex.quote(outcome.run.name or outcome.run.id))}")
-
-
-def runs(
-    limit: Annotated[int, typer.Option("--limit", **number(int, 1, MAX_COUNT), help=(
-        "How many runs, newest first."))] = 20,
-    wide: Annotated[bool, typer.Option("--wide", help=(
-        "Also show kind, dataset and results."))] = False,
-    as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
-) -> None:
-    """List the runs in the store, newest first, with accuracy per strategy.
-
-    Ids and names are never cut (they are what `ponder report` and `ponder trace` take):
-    where the table does not fit the terminal, each run is printed as a few lines instead.
-    """
-    from ponder.store import Store
-
-    db = Store(config_for(config, store).store)
-    rows = [_run_row(db, run) for run in db.list_runs(limit=limit)]
-    if as_json:
-        print_json(rows)
-        return
-    out = console()
-    if not rows:
-        out.print("no runs yet; start one with `ponder batch FILE`")
-        return
-    table = _runs_table(rows, wide=wide, width=out.width)
-    if table is not None:
-        out.print(table)
-        return
-    from rich.padding import Padding
-
-    for r in rows:  # too narrow for the table: one block per run, nothing cut
-        out.print(text(r["id"], "bold"), text(f"  {r['name']}" if r["name"] else ""), sep="")
-        facts = [r["created"], r["kind"], _status(r), f"{r['results']} results"]
-        facts += [r["dataset"]] if r["dataset"] else []
-        facts += [_clipped(r["question"])] if r["question"] else []
-        for line in [" · ".join(facts), *_accuracy_lines(r)]:
-            out.print(Padding(text(line), (0, 0, 0, 2)))
-
-
-def _clipped(question: str, width: int = 40) -> str:
-    """A served run's question, on one line of at most ``width`` characters."""
-    line = " ".join(question.split())
-    return line if len(line) <= width else line[:width - 1] + "…"
-
-
-def _status(row: dict[str, Any]) -> str:
-    return row["status"] + (f" ({row['stopped']})" if row["stopped"] else "")
-
-
-def _accuracy_lines(row: dict[str, Any]) -> list[str]:
-    """``cot 40% (4/10)`` per strategy; a run that compared strategies is never blended."""
-    return [f"{s['strategy']} {s['accuracy']:.0%} ({s['correct']}/{s['scored']})" if s["scored"]
-            else f"{s['strategy']} unscored" for s in row["by_strategy"]] or ["-"]
-
-
-def _runs_table(rows: list[dict[str, Any]], *, wide: bool, width: int) -> Any:
-    """The runs as a table, or None where it cannot fit ``width`` without cutting a run's
-    name, id or date (those never wrap; other cells wrap between words, never inside one)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    cells = [[Text.assemble(text(r["name"] + "\n") if r["name"] else "", text(r["id"], "dim"),
-                            text("\n" + _clipped(r["question"])) if r["question"] else ""),
-              text(r["created"])]
-             + ([text(r["kind"]), text(r["dataset"] or "-"), text(r["results"])] if wide else [])
-             + [text(_status(r)), text("\n".join(_accuracy_lines(r)))] for r in rows]
-    names = ["run", "created", *(["kind", "dataset", "results"] if wide else []),
-             "status", "accuracy"]
-    mins = [max(len(part) for row in cells for part in
-                (row[i].plain.splitlines() if i < 2 else row[i].plain.split())) for i in range(2)]
-    mins += [max(len(w) for w in [name, *(w for row in cells for w in row[i].plain.split())])
-             for i, name in enumerate(names) if i >= 2]
-    if sum(mins) + 2 * len(names) > width:
-        return None
-    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, header_style="bold")
-    for i, name in enumerate(names):
-        table.add_column(name, no_wrap=i < 2, min_width=mins[i],
-                         justify="right" if name == "results" else "left")
-    for row in cells:
-        table.add_row(*row)
-    return table
-
-
-def _run_row(db: Any, run: Any) -> dict[str, Any]:
-    import datetime
-
-    summary = db.summary(run.id)
-    scored = sum(s.scored for s in summary)
-    correct = sum(s.correct for s in summary)
-    created = datetime.datetime.fromtimestamp(run.created_at).strftime("%Y-%m-%d %H:%M")
-    return {"name": run.name, "id": run.id, "kind": run.kind, "status": run.status,
-            "stopped": run.meta.get("stopped"), "strategies": run.strategies,
-            "dataset": run.dataset, "question": run.meta.get("question"),
-            "client": run.meta.get("client"), "results": sum(s.problems for s in summary),
-            "scored": scored, "accuracy": correct / scored if scored else 0.0, "created": created,
-            "by_strategy": [{"strategy": s.strategy, "results": s.problems, "scored": s.scored,
-                             "correct": s.correct, "accuracy": s.accuracy} for s in summary]}
-
-
-def report(
-    run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="md, json or csv.")] = "md",
-    output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
-) -> None:
-    """Accuracy, no-answer rate, tokens, cost, latency and samples per strategy of a run."""
-    from ponder.eval.report import report_text
-    from ponder.store import Store
-
-    body = report_text(Store(config_for(config, store).store), run, fmt)  # type: ignore[arg-type]
-    if output:
-        output.write_text(body, encoding="utf-8")
-    else:  # md is read in a terminal; json and csv are data (json escapes controls itself)
-        typer.echo(printable(body) if fmt == "md" else body, nl=False)
-
-
-def export(
-    run: Annotated[str, typer.Argument(metavar="RUN", help="Run name or id (`ponder runs`).")],
-    fmt: Annotated[ExportChoice, typer.Option("--format", "-f", help=(
-        "sft (verified-correct chat traces, TRL's messages), prompt-completion (the same as "
-        "TRL prompt/completion pairs), rewards (every branch), jsonl or csv (results), otlp "
-        "(the run's traces, sent to an OpenTelemetry collector)."))] = "jsonl",
-    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Only this strategy.")] = None,
-    any_correct: Annotated[bool, typer.Option("--any-correct", help=(
-        "sft: keep correct branches even when code did not cross-check them."))] = False,
-    reasoning: Annotated[ReasoningMode, typer.Option("--reasoning", help=(
-        "sft: think (in <think> tags in the content) or field (in reasoning_content)."))] = "think",
-    hf: Annotated[Path | None, typer.Option("--hf", metavar="DIR", help=(
-        "Write a Hugging Face dataset to DIR (save_to_disk; pip install 'ponder\\[hf]')."))] = None,
-    output: OutOpt = None, store: StoreOpt = None, config: ConfigOpt = None,
-    endpoint: Annotated[str | None, typer.Option("--endpoint", help=(
-        "otlp: the collector's OTLP/HTTP URL (default: OTEL_EXPORTER_OTLP_ENDPOINT or "
-        "[telemetry] endpoint)."))] = None,
-) -> None:
-    """Write a run's results, rewards or SFT training data, one record per line."""
-    from ponder.eval.export import export_run, to_dataset
-    from ponder.store import Store
-
-    if fmt == "otlp":
-        from ponder.cli.otlp_export import export_otlp
-
-        cfg = config_for(config, store)
-        traces, spans = export_otlp(Store(cfg.store), run, cfg, endpoint=endpoint,
-                                    strategy=strategy)
-        typer.echo(f"sent {traces} traces ({spans} spans)", err=True)
-        return
-    db = Store(config_for(config, store).store)
-    db.require_run(run)
-    options: dict[str, Any] = {"strategy": strategy, "any_correct": any_correct, "reasoning": reasoning}
-    if hf is not None:
-        dataset = to_dataset(db, run, fmt, **options)  # type: ignore[arg-type]
-        dataset.save_to_disk(str(hf))
-        typer.echo(f"wrote {dataset.num_rows} records to {hf} (datasets.load_from_disk)", err=True)
-        if output is None:
-            return
-    if output is None:
-        export_run(db, run, fmt, sys.stdout, **options)  # type: ignore[arg-type]
-        return
-    with output.open("w", encoding="utf-8", newline="") as fh:
-        count = export_run(db, run, fmt, fh, **options)  # type: ignore[arg-type]
-    typer.echo(f"wrote {count} records to {output}", err=True)

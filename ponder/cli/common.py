@@ -96,6 +96,7 @@ BudgetUsdOpt = Annotated[float | None, typer.Option("--budget-usd", **number(flo
                                                     help="Cost budget in USD per problem.")]
 BudgetTokensOpt = Annotated[int | None, typer.Option("--budget-tokens", **number(int, 1, MAX_TOKENS),
                                                      help="Token budget per problem.")]
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
 
 # C0/C1 controls but tab and newline, and the bidirectional overrides that reorder a line.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

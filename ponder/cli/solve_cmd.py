@@ -1,9 +1,12 @@
-"""``ponder solve``, ``ponder models`` and ``ponder trace``."""
+"""``ponder solve``: one question, one strategy, the answer with its verdict.
+
+``ponder models`` and ``ponder trace`` live in :mod:`ponder.cli.models_cmd` and
+:mod:`ponder.cli.trace_cmd`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -21,18 +24,11 @@ from ponder.cli.common import (
     StoreOpt,
     config_for,
     console,
-    number,
     print_json,
-    printable,
     strategy_settings,
     text,
 )
 
-if TYPE_CHECKING:
-    from rich.text import Text
-    from rich.tree import Tree
-
-    from ponder.types import TraceEvent
 
 
 def _result_json(result: Any) -> dict[str, Any]:
@@ -85,19 +81,17 @@ def solve(
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
     from ponder.agents.demos import demos_from_run
-    from ponder.config import SolveOptions
+    from ponder.config import options_for
     from ponder.graphs.api import solve as run_solve
 
     cfg = config_for(config, store, cache=cache)
-    cfg = cfg.with_models(reasoner=reasoner, standard=standard)
-    if sandbox:
-        cfg = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"backend": sandbox})})
+    cfg = cfg.with_models(reasoner=reasoner, standard=standard).with_sandbox(sandbox)
     name = strategy or cfg.strategy
-    options = SolveOptions(samples=samples or cfg.samples, plan=plan, early_stop=not no_early_stop,
-                           stop_rule=stop_rule, stop_threshold=stop_threshold,
-                           budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
-                           settings=strategy_settings(settings),
-                           demos=demos_from_run(cfg.store, demos) if demos else None)
+    options = options_for(cfg, samples=samples, plan=plan, early_stop=not no_early_stop,
+                          stop_rule=stop_rule, stop_threshold=stop_threshold,
+                          budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
+                          settings=strategy_settings(settings),
+                          demos=demos_from_run(cfg.store, demos) if demos else None)
     result = run_solve(question, name, config=cfg, options=options)
     if as_json:
         print_json(_result_json(result))
@@ -129,87 +123,3 @@ def _print_result(result: Any) -> None:
         f"{u.calls} calls · stopped: {result.stopped} · run {result.run_id}", "dim"))
     for note in getattr(result, "notes", []):
         out.print(Text.assemble(("note: ", "yellow"), text(note)), soft_wrap=True)
-
-
-def models(config: ConfigOpt = None, as_json: JsonOpt = False,
-           timeout: Annotated[float, typer.Option(**number(float, 0, 600, low_open=True), help=(
-               "Seconds to wait for each provider."))] = 5.0,
-           ) -> None:
-    """Per role: the model, whether it answers now (one free model-list request), and the
-    capabilities ponder will use with it."""
-    from ponder.models import check_model
-
-    cfg = config_for(config)
-    statuses = [check_model(name, role, reach=True, timeout=timeout)
-                for name, role in cfg.roles.items()]
-    if as_json:
-        print_json([s.__dict__ for s in statuses])
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table("role")
-    table.add_column("model", no_wrap=True)
-    for heading in ("usable", "reachable", "capabilities used", "detail"):
-        table.add_column(heading)
-    for s in statuses:
-        table.add_row(escape(s.role), escape(s.model),
-                      "[green]yes[/green]" if s.usable else "[red]no[/red]",
-                      escape(s.reachable or "not checked"), escape(", ".join(s.capabilities)),
-                      escape(s.detail))
-    Console().print(table)
-
-
-def trace(
-    run: Annotated[str, typer.Argument(help="Run id or name.")],
-    problem: Annotated[str | None, typer.Option(help="Problem id (default: the first).")] = None,
-    store: StoreOpt = None, config: ConfigOpt = None,
-) -> None:
-    """Draw a problem's reasoning tree in the terminal."""
-    from ponder.store import Store
-
-    db = Store(config_for(config, store).store)
-    info = db.require_run(run)
-    events = db.events(info.id, problem)
-    if not events:
-        typer.echo(f"run {printable(info.id)} has no trace events yet")
-        raise typer.Exit(1)
-    console().print(render_tree(events))
-
-
-def event_label(event: TraceEvent) -> Text:
-    """One event on one line: step, branch, the outputs that matter, tokens and time."""
-    from rich.text import Text
-
-    out: dict[str, Any] = event.outputs
-    line = Text.assemble(text(event.node, "bold"))
-    if event.branch_id:
-        line.append_text(Text.assemble(" ", text(event.branch_id, "dim")))
-    for key in ("answer", "verdict", "status", "difficulty", "role", "to", "leader", "confidence",
-                "samples_used", "stopped"):
-        value = out.get(key)
-        if value is not None:
-            line.append_text(text(f" {key}={value:.2f}" if isinstance(value, float)
-                                  else f" {key}={value}"))
-    if event.usage.total_tokens:
-        took = event.ended_at - event.started_at
-        line.append_text(text(f" {event.usage.total_tokens} tok, {took:.2f}s", "dim"))
-    return line
-
-
-def render_tree(events: list[TraceEvent]) -> Tree:
-    """A Rich ``Tree`` of the events of one problem (or several), children under parents."""
-    from rich.tree import Tree
-
-    from ponder.tracetree import children
-
-    tree = children(events)
-    root = Tree(text("trace", "bold"))
-
-    def add(node: Tree, parent: str | None) -> None:
-        for event in tree.get(parent, []):
-            add(node.add(event_label(event)), event.id)
-
-    add(root, None)
-    return root

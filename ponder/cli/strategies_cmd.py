@@ -12,11 +12,10 @@ def strategies(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """List the strategies (built-in and the config's plugins): what they do, the roles they
     need, whether they run code, and their own settings (pass them with --set KEY=VALUE)."""
     from ponder.config import SolveOptions
-    from ponder.graphs.registry import STRATEGIES, load_plugins
+    from ponder.graphs.registry import for_config
 
-    load_plugins(config_for(config).plugins)
     rows: list[dict[str, Any]] = []
-    for spec in STRATEGIES.values():
+    for spec in for_config(config_for(config)).values():
         settings = spec.settings()
         rows.append({"name": spec.name, "summary": spec.summary, "runs_code": spec.runs_code,
                      "roles": spec.roles(SolveOptions(), settings),

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ponder.config import Config, SolveOptions
+from ponder.config import Config, SolveOptions, options_for
 from ponder.errors import BackendError, ConfigError, SandboxUnavailable, StoreError
 from ponder.events import RunFinished, RunStarted
 from ponder.serve.content import ContentFormat, check_response_format
@@ -85,10 +85,9 @@ class Runner:
     def warm(self) -> None:
         """Import the graph builders and LiteLLM (seconds of CPU) before the first request."""
         from ponder.backends.litellm import load_litellm
-        from ponder.graphs.registry import get_strategy, load_plugins
+        from ponder.graphs.registry import get_strategy
 
-        load_plugins(self.config.plugins)
-        get_strategy(self.config.strategy)
+        get_strategy(self.config.strategy, self.config)
         load_litellm()
 
     # admission --------------------------------------------------------------------------
@@ -135,8 +134,8 @@ class Runner:
         response_format = check_response_format(request.response_format)
         try:
             config = self.config.with_models(reasoner=reasoner, standard=standard)
-            options = SolveOptions(
-                samples=self._samples(over.samples or name.samples or config.samples),
+            options = options_for(
+                config, samples=self._samples(over.samples or name.samples or config.samples),
                 early_stop=True if over.early_stop is None else over.early_stop,
                 budget_usd=self._budget(over.budget_usd), budget_tokens=over.budget_tokens,
                 seed=over.seed if over.seed is not None else request.seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.cli import batch_cmd
+from ponder.cli import batch_cmd, export_cmd, report_cmd
 from ponder.scripted import register_script
 
 
@@ -92,8 +92,8 @@ def test_the_choices_the_cli_spells_are_the_ones_the_library_has() -> None:
     from typing import get_args
 
     assert get_args(batch_cmd.DatasetFormat) == FORMATS
-    assert get_args(batch_cmd.ExportFormat) == EXPORT_FORMATS
-    assert get_args(batch_cmd.ReportFormat) == REPORT_FORMATS
+    assert get_args(export_cmd.ExportFormat) == EXPORT_FORMATS
+    assert get_args(report_cmd.ReportFormat) == REPORT_FORMATS
 
 
 def test_a_binary_config_file_is_one_clear_line(tmp_path: Path, monkeypatch, capsys) -> None:

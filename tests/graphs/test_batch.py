@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,11 @@ async def test_same_command_without_a_name_resumes_the_same_run(tmp_path: Path, 
     assert (two.resumed, two.solved) == (1, 2)
 
 
+
+def with_options(batch: BatchSettings, /, **options: Any) -> BatchSettings:
+    """``batch`` with some per-problem options changed (they live in ``options``)."""
+    return batch.model_copy(update={"options": batch.options.model_copy(update=options)})
+
 async def test_changed_settings_are_refused_or_overwritten(tmp_path: Path, cfg) -> None:
     store, spec = Store(cfg.store), dataset(tmp_path, 2)
     await run_batch(spec, cfg, BatchSettings(strategies=["self-consistency"], samples=2, run="x"),
@@ -108,7 +114,7 @@ async def test_changed_settings_are_refused_or_overwritten(tmp_path: Path, cfg) 
         await run_batch(spec, cfg, changed, store=store)
     (tmp_path / "add.jsonl").write_text(json.dumps({"question": "What is 1 + 1?", "answer": "#### 2"}) + "\n")
     with pytest.raises(StoreError, match="dataset.sha256"):
-        await run_batch(spec, cfg, changed.model_copy(update={"samples": 2}), store=store)
+        await run_batch(spec, cfg, with_options(changed, samples=2), store=store)
     redone = await run_batch(spec, cfg, changed.model_copy(update={"overwrite": True}), store=store)
     assert redone.solved == 1 and redone.resumed == 0
     assert store.require_run("x").config["options"]["samples"] == 3
@@ -226,7 +232,7 @@ async def test_a_run_recorded_with_the_settings_former_name_resumes(tmp_path: Pa
                 (json.dumps({**run.config, "options": options}), run.id))
     again = await run_batch(spec, cfg, settings.model_copy(update={"limit": None}), store=store)
     assert (first.solved, again.resumed, again.solved) == (2, 2, 1)
-    changed = settings.model_copy(update={"settings": {"check_below": 0.6}})
+    changed = with_options(settings, settings={"check_below": 0.6})
     with pytest.raises(StoreError, match=r"options.settings.check_below: 0.5 -> 0.6"):
         await run_batch(spec, cfg, changed, store=store)
 
@@ -381,7 +387,7 @@ async def test_a_run_being_solved_cannot_be_solved_again_at_the_same_time(
                                          rf"pid {os.getpid()} on "):
         await run_batch(spec, cfg, settings, store=store)
     with pytest.raises(StoreError, match="is being solved"):  # nor deleted under it
-        await run_batch(spec, cfg, settings.model_copy(update={"samples": 2, "overwrite": True}),
+        await run_batch(spec, cfg, with_options(settings, samples=2).model_copy(update={"overwrite": True}),
                         store=store)
     outcome = await first
     assert (outcome.solved, outcome.run.status) == (6, "done") and store.lease(outcome.run.id) is None
