@@ -144,27 +144,25 @@ class StoreSearch:
 
     def verdict_counts(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
         """Per run, how many results got each verdict label (most frequent first)."""
-        if not run_ids:
-            return {}
-        marks = ",".join("?" * len(run_ids))
-        rows = self._rows(f"SELECT r.run_id, ({VERDICT_SQL}) AS verdict, COUNT(*) AS n"
-                          f" FROM results r WHERE r.run_id IN ({marks})"
-                          " GROUP BY r.run_id, verdict ORDER BY r.run_id, n DESC, verdict",
-                          tuple(run_ids))
-        out: dict[str, dict[str, int]] = {}
-        for row in rows:
-            out.setdefault(row["run_id"], {})[row["verdict"]] = row["n"]
-        return out
+        return self._counts_per_run(
+            f"SELECT r.run_id, ({VERDICT_SQL}) AS key, COUNT(*) AS n FROM results r"
+            " WHERE r.run_id IN ({marks}) GROUP BY r.run_id, key ORDER BY r.run_id, n DESC, key",
+            run_ids)
 
     def label_counts(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
         """Per run, how many traces people labelled correct, wrong or unsure."""
+        return self._counts_per_run(
+            "SELECT run_id, label AS key, COUNT(*) AS n FROM feedback"
+            " WHERE run_id IN ({marks}) AND branch = -1"
+            " GROUP BY run_id, label ORDER BY run_id, label", run_ids)
+
+    def _counts_per_run(self, sql: str, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        """``{run_id: {key: n}}`` from ``sql``'s ``run_id, key, n`` rows, in its order;
+        ``{marks}`` in ``sql`` becomes one placeholder per run id."""
         if not run_ids:
             return {}
-        marks = ",".join("?" * len(run_ids))
-        rows = self._rows(f"SELECT run_id, label, COUNT(*) AS n FROM feedback"
-                          f" WHERE run_id IN ({marks}) AND branch = -1"
-                          " GROUP BY run_id, label ORDER BY run_id, label", tuple(run_ids))
+        rows = self._rows(sql.replace("{marks}", ",".join("?" * len(run_ids))), tuple(run_ids))
         out: dict[str, dict[str, int]] = {}
         for row in rows:
-            out.setdefault(row["run_id"], {})[row["label"]] = row["n"]
+            out.setdefault(row["run_id"], {})[row["key"]] = row["n"]
         return out
