@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from ponder.config import Config, SolveOptions, options_for, renamed_settings
+from ponder.config import run_config as record_config
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
@@ -120,32 +121,12 @@ ProgressFn = Callable[[BatchProgress], None]
 # run identity -------------------------------------------------------------------------------
 def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
                options: SolveOptions, strategies: list[str]) -> dict[str, Any]:
-    """The settings that decide a run's results; their hash identifies the run."""
-    roles = {name: role.model_dump(include={"model", "temperature", "top_p", "max_tokens",
-                                            "style", "params", "api_base"})
-             | _demos_file(role.demos) for name, role in sorted(config.roles.items())}
-    source = spec.identity
-    return {
-        "strategies": list(strategies),
-        "options": options.model_dump(),
-        "roles": roles,
-        "sandbox": config.sandbox.backend,
-        "dataset": {"source": source, "sha256": info.sha256, "format": info.format,
-                    "kind": info.kind, "question_field": info.question_field,
-                    "answer_field": info.answer_field, "id_field": info.id_field},
-    }
-
-
-def _demos_file(path: Path | None) -> dict[str, Any]:
-    """A role's demos file, by content: editing it makes another run."""
-    if path is None:
-        return {}
-    try:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as exc:
-        raise ConfigError(f"cannot read demos file {path}: {exc.strerror}; fix "
-                          "roles.<role>.demos in the config") from None
-    return {"demos": {"path": str(path), "sha256": digest}}
+    """The settings that decide a batch's results (every run's shape, plus its dataset);
+    their hash identifies the run."""
+    return record_config(config, options, strategies, dataset={
+        "source": spec.identity, "sha256": info.sha256, "format": info.format,
+        "kind": info.kind, "question_field": info.question_field,
+        "answer_field": info.answer_field, "id_field": info.id_field})
 
 
 def config_hash(settings: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.config import Config, SolveOptions
+from ponder.config import Config, SolveOptions, run_config
 from ponder.errors import PonderError
 from ponder.events import ProgressEvent, RunFinished, RunStarted
 from ponder.graphs.registry import compiled, get_strategy
@@ -119,12 +119,6 @@ def final_result(state: Any) -> Result:
     return result
 
 
-def run_config(config: Config, options: SolveOptions) -> dict[str, Any]:
-    """What a run record keeps of its settings: the role models and the options."""
-    return {"roles": {k: v.model for k, v in config.roles.items()},
-            "options": options.model_dump(mode="json")}
-
-
 @dataclass
 class SolveRun:
     """One problem solved with one strategy as one recorded run."""
@@ -152,7 +146,8 @@ class SolveRun:
         """
         if not self._opened and self.store is not None:
             self.store.create_run(run_id=self.run_id, kind=self.kind, strategies=[self.strategy],
-                                  config=run_config(self.config, self.options), meta=self.meta)
+                                  config=run_config(self.config, self.options, [self.strategy]),
+                                  meta=self.meta)
             try:
                 self.store.add_problem(self.run_id, self.problem)
             except BaseException as exc:

@@ -7,6 +7,7 @@ the environment.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import os
 import tomllib
 import warnings
@@ -454,3 +455,75 @@ def renamed_settings(data: Any, owner: str) -> Any:
         data = dict(data)
         data["settings"] = {**(data.pop("strategy_options") or {}), **data.get("settings", {})}
     return data
+
+
+# what a run records of its settings --------------------------------------------------------
+_ROLE_FIELDS = {"model", "temperature", "top_p", "max_tokens", "style", "params", "api_base"}
+
+
+def run_config(config: Config, options: SolveOptions, strategies: list[str], *,
+               dataset: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every run records of its settings in ``runs.config``, one shape for a single solve
+    and a batch: the strategies, the options, each role's model and sampling settings (and its
+    demos file, by content), the sandbox, and a batch's dataset. A batch's identity is the
+    hash of this, so the same command resumes the same run. :class:`RunConfig` reads it back.
+    """
+    roles = {name: role.model_dump(include=_ROLE_FIELDS) | _demos_file(role.demos)
+             for name, role in sorted(config.roles.items())}
+    recorded: dict[str, Any] = {"strategies": list(strategies), "options": options.model_dump(),
+                                "roles": roles, "sandbox": config.sandbox.backend}
+    if dataset is not None:
+        recorded["dataset"] = dataset
+    return recorded
+
+
+def _demos_file(path: Path | None) -> dict[str, Any]:
+    """A role's demos file, by content: editing it makes another run."""
+    if path is None:
+        return {}
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ConfigError(f"cannot read demos file {path}: {exc.strerror}; fix "
+                          "roles.<role>.demos in the config") from None
+    return {"demos": {"path": str(path), "sha256": digest}}
+
+
+class RunConfig(BaseModel):
+    """A stored ``runs.config`` read back, whichever ponder wrote it.
+
+    Single solves before 0.3 recorded ``{"roles": {"reasoner": "local/x"}, "options": ...}``
+    (a role as its model name); :func:`run_config` records a role as a dict. Both read as
+    dicts here, and a value of the wrong type reads as absent rather than failing a page.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    strategies: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    roles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sandbox: str | None = None
+    dataset: dict[str, Any] | None = None
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_as_dicts(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return {}
+        return {str(name): role if isinstance(role, dict) else {"model": str(role)}
+                for name, role in value.items()}
+
+    @classmethod
+    def read(cls, stored: Any) -> RunConfig:
+        """``stored`` as a RunConfig; the fields that do not fit are left out."""
+        data = stored if isinstance(stored, dict) else {}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+            return cls.model_validate({k: v for k, v in data.items() if k not in bad})
+
+    @property
+    def models(self) -> list[str]:
+        """The distinct models the run's roles named, sorted."""
+        return sorted({str(role.get("model") or "?") for role in self.roles.values()})

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from ponder.config import RunConfig
 from ponder.ui import data, widgets
 
 def filters(path: str) -> tuple[str | None, str | None, str | None]:
@@ -37,8 +38,7 @@ def table(rows: list[dict[str, Any]], models: dict[str, list[str]],
     blended accuracy, and a column blank on every row is left out."""
     out = []
     for r in rows:
-        roles = json.loads(r["config"] or "{}").get("roles") or {}
-        used = models.get(r["id"]) or sorted({widgets.model_name(m) for m in roles.values()})
+        used = models.get(r["id"]) or RunConfig.read(json.loads(r["config"] or "{}")).models
         per = scores.get(r["id"], {})
         blended = len(per) <= 1 and r["scored"]
         out.append({

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ponder.config import RunConfig
 from ponder.errors import PonderError
 from ponder.store import RunInfo
 from ponder.store.feedback import Feedback
@@ -129,19 +130,11 @@ def pick_run(path: str, *, key: str) -> RunInfo | None:
     return next(r for r in options if r.id == chosen)
 
 
-def model_name(value: object) -> str:
-    """A role's model as text: batch runs store a role as a dict (``{"model": ...}``)."""
-    if isinstance(value, dict):
-        return str(value.get("model") or "?")
-    return str(value)
-
-
 def models_of(run: RunInfo, stored: object = None) -> str:
-    """The models a run used: from a stored result's role map, else the run's config."""
-    roles = stored if isinstance(stored, dict) and stored else run.config.get("roles") or {}
-    if not isinstance(roles, dict):
-        return ""
-    return ", ".join(sorted({model_name(m) for m in roles.values()}))
+    """The models a run used: from a stored result's role map, else the run's config (either
+    shape a run's config was recorded in: :class:`ponder.config.RunConfig` reads both)."""
+    roles = stored if isinstance(stored, dict) and stored else run.config.get("roles")
+    return ", ".join(RunConfig.read({"roles": roles}).models)
 
 
 def usage_metrics(usage: Usage, *, wall: float | None = None) -> None:

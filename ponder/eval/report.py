@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ponder.config import RunConfig
 from ponder.store import RunInfo, Store, StrategySummary
 
 ReportFormat = Literal["md", "json", "csv"]
@@ -95,9 +96,10 @@ def strategy_pass_at_k(store: Store, run_id: str, strategy: str,
 
 def _pass_ks(run: RunInfo) -> tuple[int, ...]:
     """k values worth reporting: 1 and the sample budget (code datasets only)."""
-    if run.config.get("dataset", {}).get("kind") != "code":
+    recorded = RunConfig.read(run.config)
+    if (recorded.dataset or {}).get("kind") != "code":
         return ()
-    samples = int(run.config.get("options", {}).get("samples") or 1)
+    samples = int(recorded.options.get("samples") or 1)
     return tuple(sorted({1, samples}))
 
 
