@@ -7,7 +7,7 @@ from typing import Any
 
 from ponder.config import Config, SolveOptions, load_config, options_for
 from ponder.errors import ConfigError
-from ponder.graphs.lifecycle import SolveRun, prepare, problem_events
+from ponder.graphs.lifecycle import CheckedRun, SolveRun, check_run, prepare, problem_events
 from ponder.graphs.registry import STRATEGIES, get_strategy, register_strategy, strategy_names
 from ponder.graphs.runtime import BoundGraph, Node
 from ponder.graphs.server_graph import build_server_graph, server_graph
@@ -17,7 +17,8 @@ from ponder.sandbox import Sandbox
 from ponder.store import Store
 from ponder.types import Problem, Result, new_id
 
-__all__ = ["STRATEGIES", "Shape", "Strategy", "as_problem", "asolve", "build_graph",
+__all__ = ["STRATEGIES", "CheckedRun", "Shape", "Strategy", "as_problem", "asolve", "build_graph",
+           "check_run",
            "build_server_graph",
            "get_strategy", "options_for", "progress_events", "register_strategy", "server_graph",
            "solve", "strategy_names"]

@@ -429,9 +429,9 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
 
     for_config(config)
     options = settings.solve_options(config)
-    # Names and settings, before the run opens; each strategy's roles and model checks come
-    # with its graph (prepare), which marks the run failed when they refuse.
-    check_settings(settings.strategies, options)
+    # Names and settings, validated once, before the run opens; each strategy's roles and
+    # model checks come with its graph (prepare), which marks the run failed when they refuse.
+    typed = check_settings(settings.strategies, options)
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     identity = run_config(spec, info, config, options, settings.strategies)
@@ -444,7 +444,8 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
         models = models or ModelClient(config)  # one client (and one embedded model) for all
         try:
             graphs = await executor.start(BatchContext(config, options, run.id, settings.strategies,
-                                                       store=gate, sandbox=sandbox, models=models))
+                                                       store=gate, sandbox=sandbox, models=models,
+                                                       settings=typed))
         except BaseException as exc:
             db.update_run(run.id, status="failed", meta={"error": str(exc)})
             raise

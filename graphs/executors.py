@@ -41,6 +41,8 @@ class BatchContext:
     sandbox: Any = None
     models: Any = None
     needs_sandbox: bool = False
+    # Each strategy's typed settings, validated once by the driver (registry.check_settings).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def build_graphs(self, *, store: Any, sandbox: Any, models: Any) -> dict[str, Any]:
         """One compiled graph per strategy of the run, writing trace events to ``store``."""
@@ -49,14 +51,16 @@ class BatchContext:
 
         # a worker process loads the run's plugins too
         return {s: prepare(s, self.config, own_options(get_strategy(s, self.config), self.options),
-                           run_id=self.run_id, store=store, sandbox=sandbox, models=models)
+                           run_id=self.run_id, store=store, sandbox=sandbox, models=models,
+                           settings=self.settings.get(s))
                 for s in self.strategies}
 
     def for_workers(self) -> BatchContext:
         """What travels to remote workers: the settings, not the driver's store, sandbox or
         model client (each worker builds its own sandbox when the run needs one)."""
-        return replace(self, strategies=list(self.strategies), store=None, sandbox=None,
-                       models=None, needs_sandbox=self.sandbox is not None or self.needs_sandbox)
+        return replace(self, strategies=list(self.strategies), settings=dict(self.settings),
+                       store=None, sandbox=None, models=None,
+                       needs_sandbox=self.sandbox is not None or self.needs_sandbox)
 
 
 @runtime_checkable

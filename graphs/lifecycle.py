@@ -2,7 +2,8 @@
 
 :class:`SolveRun` is the only code that records a single-problem run; ``ponder.solve``/
 ``asolve``, the UI's live page and the server all drain its :meth:`SolveRun.events`, and the
-batch runner solves its items through :func:`prepare` and :func:`solve_problem`. Whatever
+batch runner solves its items through :func:`prepare` and :func:`solve_problem`. Every
+entry point's pre-run checks are :func:`check_run`'s. Whatever
 happens — an unknown strategy, a sandbox that cannot start, a provider error, a cancelled
 task — the run ends ``done``, ``failed`` or ``cancelled``, never ``running``.
 
@@ -18,14 +19,15 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
+from ponder.agents.deps import SettingsT
 from ponder.config import Config, SolveOptions, run_config
 from ponder.errors import PonderError
 from ponder.events import ProgressEvent, RunFinished, RunStarted
 from ponder.graphs.registry import compiled, get_strategy
 from ponder.graphs.runtime import BoundGraph, Node, make_deps
-from ponder.graphs.strategy import Shape
+from ponder.graphs.strategy import Shape, Strategy
 from ponder.models import ModelClient, validate_roles
 from ponder.sandbox import Sandbox
 from ponder.store import Store
@@ -36,24 +38,50 @@ log = logging.getLogger("ponder.graphs")
 _PROGRESS = ProgressEvent.__args__  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class CheckedRun(Generic[SettingsT]):
+    """A strategy, the options and typed settings it will run with, and the model client its
+    checks passed on: what :func:`check_run` hands to :func:`prepare`."""
+
+    strategy: Strategy[SettingsT]
+    options: SolveOptions
+    settings: SettingsT
+    models: ModelClient
+
+
+def check_run(strategy: str, config: Config, options: SolveOptions, *,
+              models: ModelClient | None = None, settings: Any = None) -> CheckedRun[Any]:
+    """The pre-run checks, in one place, for every entry point (``ponder.solve`` and
+    ``build_graph``, the CLI and the UI through them, the server, each strategy of a batch,
+    a Ray worker): the strategy exists and accepts its settings, its roles' models can be
+    called, and the strategy accepts them. A ``ConfigError`` says what to change.
+
+    ``settings`` are the strategy's typed settings when the caller validated them already (a
+    batch validates its shared settings once, for all its strategies); otherwise the
+    strategy validates ``options.settings`` here.
+    """
+    spec = get_strategy(strategy, config)
+    typed = settings if settings is not None else spec.settings_from(options)
+    options = spec.prepare(options, typed)
+    models = models or ModelClient(config)
+    validate_roles(models.config, spec.roles(options, typed))
+    spec.check(models, options, typed)
+    return CheckedRun(spec, options, typed, models)
+
+
 def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str,
             store: Any = None, nodes: dict[str, Node] | None = None,
             sandbox: Sandbox | None = None, models: ModelClient | None = None,
-            checkpointer: Any = None, stream_text: bool = False) -> BoundGraph:
-    """The pre-run checks, in one place: the strategy exists and accepts its settings, its
-    roles' models can be called, the strategy accepts them, the sandbox starts. Returns the
-    strategy's compiled graph with the run's dependencies (``.deps``) bound."""
-    spec = get_strategy(strategy, config)
-    settings = spec.settings_from(options)
-    options = spec.prepare(options, settings)
-    models = models or ModelClient(config)
-    validate_roles(models.config, spec.roles(options, settings))
-    spec.check(models, options, settings)
-    deps = make_deps(config, options, strategy=spec.name, run_id=run_id, settings=settings,
-                     store=store, models=models, sandbox=sandbox, needs_sandbox=spec.runs_code,
-                     stream_text=stream_text)
-    shape = Shape(plan=options.plan, nodes=dict(nodes or {}))
-    return BoundGraph(compiled(spec, shape, checkpointer=checkpointer), deps)
+            checkpointer: Any = None, stream_text: bool = False,
+            settings: Any = None) -> BoundGraph:
+    """:func:`check_run`, then the strategy's compiled graph with the run's dependencies
+    (``.deps``) bound; the sandbox starts here when the strategy runs code."""
+    run = check_run(strategy, config, options, models=models, settings=settings)
+    deps = make_deps(config, run.options, strategy=run.strategy.name, run_id=run_id,
+                     settings=run.settings, store=store, models=run.models, sandbox=sandbox,
+                     needs_sandbox=run.strategy.runs_code, stream_text=stream_text)
+    shape = Shape(plan=run.options.plan, nodes=dict(nodes or {}))
+    return BoundGraph(compiled(run.strategy, shape, checkpointer=checkpointer), deps)
 
 
 async def problem_events(graph: Any, problem: Problem,

@@ -25,12 +25,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ponder.config import Config, RoleConfig, SolveOptions, load_config
-    from ponder.graphs.api import Strategy, asolve, build_graph, register_strategy, solve
+    from ponder.graphs.api import (Strategy, asolve, build_graph, check_run, register_strategy,
+                                   solve)
     from ponder.feedback import annotate
 
 _LAZY = {
     "solve": "ponder.graphs.api", "asolve": "ponder.graphs.api",
     "build_graph": "ponder.graphs.api", "register_strategy": "ponder.graphs.api",
+    "check_run": "ponder.graphs.api",
     "Strategy": "ponder.graphs.api",
     "Config": "ponder.config", "RoleConfig": "ponder.config", "SolveOptions": "ponder.config",
     "load_config": "ponder.config", "annotate": "ponder.feedback",
@@ -50,5 +52,5 @@ __all__ = [
     "BackendError", "Branch", "BudgetExceeded", "Config", "ConfigError", "DatasetError",
     "ModelOutputError", "PonderError", "Problem", "Result", "RoleConfig", "SandboxUnavailable",
     "SolveOptions", "StoreError", "Strategy", "TraceEvent", "Usage", "Vote", "annotate", "asolve",
-    "build_graph", "load_config", "register_strategy", "solve",
+    "build_graph", "check_run", "load_config", "register_strategy", "solve",
 ]
