@@ -95,6 +95,7 @@ async def main_async(args: argparse.Namespace) -> None:
     except ImportError:
         print("ray is not installed (pip install 'ponder[ray]'); skipped")
         return
+    from ponder.backends.scripted import ScriptedBackend
     from ponder.graphs.executors import AsyncioExecutor
     from ponder.graphs.ray_executor import RayExecutor
     from ponder.scripted import register_script
@@ -111,8 +112,10 @@ async def main_async(args: argparse.Namespace) -> None:
         try:
             rows = [await measure("asyncio", AsyncioExecutor(), data, folder, model)]
             for workers in (1, 2):
-                rows.append(await measure(f"ray-{workers}", RayExecutor(workers=workers),
-                                          data, folder, model))
+                # the scripted model travels to the workers as a backend passed in
+                executor = RayExecutor(workers=workers, backends={
+                    "scripted": ScriptedBackend({"ray-bench": fixed_latency})})
+                rows.append(await measure(f"ray-{workers}", executor, data, folder, model))
         finally:
             ray.shutdown()
         per_item, events = write_cost(folder, folder / "asyncio.db", 200 if args.smoke else 2000)

@@ -188,13 +188,14 @@ class ClusterLimiter:
 class SolverWorker:
     """One worker (a Ray actor): solves items and hands back results with their traces."""
 
-    def __init__(self, context: BatchContext, scripts: dict[str, Any], limiter: str):
+    def __init__(self, context: BatchContext, backends: dict[str, Any], limiter: str):
         import ray
 
+        from ponder.backends import register_backend
         from ponder.sandbox import make_sandbox
-        from ponder.scripted import SCRIPTS
 
-        SCRIPTS.update(scripts)  # scripted test models registered on the driver work here too
+        for prefix, backend in backends.items():  # what the driver passed, explicitly
+            register_backend(prefix, backend)
         self.events: dict[tuple[str, str], list[TraceEvent]] = {}
         sandbox = make_sandbox(context.config.sandbox) if context.needs_sandbox else None
         # Looked up by name: an actor handle among the constructor arguments would make a
@@ -231,6 +232,18 @@ class RemoteGraph:
         return {"result": await self.executor.solve(state["problem"], self.strategy)}
 
 
+def _check_local_models(context: BatchContext, backends: dict[str, Any]) -> None:
+    """Refuse, before any worker starts, a role whose model exists only in this process (a
+    scripted test double) unless its backend was passed to the executor."""
+    for name, role in sorted(context.config.roles.items()):
+        prefix = role.model.split("/", 1)[0]
+        if prefix == "scripted" and prefix not in backends:
+            raise ConfigError(
+                f"role {name!r} uses {role.model}, a scripted model registered in this process, "
+                "which Ray workers cannot see; pass its backend to the executor: "
+                "RayExecutor(backends={'scripted': ScriptedBackend({name: script})})")
+
+
 @dataclass
 class RayExecutor:
     """Items solved by ``workers`` actors on the Ray cluster at ``address``.
@@ -238,9 +251,12 @@ class RayExecutor:
     ``address``: ``None`` starts a private cluster on 127.0.0.1 for this batch (unless
     ``RAY_ADDRESS`` names one); ``"auto"`` joins the one ``ray start`` made on this machine,
     ``"ray://HOST:PORT"`` a remote one. ``workers`` defaults to one per node.
-    ``per_minute`` caps requests per provider per minute across the cluster.
+    ``per_minute`` caps requests per provider per minute across the cluster. ``backends``
+    are model backends every worker registers (by provider prefix) before it starts: the only
+    way a model that lives in this process, such as a scripted test double, reaches them.
 
     >>> RayExecutor(address="ray://head:10001", per_minute={"openai": 500})
+    >>> RayExecutor(backends={"scripted": ScriptedBackend({"add": add})})   # tests
     """
 
     address: str | None = None
@@ -248,6 +264,7 @@ class RayExecutor:
     worker_cpus: float = 1.0
     item_retries: int = 3
     per_minute: dict[str, int] | None = None
+    backends: dict[str, Any] = field(default_factory=dict)
     name: str = field(default="ray", init=False)
 
     def __post_init__(self) -> None:
@@ -260,9 +277,8 @@ class RayExecutor:
         self.store: Any = None
 
     async def start(self, context: BatchContext) -> dict[str, Any]:
+        _check_local_models(context, self.backends)
         self._connect()
-        from ponder.scripted import SCRIPTS
-
         remote_context = context.for_workers()
         self.store = context.store
         limiter = f"ponder-limiter-{context.run_id}-{uuid.uuid4().hex[:8]}"
@@ -278,12 +294,7 @@ class RayExecutor:
         # its own would already be released by then.
         for module in FILE_PLUGINS.values():  # not importable by name on a worker
             self.ray.cloudpickle.register_pickle_by_value(module)
-        # Only the scripted models this run's roles name: other registered scripts may hold
-        # what cannot travel (locks, open files).
-        used = {role.model.split("/", 1)[1] for role in context.config.roles.values()
-                if role.model.startswith("scripted/")}
-        scripts = {name: script for name, script in SCRIPTS.items() if name in used}
-        self.args = [self.ray.put(remote_context), self.ray.put(scripts)]
+        self.args = [self.ray.put(remote_context), self.ray.put(dict(self.backends))]
         self.actors = [worker.remote(*self.args, limiter) for _ in range(max(1, count))]
         self.busy = [0] * len(self.actors)
         try:

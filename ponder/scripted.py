@@ -10,7 +10,7 @@ test runs the real model client (usage, ``n``, retries, cache).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ponder.registries import Registry
 
@@ -32,10 +32,12 @@ def cycle(*texts: str) -> Script:
     return lambda messages, index: texts[index % len(texts)]
 
 
-def run_script(name: str, messages: list[dict[str, str]], index: int) -> str:
-    """Run the script called ``name`` for one sample."""
+def run_script(name: str, messages: list[dict[str, str]], index: int,
+               scripts: Mapping[str, Script] | None = None) -> str:
+    """Run the script called ``name`` (in ``scripts``, else the registered ones) for one
+    sample."""
     try:
-        script = SCRIPTS[name]
+        script = (scripts if scripts is not None else SCRIPTS)[name]
     except KeyError:
         from ponder.errors import ConfigError
 

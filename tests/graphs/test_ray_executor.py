@@ -25,6 +25,8 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="pip install 'ponder[ray]'")
 
+from ponder.backends.scripted import ScriptedBackend  # noqa: E402
+from ponder.errors import ConfigError  # noqa: E402
 from ponder.graphs.batch import BatchSettings, run_batch  # noqa: E402
 from ponder.eval.datasets import DatasetSpec  # noqa: E402
 from ponder.graphs.executors import AsyncioExecutor, make_executor  # noqa: E402
@@ -35,7 +37,10 @@ from ponder.store import Store  # noqa: E402
 pytestmark = pytest.mark.ray
 
 HELPER = '''
-import os, re, sys, time
+import functools, os, re, sys, time
+from ponder.backends.scripted import ScriptedBackend
+from ponder.graphs.executors import EXECUTORS
+from ponder.graphs.ray_executor import RayExecutor
 from ponder.scripted import register_script
 
 def slow_add(messages, index):
@@ -44,9 +49,17 @@ def slow_add(messages, index):
     return f"{a} + {b} = {a + b}.\\nAnswer: {a + b}"
 
 register_script("ray-cli-slow", slow_add)
+# The scripted model reaches the workers only as a backend passed to the executor.
+EXECUTORS["ray"] = functools.partial(
+    RayExecutor, backends={"scripted": ScriptedBackend({"ray-cli-slow": slow_add})})
 from ponder.cli import main
 main()
 '''
+
+
+def scripted(**scripts) -> dict:
+    """The scripted backend the workers get, named as the roles name them (``ray-<name>``)."""
+    return {"scripted": ScriptedBackend({f"ray-{k}": v for k, v in scripts.items()})}
 
 
 def add(messages: list[dict[str, str]], index: int) -> str:
@@ -122,7 +135,7 @@ async def test_ray_results_equal_asyncio_item_for_item(tmp_path: Path, cluster, 
     spec = dataset(tmp_path, 6)
     settings = BatchSettings(strategies=["cot", "verified"], samples=2, seed=7, run="same")
     tables, nodes = [], []
-    for name, executor in [("local", AsyncioExecutor()), ("ray", RayExecutor(workers=2))]:
+    for name, executor in [("local", AsyncioExecutor()), ("ray", RayExecutor(workers=2, backends=scripted(add=add)))]:
         store = Store(tmp_path / f"{name}.db")
         outcome = await run_batch(spec, cfg, settings, store=store, executor=executor)
         assert (outcome.solved, outcome.failed, outcome.stopped) == (12, 0, None)
@@ -142,7 +155,7 @@ async def test_ray_results_equal_asyncio_item_for_item(tmp_path: Path, cluster, 
 async def test_killed_worker_retries_the_item_and_stores_it_once(tmp_path: Path, cluster,
                                                                   scripted_config) -> None:
     cfg = scripted_config(register_script("ray-slow", slow_add))
-    executor = RayExecutor(workers=1)
+    executor = RayExecutor(workers=1, backends=scripted(slow=slow_add))
     seen = []
     batch = asyncio.create_task(run_batch(
         dataset(tmp_path, 10), cfg, BatchSettings(strategies=["cot"], concurrency=4, run="kill"),
@@ -165,7 +178,7 @@ async def test_budget_stops_dispatch_across_workers(tmp_path: Path, cluster, scr
     settings = BatchSettings(strategies=["cot"], concurrency=2, run_budget_tokens=1, run="budget")
     outcome = await run_batch(dataset(tmp_path, 10), cfg, settings,
                               store=Store(tmp_path / "budget.db"),
-                              executor=RayExecutor(workers=2))
+                              executor=RayExecutor(workers=2, backends=scripted(add=add)))
     # the first result spends the budget: nothing new is sent, the one in flight is kept
     assert outcome.stopped == "run_budget_tokens" and outcome.run.status == "stopped"
     assert outcome.solved == stored(tmp_path / "budget.db") == 2
@@ -227,9 +240,17 @@ def test_limiter_holds_a_provider_limit_for_the_whole_cluster(cluster) -> None:
     ray.kill(limiter)
 
 
-def test_unknown_executor_and_a_stray_address_say_what_to_do() -> None:
-    from ponder.errors import ConfigError
+async def test_a_scripted_model_not_passed_to_the_executor_is_refused_before_workers_start(
+        tmp_path: Path, scripted_config) -> None:
+    cfg = scripted_config(register_script("ray-add", add))
+    executor = RayExecutor(workers=1)
+    with pytest.raises(ConfigError, match="Ray workers cannot see.*backends="):
+        await run_batch(dataset(tmp_path, 2), cfg, BatchSettings(strategies=["cot"], run="r"),
+                        store=Store(tmp_path / "r.db"), executor=executor)
+    assert executor.actors == []
 
+
+def test_unknown_executor_and_a_stray_address_say_what_to_do() -> None:
     with pytest.raises(ConfigError, match="choose one of: asyncio, ray"):
         make_executor("dask")
     with pytest.raises(ConfigError, match="--ray-address needs --executor ray"):
