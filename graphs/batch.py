@@ -28,6 +28,7 @@ from ponder.config import run_config as record_config
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
+from ponder.graphs.registry import sandbox_for
 from ponder.store import RunInfo, Store
 from ponder.types import Problem
 
@@ -384,17 +385,6 @@ class BatchRunner:
         return restore
 
 
-def _sandbox_for(config: Config, strategies: list[str], kind: str) -> Any:
-    """The one sandbox the batch shares, if any strategy or the problems run code."""
-    from ponder.graphs.registry import get_strategy
-
-    if kind != "code" and not any(get_strategy(s).runs_code for s in strategies):
-        return None
-    from ponder.sandbox import make_sandbox
-
-    return make_sandbox(config.sandbox)  # fails here, before a run exists, if it cannot start
-
-
 def default_run_name(spec: DatasetSpec, digest: str) -> str:
     """``<dataset stem>-<hash>``: the same command resumes the same run."""
     return f"{spec.stem}-{digest[:8]}"
@@ -435,7 +425,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
     identity = run_config(spec, info, config, options, settings.strategies)
-    sandbox = sandbox or _sandbox_for(config, settings.strategies, info.kind)
+    sandbox = sandbox or sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)
     run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,
                    dataset=spec.label, overwrite=settings.overwrite)

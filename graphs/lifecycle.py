@@ -25,7 +25,7 @@ from ponder.agents.deps import SettingsT
 from ponder.config import Config, SolveOptions, run_config
 from ponder.errors import PonderError
 from ponder.events import ProgressEvent, RunFinished, RunStarted
-from ponder.graphs.registry import compiled, get_strategy
+from ponder.graphs.registry import compiled, get_strategy, sandbox_for
 from ponder.graphs.runtime import BoundGraph, Node, make_deps
 from ponder.graphs.strategy import Shape, Strategy
 from ponder.models import ModelClient, validate_roles
@@ -78,8 +78,9 @@ def prepare(strategy: str, config: Config, options: SolveOptions, *, run_id: str
     (``.deps``) bound; the sandbox starts here when the strategy runs code."""
     run = check_run(strategy, config, options, models=models, settings=settings)
     deps = make_deps(config, run.options, strategy=run.strategy.name, run_id=run_id,
-                     settings=run.settings, store=store, models=run.models, sandbox=sandbox,
-                     needs_sandbox=run.strategy.runs_code, stream_text=stream_text)
+                     settings=run.settings, store=store, models=run.models,
+                     sandbox=sandbox or sandbox_for(config, [run.strategy.name]),
+                     stream_text=stream_text)
     shape = Shape(plan=run.options.plan, nodes=dict(nodes or {}))
     return BoundGraph(compiled(run.strategy, shape, checkpointer=checkpointer), deps)
 

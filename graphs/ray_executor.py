@@ -192,12 +192,12 @@ class SolverWorker:
         import ray
 
         from ponder.backends import register_backend
-        from ponder.sandbox import make_sandbox
+        from ponder.graphs.registry import sandbox_for
 
         for prefix, backend in backends.items():  # what the driver passed, explicitly
             register_backend(prefix, backend)
         self.events: dict[tuple[str, str], list[TraceEvent]] = {}
-        sandbox = make_sandbox(context.config.sandbox) if context.needs_sandbox else None
+        sandbox = sandbox_for(context.config, always=True) if context.needs_sandbox else None
         # Looked up by name: an actor handle among the constructor arguments would make a
         # restarted worker depend on those arguments staying in the object store.
         models = ModelClient(context.config, limiter=ClusterLimiter(

@@ -22,7 +22,7 @@ import contextlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +37,7 @@ from ponder.embedded import LOCAL_MODELS
 from ponder.errors import ConfigError
 from ponder.registries import Registry
 from ponder.registries import scoped as scoped_registries
-from ponder.sandbox import SANDBOXES
+from ponder.sandbox import SANDBOXES, Sandbox, make_sandbox
 from ponder.scripted import SCRIPTS
 from ponder.graphs.strategies import (beam, best_of_n, checked, cot, direct, escalate, pot,
                                        self_consistency, verified)
@@ -188,3 +188,19 @@ def _import(source: str) -> ModuleType:
     except Exception as exc:
         raise ConfigError(f"strategy plugin {source!r} failed to load: {type(exc).__name__}: "
                           f"{exc}; fix it or drop it from the config's plugins list") from exc
+
+
+def needs_sandbox(strategies: Iterable[str], kind: str | None = None) -> bool:
+    """Whether a run of ``strategies`` executes code: one of them runs programs, or the
+    problems are code problems (graded by their tests)."""
+    return kind == "code" or any(get_strategy(name).runs_code for name in strategies)
+
+
+def sandbox_for(config: Config, strategies: Iterable[str] = (), kind: str | None = None, *,
+                always: bool = False) -> Sandbox | None:
+    """The one place a run's sandbox is started (a single solve, a batch, a Ray worker, the
+    server): ``config.sandbox``'s backend when the run executes code (or ``always``), else
+    None. It fails here, before anything runs, when the backend cannot start."""
+    if not (always or needs_sandbox(strategies, kind)):
+        return None
+    return make_sandbox(config.sandbox)

@@ -180,7 +180,7 @@ class Runner:
         (as far as the store can record anything: a locked or full one may refuse that too).
         """
         from ponder.graphs.lifecycle import SolveRun
-        from ponder.graphs.registry import get_strategy
+        from ponder.graphs.registry import needs_sandbox
         from ponder.models import ModelClient
 
         # A model client per request: a shared one would let its coalescer merge two
@@ -192,7 +192,7 @@ class Runner:
         self._runs[run.run_id] = run
         try:
             run.open()
-            if get_strategy(plan.strategy).runs_code:
+            if needs_sandbox([plan.strategy]):
                 run.sandbox = await asyncio.to_thread(self._shared_sandbox)
             await self.writer.flush(run.run_id)
         except asyncio.CancelledError:  # the server is shutting down
@@ -247,9 +247,9 @@ class Runner:
         thread: starting it may take a while); one that cannot start is tried again later."""
         with self._sandbox_lock:
             if self._sandbox is None:
-                from ponder.sandbox import make_sandbox
+                from ponder.graphs.registry import sandbox_for
 
-                self._sandbox = make_sandbox(self.config.sandbox)
+                self._sandbox = sandbox_for(self.config, always=True)
             return self._sandbox
 
     def close(self, reason: str = "server shut down") -> None:
