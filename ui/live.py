@@ -36,7 +36,9 @@ class LiveSolve:
     votes: dict[str, Vote] = field(default_factory=dict)
     leader: str | None = None
     dispatched: int = 0
-    escalated_to: str | None = None
+    # Every stage the sampling moved through (a strategy escalating, ``checked`` cross-
+    # checking), in order: the generic record the result's ``stages`` also keeps.
+    stages: list[StageChanged] = field(default_factory=list)
     result: Result | None = None
     # The text being generated right now, by branch id (None: the problem's own steps).
     writing: dict[str | None, tuple[str, str]] = field(default_factory=dict)
@@ -62,7 +64,7 @@ class LiveSolve:
         elif isinstance(event, RoundStarted):
             self.dispatched += event.size
         elif isinstance(event, StageChanged):
-            self.escalated_to = event.role
+            self.stages.append(event)
         elif isinstance(event, RunFinished):
             self.result = event.result
         elif isinstance(event, RunStarted):

@@ -69,3 +69,14 @@ def test_a_run_that_fails_inside_is_left_failed_never_running(tmp_path: Path) ->
     assert job.status == "failed" and "E2B_API_KEY" in (job.error or "")
     [run] = store.list_runs()
     assert run.status == "failed" and "E2B_API_KEY" in run.meta["error"]
+
+
+def test_every_stage_the_sampling_moves_through_is_kept_in_order() -> None:
+    from ponder.events import StageChanged
+
+    live = LiveSolve(run_id="r", problem_id="p", strategy="escalate")
+    assert live.stages == []
+    for role, samples in (("reasoner", 4), ("judge", 2)):
+        assert live.apply(StageChanged(run_id="r", problem_id="p", strategy="escalate",
+                                       role=role, samples=samples))
+    assert [(s.role, s.samples) for s in live.stages] == [("reasoner", 4), ("judge", 2)]
