@@ -55,6 +55,8 @@ EVIDENCE_SETUPS = [
     Setup("checked-4-default", "checked", "≤4+1", {"samples": 4, "early_stop": True}),
     Setup("checked-4-agree1", "checked", "≤4+1 (min_agree 1)",
           {"samples": 4, "early_stop": True, "min_agree": 1}),
+    Setup("checked-4-agree2", "checked", "≤4+1 (min_agree 2)",
+          {"samples": 4, "early_stop": True, "min_agree": 2}),
 ]
 # More prose weights for verified, to replay from a kept response cache (--cache-file).
 PROSE_SWEEP = [Setup(f"verified-4-w{int(w * 100)}", "verified", f"≤4 (prose {w})",
