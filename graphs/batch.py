@@ -401,6 +401,43 @@ def _start(db: Store, run: RunInfo, info: DatasetInfo, settings: BatchSettings) 
     return planned
 
 
+class BatchCheck(BaseModel):
+    """What :func:`check_batch` found: the dataset as read, and each strategy's roles with
+    the models they name, the settings it will run with, and the sandbox, if one runs."""
+
+    dataset: DatasetInfo
+    strategies: dict[str, dict[str, Any]]
+    sandbox: str | None
+
+
+async def check_batch(spec: DatasetSpec, config: Config, settings: BatchSettings) -> BatchCheck:
+    """Everything a batch checks before it solves anything, and nothing else: the dataset
+    reads, every strategy exists and takes its settings, its roles' models can be called and
+    the strategy accepts them (:func:`ponder.check_run`), and the sandbox starts. No run is
+    opened; ``ponder batch --check`` prints this. A ``PonderError`` says what to change."""
+    from ponder.graphs.lifecycle import check_run
+    from ponder.graphs.registry import check_settings, for_config, get_strategy, own_options
+    from ponder.models import ModelClient
+
+    for_config(config)
+    options = settings.solve_options(config)
+    typed = check_settings(settings.strategies, options)
+    info = validate(spec)
+    models = ModelClient(config)
+    found: dict[str, dict[str, Any]] = {}
+    for name in settings.strategies:
+        run = check_run(name, config, own_options(get_strategy(name), options), models=models,
+                        settings=typed[name])
+        roles = run.strategy.roles(run.options, run.settings)
+        found[name] = {"roles": {role: config.role(role).model for role in roles},
+                       "settings": run.settings.model_dump(mode="json")}
+    sandbox = sandbox_for(config, settings.strategies, info.kind)
+    if sandbox is not None:
+        await sandbox.aclose()
+    return BatchCheck(dataset=info, strategies=found,
+                      sandbox=config.sandbox.backend if sandbox is not None else None)
+
+
 async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, *,
                     store: Store | None = None, models: Any = None, sandbox: Any = None,
                     on_progress: ProgressFn | None = None,

@@ -123,7 +123,11 @@ def _missing_keys(litellm: Any, spec: RoleConfig) -> list[str]:
     if spec.api_key_env:
         return [] if os.environ.get(spec.api_key_env) else [spec.api_key_env]
     env = litellm.validate_environment(model=spec.model, api_base=spec.api_base)
-    return [k for k in env.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))]
+    missing = [k for k in env.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))]
+    name = f"{spec.provider.upper()}_API_KEY"
+    if not missing and not spec.api_base and os.environ.get(name) == "":
+        missing = [name]  # LiteLLM counts a variable set to "" as a key; a blank key is none
+    return missing
 
 
 def _key(spec: RoleConfig) -> str | None:

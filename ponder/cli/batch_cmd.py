@@ -72,6 +72,9 @@ def batch(
         "--dataset-format", help="auto, gsm8k, math, choice, humaneval or generic.")] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help=(
         "If --run exists with other settings, delete it and start again."))] = False,
+    check: Annotated[bool, typer.Option("--check", help=(
+        "Check everything a run needs (the dataset reads, the strategies take their "
+        "settings, every role's model can be called, the sandbox starts), solve nothing."))] = False,
     flags: SolveFlags = SolveFlags({}),
     executor: Annotated[str, typer.Option("--executor", help=(
         "asyncio (in this process) or ray (workers on a Ray cluster; pip install 'ponder[ray]')."
@@ -92,7 +95,7 @@ def batch(
 
     from pydantic import ValidationError
 
-    from ponder.graphs.batch import BatchSettings, run_batch
+    from ponder.graphs.batch import BatchSettings, check_batch, run_batch
     from ponder.eval.datasets import DatasetSpec
     from ponder.graphs.executors import make_executor
 
@@ -109,6 +112,13 @@ def batch(
                                  run_budget_tokens=run_budget_tokens, overwrite=overwrite)
     except ValidationError as exc:
         raise _bad_setting(exc) from None
+    if check:
+        found = asyncio.run(check_batch(spec, cfg, settings))
+        if as_json:
+            print_json(found.model_dump(mode="json"))
+        else:
+            _print_check(found)
+        return
     solver = make_executor(executor, address=ray_address)
     with _ProgressBar(quiet=as_json) as bar:
         outcome = asyncio.run(run_batch(spec, cfg, settings, on_progress=bar.update,
@@ -241,6 +251,19 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _print_check(found: Any) -> None:
+    """What ``--check`` found, one line each; names and models printed as text."""
+    info = found.dataset
+    rows = f"{info.rows} row{'' if info.rows == 1 else 's'}"
+    typer.echo(f"dataset: {rows}, {info.kind}, format {info.format} "
+               f"(question field {printable(info.question_field)!r})")
+    for name, what in found.strategies.items():
+        roles = ", ".join(f"{role}={printable(model)}" for role, model in what["roles"].items())
+        typer.echo(f"{printable(name)}: {roles}")
+    typer.echo(f"sandbox: {found.sandbox or 'not needed'}")
+    typer.echo("check passed: nothing was solved or stored")
 
 
 def _print_outcome(outcome: Any) -> None:

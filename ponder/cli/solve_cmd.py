@@ -57,6 +57,9 @@ def solve(
     plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
     flags: SolveFlags = SolveFlags({}),
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
+    check: Annotated[bool, typer.Option("--check", help=(
+        "Check what the solve needs (the strategy takes its settings, every role's model can "
+        "be called), solve nothing."))] = False,
     as_json: JsonOpt = False, store: StoreOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Answer one question with the configured models and record it in the store."""
@@ -64,11 +67,32 @@ def solve(
 
     cfg = flags.config(config_for(config, store, cache=cache))
     options = flags.options(cfg, plan=plan)
+    if check:
+        _check(strategy or cfg.strategy, cfg, options, as_json=as_json)
+        return
     result = run_solve(question, strategy or cfg.strategy, config=cfg, options=options)
     if as_json:
         print_json(_result_json(result))
         return
     _print_result(result)
+
+
+def _check(strategy: str, cfg: Any, options: Any, *, as_json: bool) -> None:
+    """``--check``: :func:`ponder.check_run`, the checks every solve passes first."""
+    from ponder.graphs.api import check_run
+
+    run = check_run(strategy, cfg, options)
+    roles = {role: cfg.role(role).model for role in run.strategy.roles(run.options, run.settings)}
+    found = {"strategy": run.strategy.name, "roles": roles,
+             "settings": run.settings.model_dump(mode="json"),
+             "sandbox": cfg.sandbox.backend if run.strategy.runs_code else None}
+    if as_json:
+        print_json(found)
+        return
+    out = console()
+    out.print(text(f"{found['strategy']}: " + ", ".join(f"{r}={m}" for r, m in roles.items())))
+    out.print(text(f"sandbox: {found['sandbox'] or 'not needed'}"))
+    out.print(text("check passed: nothing was solved or stored"))
 
 
 def _print_result(result: Any) -> None:
