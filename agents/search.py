@@ -292,6 +292,24 @@ def collect(state: BeamState, *, deps: Deps[BeamSettings]) -> dict[str, Any]:
 Round = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
+SCORE_MEANINGS: dict[str, str] = {
+    "logprob": "the model's mean token log-probability (0 is certain)",
+    "judge": "the judge's log-score of the latest line (0 is a sure yes)",
+    "sum": "the model's mean token log-probability plus the judge's log-score",
+}
+"""What a candidate's ``score`` means under each ``beam_scorer``, as the UI says it."""
+
+
+def search_scorer(events: list[TraceEvent]) -> str:
+    """The scorer a search's trace says it ranked by (``logprob`` for traces written before
+    the trace said so)."""
+    for event in events:
+        for said in (event.outputs.get("scorer"), event.inputs.get("scorer")):
+            if isinstance(said, str) and said in SCORE_MEANINGS:
+                return said
+    return "logprob"
+
+
 def search_rounds(events: list[TraceEvent]) -> list[Round]:
     """``(candidates, kept)`` per round of a search, in time order, read back from its trace
     events by their outputs alone (whatever the nodes were called); empty for other traces."""

@@ -116,7 +116,10 @@ def run_notes(state: SolveState, deps: Deps) -> list[str]:
     """What the run could not do, per role used: missing capabilities, cut-off branches."""
     branches, notes = state.get("branches", []), list(state.get("notes", []))
     for role in dict.fromkeys(state.get("roles", [])):
-        notes += deps.models.notes(role, use_logprobs=deps.options.use_logprobs)
+        # The judge reads log-probabilities as its verdict's, never to weight branches: a
+        # judge without them is said by its own "no score" notes, not as weighting lost.
+        weighting = deps.options.use_logprobs and role != judge.JUDGE_ROLE
+        notes += deps.models.notes(role, use_logprobs=weighting)
         model = deps.models.role(role).model
         mine = [b for b in branches if b.model == model]
         if (deps.options.use_logprobs and deps.models.profile(role).logprobs and mine

@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from ponder.agents.search import search_rounds
+from ponder.agents.search import SCORE_MEANINGS, search_rounds, search_scorer
 from ponder.types import TraceEvent
 from ponder.ui import escape
 
@@ -67,6 +67,7 @@ class SearchTree:
     """Every candidate, parents first."""
 
     nodes: list[Candidate] = field(default_factory=list)
+    scorer: str = "logprob"  # what a score means: see ponder.agents.search.SCORE_MEANINGS
 
     @property
     def finished(self) -> list[Candidate]:
@@ -79,7 +80,7 @@ def _score(value: Any) -> float | None:
 
 def build(events: list[TraceEvent]) -> SearchTree:
     """The tree of candidates a search's trace events describe (empty for other traces)."""
-    tree = SearchTree()
+    tree = SearchTree(scorer=search_scorer(events))
     rounds = search_rounds(events)
     if not rounds:
         return tree
@@ -104,11 +105,15 @@ def build(events: list[TraceEvent]) -> SearchTree:
             present.append(node)
         survivors = Counter(str(k.get("code") or "") for k in kept)
         answers = {str(k.get("code") or ""): k.get("answer") for k in kept}
+        # The score a survivor was ranked by (a judge scores candidates after they are proposed).
+        ranked_by = {str(k.get("code") or ""): _score(k.get("score")) for k in kept}
         alive = []
         for node in present:
             if survivors[node.code]:
                 survivors[node.code] -= 1
                 answer = answers.get(node.code)
+                if ranked_by.get(node.code) is not None:
+                    node.score = ranked_by[node.code]
                 node.status, node.answer = ("finished", str(answer)) if answer is not None \
                     else ("kept", None)
                 alive.append(node)
@@ -150,12 +155,17 @@ def height(tree: SearchTree) -> int:
     return int(max(160, max(ys) - min(ys) + Y_STEP + 2 * MARGIN))
 
 
-def tooltip(node: Candidate) -> str:
-    """The whole program so far, its score (and the per-token probability it means)."""
+def tooltip(node: Candidate, scorer: str = "logprob") -> str:
+    """The whole program so far, its score said as what it is (and the probability a
+    log-score means)."""
     if node.score is None:
+        if node.parent is not None:
+            return f"{node.status} · no score\n{node.code}"
         return "the empty program the search started from"
-    chance = math.exp(node.score)
-    head = f"{node.status} · mean token log-prob {node.score:.3f} (p ≈ {chance:.2f})"
+    chance = f" (p ≈ {math.exp(node.score):.2f})" if scorer != "sum" else ""
+    what = {"logprob": "mean token log-prob", "judge": "judge log-score",
+            "sum": "log-prob + judge log-score"}.get(scorer, "score")
+    head = f"{node.status} · {what} {node.score:.3f}{chance}"
     if node.answer is not None:
         head += f" · answer {node.answer}"
     return f"{head}\n{node.code}"
@@ -172,7 +182,7 @@ def echarts_spec(tree: SearchTree, selected: int | None = None) -> dict[str, Any
                          if n.status == "finished" else {})},
         "label": {"formatter": escape.chart_label(n.label),
                   "color": "#546e7a" if n.status in ("pruned", "open") else "#ffffff"},
-        "tooltip": {"formatter": escape.html(tooltip(n))},
+        "tooltip": {"formatter": escape.html(tooltip(n, tree.scorer))},
     } for n in tree.nodes]
     links = [{"source": n.parent, "target": n.index,
               **({"lineStyle": {"opacity": 0.35}} if n.status == "pruned" else {})}
@@ -218,11 +228,11 @@ def show(events: list[TraceEvent], *, key: str) -> None:
     st.subheader("Search tree")
     st.caption(f"{len(tree.nodes) - 1} candidates over {max(n.depth for n in tree.nodes)} "
                f"rounds · {pruned} pruned (grey) · {len(tree.finished)} finished programs "
-               "(green, with their answer). Score: the model's mean token log-probability "
-               "(0 is certain). Click a candidate to read its program.")
+               f"(green, with their answer). Score: {SCORE_MEANINGS.get(tree.scorer, tree.scorer)}. "
+               "Click a candidate to read its program.")
     st.echarts_chart(echarts_spec(tree, st.session_state[pick_key]), key=chart_key,
                      on_select=lambda: _on_select(chart_key, pick_key), height=height(tree))
     node = tree.nodes[st.session_state[pick_key]]
-    st.markdown(f"**Candidate** · {escape.markdown(tooltip(node).splitlines()[0])}")
+    st.markdown(f"**Candidate** · {escape.markdown(tooltip(node, tree.scorer).splitlines()[0])}")
     if node.code:
         st.code(node.code, language="python")

@@ -218,3 +218,20 @@ def test_checked_with_the_judge_on_the_embedded_models(tmp_path):
     assert parts.get("check") == ("judged" if judged else "none")
     assert verdict_of(result).check == parts.get("check")
     assert all(b.verdict != "verified" for b in result.branches)
+
+
+def test_a_judge_without_logprobs_is_not_reported_as_confidence_weighting_lost(
+        scripted_config) -> None:
+    """Run notes ask each role's model what it loses; the judge is never asked about
+    weighting branches by log-probabilities (it does not weight branches)."""
+    from ponder.config import SolveOptions
+    from ponder.graphs.runtime import make_deps
+    from ponder.graphs.sampling import run_notes
+    from ponder.scripted import register_script
+
+    cfg = scripted_config(register_script("notes-judge", lambda m, i: "Answer: 1"))
+    deps = make_deps(cfg, SolveOptions(), strategy="checked", run_id="r")
+    asked: dict[str, bool] = {}
+    deps.models.notes = lambda role, *, use_logprobs: asked.update({role: use_logprobs}) or []
+    run_notes({"roles": ["reasoner", "judge"], "branches": []}, deps)
+    assert asked == {"reasoner": True, "judge": False}

@@ -71,3 +71,24 @@ def test_the_tree_is_drawn_left_to_right_with_pruned_candidates_greyed() -> None
 
 def test_a_trace_without_candidates_has_no_tree() -> None:
     assert search_tree.build([ev("problem", 0), ev("vote", 1, leader="5")]).nodes == []
+
+
+def test_a_judge_scored_search_says_its_scores_are_the_judges() -> None:
+    """With beam_scorer=judge the proposals carry no score until the judge has read them; the
+    tree takes the score each survivor was ranked by and names it as the judge's."""
+    a, b = "x = 12 * 5\n", "y = 12 + 5\n"
+    events = [
+        ev("expand", 1, candidates=[{"code": a, "score": None}, {"code": b, "score": None}]),
+        ev("prune", 2, scorer="judge", kept=[{"code": a, "score": -0.1, "answer": None,
+                                              "judge": -0.1}]),
+    ]
+    tree = search_tree.build(events)
+    assert tree.scorer == "judge"
+    kept = next(n for n in tree.nodes if n.line == "x = 12 * 5")
+    pruned = next(n for n in tree.nodes if n.line == "y = 12 + 5")
+    assert kept.score == -0.1 and pruned.score is None
+    assert search_tree.tooltip(kept, tree.scorer).startswith("open · judge log-score -0.100 (p ≈ 0.90)")
+    assert search_tree.tooltip(pruned, tree.scorer).startswith("pruned · no score")
+    assert search_tree.build(beam_trace()).scorer == "logprob"  # traces that never said
+    assert "mean token log-prob -0.289" in search_tree.tooltip(
+        search_tree.build(beam_trace()).nodes[1])
