@@ -142,10 +142,13 @@ class Store(StoreQueries, StoreBranches, StoreLeases, StoreFeedback, StoreSearch
                    run_id: str | None = None, config: dict[str, Any] | None = None,
                    config_hash: str | None = None, strategies: list[str] | None = None,
                    dataset: str | None = None, meta: dict[str, Any] | None = None) -> RunInfo:
-        """Record a new run and return it."""
+        """Record a new run and return it; its meta says which ponder wrote it (``ponder``)."""
+        from ponder import __version__
+
         run = RunInfo(id=run_id or new_id("run-"), name=name, kind=kind, created_at=time.time(),
                       config_hash=config_hash, config=config or {},
-                      strategies=strategies or [], dataset=dataset, meta=meta or {})
+                      strategies=strategies or [], dataset=dataset,
+                      meta={"ponder": __version__, **(meta or {})})
         try:
             self._exec(
                 "INSERT INTO runs (id, name, kind, created_at, status, config_hash, config,"

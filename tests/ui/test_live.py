@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import ponder
 from ponder.config import RoleConfig, SolveOptions, load_config
 from ponder.events import BranchFinished, VoteCounted
 from ponder.scripted import register_script
@@ -39,7 +40,8 @@ def test_a_live_solve_folds_every_branch_in_and_the_run_is_stored(tmp_path: Path
     assert live.tally()["5"].count == 2 and live.tally()["6"].count == 1
 
     run = store.require_run(live.run_id)
-    assert run.status == "done" and run.kind == "solve" and run.meta == {"source": "ui"}
+    assert run.status == "done" and run.kind == "solve"
+    assert run.meta == {"source": "ui", "ponder": ponder.__version__}
     assert store.result(live.run_id, live.problem_id).answer == "5"
     nodes = [e.node for e in store.events(live.run_id)]
     assert nodes.count("reason") == 3 and "vote" in nodes and "result" in nodes

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ponder
 from ponder.store import Store
 from ponder.ui import escape, widgets
 from ponder.verdict import verdict_of
@@ -218,7 +219,8 @@ def test_solve_page_solves_with_the_embedded_model(tmp_path: Path,
     assert metrics["Branches finished"] == "2" and metrics["Branches started"] == "2"
     db = Store(store)
     [run] = db.list_runs()
-    assert run.kind == "solve" and run.status == "done" and run.meta == {"source": "ui"}
+    assert run.kind == "solve" and run.status == "done"
+    assert run.meta == {"source": "ui", "ponder": ponder.__version__}
     [result] = db.results(run.id)
     assert metrics["Vote leader"] == (result.answer if result.answer is not None else "–")
     # Defect 4: a finished solve reads as finished: its answer and verdict badge, and no
