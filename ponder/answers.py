@@ -49,7 +49,7 @@ __all__ = [
     "program_answer", "reference_from_gsm8k", "strip_think", "value_answer",
 ]
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_THINK_TAG = re.compile(r"<(/?)think>", re.I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _PHRASE = re.compile(r"\banswer(?:\s+is\b\s*:?|\**\s*:)", re.I)
 _GSM = re.compile(r"####\s*(.*)")
@@ -68,18 +68,32 @@ _NUMBER_FRACTION = re.compile(r"\(?\s*(-?\d+)\s*/\s*(\d+)\s*\)?")
 _PY_LANGS = {"python", "py", "python3"}
 _SPAN_CHARS = 1000  # an answer is never longer; bounds the work on pathological text
 _MAX_BOXES = 8
+_MAX_PHRASES = 16  # "the answer is" spans tried, the last ones first
 _MAX_VERIFY_CHARS = 300
 _MAX_EXPONENT = 10_000
 
 
 def strip_think(text: str) -> str:
-    """Drop ``<think>`` blocks, text before a stray ``</think>`` and an unclosed ``<think>``."""
-    text = _THINK_BLOCK.sub("", text)
-    close = text.lower().rfind("</think>")
-    if close >= 0:
-        text = text[close + len("</think>"):]
-    opened = text.lower().find("<think>")
-    return text[:opened] if opened >= 0 else text
+    """Drop ``<think>`` blocks, text before a stray ``</think>`` and an unclosed ``<think>``.
+
+    One pass over the tags (a block ends at its first ``</think>``; a ``<think>`` inside an
+    open block is part of it), so text full of unclosed tags costs linear time.
+    """
+    kept: list[str] = []
+    pos, inside = 0, False
+    for tag in _THINK_TAG.finditer(text):
+        closing = bool(tag.group(1))
+        if inside:
+            if closing:
+                inside, pos = False, tag.end()
+        elif closing:  # a stray </think>: what came before it was thinking too
+            kept, pos = [], tag.end()
+        else:
+            kept.append(text[pos:tag.start()])
+            inside = True
+    if not inside:
+        kept.append(text[pos:])
+    return "".join(kept)
 
 
 def extract_answer(text: str, kind: ProblemKind = "math",
@@ -207,7 +221,7 @@ def _candidate_spans(text: str) -> Iterator[str]:
     boxed = _last_boxed(text)
     if boxed:
         yield boxed
-    for match in reversed(list(_PHRASE.finditer(text))):
+    for match in list(_PHRASE.finditer(text))[-_MAX_PHRASES:][::-1]:
         rest = text[match.end():match.end() + _SPAN_CHARS].lstrip(" \t*:")
         yield next((line for line in rest.splitlines() if line.strip()), "")  # "Answer:\n42"
     yield from reversed(_GSM.findall(text))

@@ -248,3 +248,22 @@ def test_reference_from_gsm8k() -> None:
     assert reference_from_gsm8k("#### -5") == "-5"
     with pytest.raises(DatasetError, match="####"):
         reference_from_gsm8k("no marker here")
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("a<think>x</think>b", "ab"),
+    ("a</think>b<think>c</think>d", "bd"),             # a stray close: before it was thinking
+    ("x<think>a</think>y</think>z", "z"),
+    ("x<THINK>a<think>b</think>c", "xc"),              # a block ends at its first close
+    ("keep <think>never closed", "keep "),
+    ("<think>" * 5000 + "42", ""),                      # unclosed tags only: nothing is said
+    ("no tags at all", "no tags at all"),
+])
+def test_strip_think_reads_tags_in_one_pass(text: str, kept: str) -> None:
+    assert strip_think(text) == kept
+
+
+def test_the_last_answer_phrase_wins_among_thousands() -> None:
+    text = "The answer is 3. " * 5000 + "The answer is 7."
+    assert extract_answer(text) == "7"
+    assert extract_answer("The answer is " * 20000) is None
