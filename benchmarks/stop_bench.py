@@ -38,7 +38,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arith import generate  # noqa: E402
-from stats import comparison_table, paired  # noqa: E402
+from stats import comparison_table, paired, wilson  # noqa: E402
 
 import ponder  # noqa: E402
 from ponder.config import RoleConfig, load_config  # noqa: E402
@@ -134,6 +134,30 @@ def stop_table(rows: list[dict[str, Any]], sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
+def kept_winner(rows: list[dict[str, Any]], stopped: str, fixed: str, n: int) -> tuple[int, int]:
+    """The stop rule's calibration: of the runs of ``stopped`` that stopped before ``n``
+    samples, how many answered as the same problem and seed did at the full budget
+    (``fixed``), as ``(kept, stopped early)``. The adaptive rule stops when it puts the
+    probability that its leader is the full-budget winner at ``stop_threshold`` or more, so
+    a calibrated rule keeps at least that share of winners."""
+    full = {(r["problem"], r["seed"]): r["answer"] for r in rows if r["setup"] == fixed}
+    early = [r for r in rows if r["setup"] == stopped and r["samples"] < n
+             and (r["problem"], r["seed"]) in full]
+    return sum(r["answer"] == full[r["problem"], r["seed"]] for r in early), len(early)
+
+
+def calibration_line(label: str, kept: int, early: int, threshold: float = 0.95) -> str:
+    """``kept`` of ``early`` with its Wilson interval, against the rule's threshold."""
+    if not early:
+        return f"- {label}: never stopped early"
+    low, high = wilson(kept, early)
+    verdict = ("meets" if low >= threshold else "consistent with" if high >= threshold
+               else "below")
+    return (f"- {label}: kept the full-budget winner in {kept}/{early} early stops "
+            f"({kept / early:.1%}, Wilson 95% [{low:.1%}, {high:.1%}]): {verdict} the "
+            f"threshold {threshold:.0%}")
+
+
 def by_level(rows: list[dict[str, Any]], sizes: list[int]) -> str:
     """The adaptive rule per difficulty: samples used and accuracy against fixed N."""
     lines = ["| difficulty | N | pairs | fixed accuracy | adaptive accuracy | adaptive samples used |",
@@ -159,7 +183,12 @@ def report(rows: list[dict[str, Any]], sizes: list[int], meta: dict[str, Any]) -
         keys = [f"fixed-{n}", f"cons-{n}", f"ada-{n}"]
         parts += [f"## N = {n}", "", comparison_table(rows, keys, f"fixed-{n}"), ""]
     parts += ["## Tokens and stopping", "", stop_table(rows, sizes), "",
-              "## Adaptive by difficulty", "", by_level(rows, sizes), ""]
+              "## Calibration: does a stopped run keep the full-budget winner?", ""]
+    for n in sizes:
+        for rule, name in (("ada", "adaptive"), ("cons", "conservative")):
+            kept, early = kept_winner(rows, f"{rule}-{n}", f"fixed-{n}", n)
+            parts.append(calibration_line(f"{name}, N = {n}", kept, early))
+    parts += ["", "## Adaptive by difficulty", "", by_level(rows, sizes), ""]
     for n in sizes:
         parts.append("- " + paired(rows, f"ada-{n}", f"fixed-{n}").line())
     return "\n".join(parts) + "\n"
@@ -175,7 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="stops_standin", help="file stem in benchmarks/results")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--smoke", action="store_true", help="6 problems, 1 seed, nothing kept")
+    parser.add_argument("--replot", type=Path, metavar="JSONL",
+                        help="redo the report from a stored stop_bench JSONL, solving nothing")
     args = parser.parse_args(argv)
+    if args.replot:
+        lines = [json.loads(line) for line in args.replot.read_text().splitlines() if line.strip()]
+        meta = next(line["meta"] for line in lines if "meta" in line)
+        rows = [line for line in lines if "meta" not in line]
+        sizes = sorted({r["n"] for r in rows})
+        text = report(rows, sizes, meta)
+        print(text)
+        args.replot.with_suffix(".md").write_text(text)
+        return 0
     if args.smoke:
         args.problems, args.seeds = 6, "0"
         args.out = Path(tempfile.mkdtemp(prefix="ponder-stops-"))
