@@ -84,9 +84,9 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
 
     Problems are the outer loop, so a run cut short still has every seed of the problems
     it finished (complete pairs for the paired comparison). ``cache`` (``X.db``) becomes one
-    response cache per sampling seed (``X-seed0.db``...): a cache key is the request and the
-    sample index, not the seed, so one cache shared between seeds would replay seed 0's
-    samples for every seed."""
+    response cache per sampling seed (``X-seed0.db``...), one file per seed to keep caches
+    small and separable (a cache key includes the seed since 2026-12-03; caches written
+    before were keyed without it and are simply missed)."""
     from ponder.cache import ResponseCache
     from ponder.graphs.api import build_graph
     from ponder.graphs.registry import get_strategy

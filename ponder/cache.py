@@ -17,10 +17,11 @@ from ponder.errors import ConfigError
 from ponder.types import Completion
 
 
-def request_key(request: dict[str, Any], index: int) -> str:
-    """A stable key for sample ``index`` of ``request``."""
+def request_key(request: dict[str, Any], index: int, seed: int = 0) -> str:
+    """A stable key for sample ``index`` of ``request`` drawn under the run's ``seed``: a
+    re-run with the same seed replays its samples, one with another seed draws new ones."""
     body = json.dumps(request, sort_keys=True, default=str)
-    return hashlib.sha256(f"{body}#{index}".encode()).hexdigest()
+    return hashlib.sha256(f"{body}#{index}@{seed}".encode()).hexdigest()
 
 
 class ResponseCache:

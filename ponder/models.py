@@ -140,7 +140,7 @@ class ModelClient:
                     seed=0 if seed is None else seed, stop_when=stop_when,
                     on_text=on_text if n == 1 else None)
         indices = list(range(first_index, first_index + n))
-        results = self._cached(request, indices)
+        results = self._cached(request, indices, call.seed)
         if call.on_text is not None and results:
             call.on_text(results[first_index].text)
         missing = [i for i in indices if i not in results]
@@ -148,15 +148,16 @@ class ModelClient:
         for i, completion in zip(missing, fresh):
             results[i] = completion
             if self.cache is not None:
-                self.cache.put(request_key(request, i), completion)
+                self.cache.put(request_key(request, i, call.seed), completion)
         return [results[i] for i in indices]
 
-    def _cached(self, request: dict[str, Any], indices: list[int]) -> dict[int, Completion]:
-        """The samples of ``request`` already in the cache, by sample index."""
+    def _cached(self, request: dict[str, Any], indices: list[int],
+                seed: int) -> dict[int, Completion]:
+        """The samples of ``request`` under ``seed`` already in the cache, by sample index."""
         found: dict[int, Completion] = {}
         if self.cache is not None:
             for i in indices:
-                hit = self.cache.get(request_key(request, i))
+                hit = self.cache.get(request_key(request, i, seed))
                 if hit is not None:
                     found[i] = hit
         return found
@@ -171,7 +172,7 @@ class ModelClient:
         if len(indices) == 1 and profile.n and backend.remote:
             # A lone sample of a fan-out: join its siblings in one n-request.
             return [await self._coalescer.join(
-                request_key(request, -1), indices[0],
+                request_key(request, -1, call.seed), indices[0],
                 lambda joined: self._sample(backend, spec, profile, call, joined))]
         return await self._sample(backend, spec, profile, call, indices)
 

@@ -177,6 +177,18 @@ async def test_cache_hits_are_free_and_samples_stay_distinct(tmp_path):
     assert not other[0].cached
 
 
+async def test_the_cache_replays_a_seed_and_never_hands_its_samples_to_another(tmp_path):
+    """A re-run with the same seed is free; one with another seed draws its own samples."""
+    model = register_script("cached-seeds", lambda messages, i: f"Answer: {i}")
+    client, _ = client_for(model, tmp_path, cache=ResponseCache(tmp_path / "seeds.db"))
+    first = await client.acomplete("reasoner", "q", n=2, seed=1)
+    same = await client.acomplete("reasoner", "q", n=2, seed=1)
+    other = await client.acomplete("reasoner", "q", n=2, seed=2)
+    unseeded = await client.acomplete("reasoner", "q", n=1)
+    assert [c.cached for c in first] == [False, False] and [c.cached for c in same] == [True, True]
+    assert [c.cached for c in other] == [False, False] and not unseeded[0].cached
+
+
 async def test_a_cache_hit_between_missing_samples_keeps_each_sample_its_own(tmp_path):
     """Samples 0 and 2 missing around a cached 1: two requests, never one n=2 request whose
     second choice would be sample 1 again."""
