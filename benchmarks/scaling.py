@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from arith import generate  # noqa: E402
 from setups import (ALIASES, CHECK_SETUPS, DEFAULT, GROUPS, MARKERS, SETUPS, SMOKE,  # noqa: E402
                     STOP_SETUPS, Setup)
-from stats import comparison_table, wilson  # noqa: E402
+from stats import accuracy_cell, comparison_table, paired, wilson  # noqa: E402
 
 from ponder.answers import reference_from_gsm8k  # noqa: E402
 from ponder.config import Config, load_config  # noqa: E402
@@ -201,11 +201,12 @@ def table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def stop_table(summary: list[dict[str, Any]]) -> str:
-    """Fixed N against both stop rules, side by side, ratios to fixed N (empty without them)."""
+def stop_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """Fixed N against both stop rules, side by side, paired against fixed N (empty without them)."""
     by = {s["setup"]: s for s in summary}
-    lines = ["| strategy | N | rule | accuracy | Δ vs fixed (problems) | tokens/problem | tokens ratio "
-             "| samples used | stopped early |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | N | rule | accuracy [Wilson 95%] | Δ vs fixed [95% CI] | won/lost "
+             "| tokens/problem | tokens ratio | samples used | stopped early |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for fixed in [s for s in STOP_SETUPS if not s.options.get("early_stop")]:
         f = by.get(fixed.key)
         if f is None:
@@ -215,11 +216,24 @@ def stop_table(summary: list[dict[str, Any]]) -> str:
                           ("adaptive", f"{prefix}-ada-{n}")):
             if key in by:
                 e = by[key]
-                lines.append(f"| {fixed.strategy} | {n} | {rule} | {e['accuracy']:.0%} ({e['right']}/"
-                             f"{e['problems']}) | {e['right'] - f['right']:+d} | {e['tokens']:.0f} | "
+                lines.append(f"| {fixed.strategy} | {n} | {rule} | {_accuracy(e)} | "
+                             f"{_versus(rows, key, fixed.key)} | {e['tokens']:.0f} | "
                              f"{e['tokens'] / max(f['tokens'], 1):.2f}x | {e['samples']:.1f} | "
                              f"{e['early']}/{e['problems']} |")
     return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _accuracy(s: dict[str, Any]) -> str:
+    """A summary row's accuracy with its counts and Wilson 95% interval."""
+    return accuracy_cell(s["right"], s["problems"])
+
+
+def _versus(rows: list[dict[str, Any]], a: str, b: str) -> str:
+    """``Δ [95% CI] | won/lost`` of setup ``a`` against ``b`` (two table cells; dashes for itself)."""
+    if a == b:
+        return "— | —"
+    p = paired(rows, a, b)
+    return f"{p.cell()} | {p.wins}/{p.losses}"
 
 
 def agreement(rows: list[dict[str, Any]]) -> str:
@@ -238,42 +252,42 @@ def agreement(rows: list[dict[str, Any]]) -> str:
 
 
 def check_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
-    """pot, verified and checked side by side: accuracy, tokens, ratios, cross-checks run."""
+    """pot, verified and checked side by side: accuracy, Δ vs pot, tokens, cross-checks run."""
     by = {s["setup"]: s for s in summary}
     pot, verified = by.get("pot-4"), by.get("verified-4")
     if pot is None or verified is None:
         return ""
-    lines = ["| strategy | N | accuracy | tokens/problem | vs pot | vs verified | samples used "
-             "| problems cross-checked |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | N | accuracy [Wilson 95%] | Δ vs pot [95% CI] | won/lost | tokens/problem "
+             "| vs pot | vs verified | samples used | problems cross-checked |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for setup in CHECK_SETUPS:
         e = by.get(setup.key)
         if e is None:
             continue
         mine = [r for r in rows if r["setup"] == setup.key]
         checked = sum(r.get("reasoned", 0) > 0 for r in mine)
-        lines.append(f"| {setup.strategy} | {setup.n} | {e['accuracy']:.1%} ({e['right']}/{e['problems']}) "
+        lines.append(f"| {setup.strategy} | {setup.n} | {_accuracy(e)} | {_versus(rows, setup.key, 'pot-4')} "
                      f"| {e['tokens']:.0f} | {e['tokens'] / max(pot['tokens'], 1):.2f}x "
                      f"| {e['tokens'] / max(verified['tokens'], 1):.2f}x | {e['samples']:.1f} "
                      f"| {checked}/{len(mine)} |")
     return "\n".join(lines)
 
 
-def claims(summary: list[dict[str, Any]]) -> list[str]:
-    """The headline comparisons between strategies, checked on the numbers just measured."""
+def claims(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    """The headline comparisons between strategies, paired on the rows just measured."""
     by = {s["setup"]: s for s in summary}
-    out = []
-    # (stopping against fixed N: see stop_table)
-    if "pot-8" in by and "sc-8" in by:
-        p, c = by["pot-8"], by["sc-8"]
-        out.append(f"pot N=8 vs self-consistency N=8 (code vs prose, both voted): accuracy "
-                   f"{p['accuracy']:.0%} vs {c['accuracy']:.0%}, "
-                   f"tokens {p['tokens'] / max(c['tokens'], 1):.2f}x")
-    for voted in ("sc-8", "pot-8"):
-        if "verified-8" in by and voted in by:
-            v, p = by["verified-8"], by[voted]
-            out.append(f"verified N=8 vs {p['strategy']} N=8: accuracy {v['accuracy']:.0%} vs "
-                       f"{p['accuracy']:.0%} ({(v['accuracy'] - p['accuracy']) * 100:+.0f} points), "
-                       f"tokens {v['tokens'] / max(p['tokens'], 1):.2f}x")
+    pairs = [("pot-8", "sc-8", "pot N=8 vs self-consistency N=8 (code vs prose, both voted)"),
+             ("verified-8", "sc-8", "verified N=8 vs self-consistency N=8"),
+             ("verified-8", "pot-8", "verified N=8 vs pot N=8"),
+             ("sc-16", "sc-8", "self-consistency N=16 vs N=8"),
+             ("pot-16", "pot-8", "pot N=16 vs N=8")]
+    out = []  # (stopping against fixed N: see stop_table)
+    for a, b, title in pairs:
+        if a in by and b in by:
+            p = paired(rows, a, b)
+            out.append(f"{title}: accuracy {_accuracy(by[a])} vs {_accuracy(by[b])}, "
+                       f"Δ {p.interval()} points ({p.wins} won, {p.losses} lost): {p.verdict}; "
+                       f"tokens {by[a]['tokens'] / max(by[b]['tokens'], 1):.2f}x")
     return out
 
 
@@ -335,16 +349,17 @@ def report(summaries: dict[str, list[dict[str, Any]]], meta: dict[str, Any],
             parts.append(f"Paired against {labels.get(baseline, baseline)} (same problems and "
                          f"seeds; Δ in points, bootstrap 95% CI over problems, * = excludes 0):\n\n"
                          + comparison_table(mine, [s["setup"] for s in summary], baseline, labels) + "\n")
-        stops = stop_table(summary)
+        stops = stop_table(summary, mine)
         if stops:
-            parts.append(f"Stop rules against fixed N:\n\n{stops}\n")
-        checks = check_table(summary, [r for r in rows or [] if name == "all" or r["dataset"] == name])
+            parts.append(f"Stop rules against fixed N (Δ paired on the same problems and seeds, "
+                         f"bootstrap 95% CI over problems, * = excludes 0):\n\n{stops}\n")
+        checks = check_table(summary, mine)
         if checks:
             parts.append(f"Verification where it pays:\n\n{checks}\n")
-        agree = agreement([r for r in rows or [] if name == "all" or r["dataset"] == name])
+        agree = agreement(mine)
         if agree and name != "all":
             parts.append(agree + "\n")
-        found = claims(summary)
+        found = claims(summary, mine)
         if found:
             parts.append("\n".join(f"- {c}" for c in found) + "\n")
     return "\n".join(parts)

@@ -77,12 +77,24 @@ class Paired:
         """Whether the 95% interval of the difference excludes 0."""
         return self.low > 0 or self.high < 0
 
+    def interval(self) -> str:
+        """``+3.3 [−5.6, +12.2]``: the difference and its 95% interval, in points."""
+        return f"{self.delta * 100:+.1f} [{self.low * 100:+.1f}, {self.high * 100:+.1f}]"
+
+    def cell(self) -> str:
+        """The interval for a table, marked ``*`` when it excludes 0."""
+        return self.interval() + (" *" if self.significant else "")
+
+    @property
+    def verdict(self) -> str:
+        return "a difference" if self.significant else "no significant difference"
+
     def line(self) -> str:
         """``Δ +3.3 points [−5.6, +12.2]`` with the discordant pairs and McNemar's p."""
-        verdict = "a difference" if self.significant else "no significant difference"
         return (f"{self.a} vs {self.b}: Δ {self.delta * 100:+.1f} points "
                 f"[{self.low * 100:+.1f}, {self.high * 100:+.1f}] over {self.pairs} pairs "
-                f"({self.wins} won, {self.losses} lost; McNemar p = {self.p_mcnemar:.3f}): {verdict}")
+                f"({self.wins} won, {self.losses} lost; McNemar p = {self.p_mcnemar:.3f}): "
+                f"{self.verdict}")
 
 
 def outcomes(rows: Sequence[dict[str, Any]], setup: str) -> dict[tuple[str, Any], bool]:
@@ -144,8 +156,7 @@ def comparison_table(rows: Sequence[dict[str, Any]], setups: Sequence[str], base
             cells += ["—", "—", "—"]
         else:
             p = paired(rows, setup, baseline)
-            cells += [f"{p.delta * 100:+.1f} [{p.low * 100:+.1f}, {p.high * 100:+.1f}]"
-                      + (" *" if p.significant else ""), f"{p.wins}/{p.losses}", f"{p.p_mcnemar:.3f}"]
+            cells += [p.cell(), f"{p.wins}/{p.losses}", f"{p.p_mcnemar:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -100,3 +100,44 @@ def test_the_tuning_split_is_unchanged() -> None:
     first = arith.generate(1, 2, seed=0)
     assert [p.id for p in first] == ["arith1-0", "arith1-1"] and first[0].meta["split"] == "tune"
     assert arith.generate(2, 30, seed=1) == arith.generate(2, 30, seed=1, split="tune")
+
+
+def scaling_rows(outcomes: dict[str, list[int]]) -> list[dict]:
+    """One-seed ``scaling.py`` rows for ``setup -> [problem] -> correct``."""
+    return [{"setup": setup, "dataset": "arith-1step", "problem": f"arith1-{i}", "seed": 0,
+             "correct": bool(c), "tokens": 100 * (1 + setup.count("8")), "latency_s": 0.1,
+             "samples": 8 if setup.endswith("8") else 4, "error": None}
+            for setup, column in outcomes.items() for i, c in enumerate(column)]
+
+
+def test_the_replot_gives_every_secondary_accuracy_an_interval(tmp_path: Path) -> None:
+    half, all_right = [1] * 5 + [0] * 5, [1] * 10
+    rows = scaling_rows({"sc-8": half, "sc-ada-8": [1] * 4 + [0] * 6, "pot-8": all_right,
+                         "verified-8": all_right, "pot-4": half, "verified-4": half,
+                         "checked-4-c1-b70": [1] * 6 + [0] * 4})
+    log = tmp_path / "rows.jsonl"
+    log.write_text(json.dumps({"meta": {"date": "2026-12-03", "cores": 2}}) + "\n"
+                   + "\n".join(json.dumps(r) for r in rows) + "\n")
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "scaling.py"), "--replot", str(log),
+                           "--out", str(tmp_path), "--name", "rows"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "rows.md").read_text()
+    lost = stats.paired(rows, "sc-ada-8", "sc-8")
+    assert lost.delta == pytest.approx(-0.1) and (lost.wins, lost.losses) == (0, 1)
+    # stop rules against fixed N: Wilson interval, paired Δ with its interval, won/lost
+    assert ("| self-consistency | 8 | fixed | 50.0% (5/10) [23.7, 76.3] | — | — | 200 | 1.00x "
+            "| 8.0 | 0/10 |") in text
+    assert (f"| self-consistency | 8 | adaptive | 40.0% (4/10) [16.8, 68.7] | {lost.cell()} | 0/1 "
+            "| 200 |") in text
+    # verification where it pays: the same against pot
+    gain = stats.paired(rows, "checked-4-c1-b70", "pot-4")
+    assert f"| 60.0% (6/10) [31.3, 83.2] | {gain.cell()} | 1/0 |" in text
+    # the headline comparisons: both accuracies with intervals, Δ with its interval, a verdict
+    code = stats.paired(rows, "pot-8", "sc-8")
+    assert code.significant
+    assert ("- pot N=8 vs self-consistency N=8 (code vs prose, both voted): accuracy "
+            "100.0% (10/10) [72.2, 100.0] vs 50.0% (5/10) [23.7, 76.3], "
+            f"Δ {code.interval()} points (5 won, 0 lost): a difference; tokens 1.00x") in text
+    assert ("- verified N=8 vs pot N=8: accuracy 100.0% (10/10) [72.2, 100.0] vs 100.0% (10/10) "
+            "[72.2, 100.0], Δ +0.0 [+0.0, +0.0] points (0 won, 0 lost): no significant difference") in text
