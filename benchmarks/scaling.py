@@ -208,18 +208,18 @@ def stop_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str
              "| tokens/problem | tokens ratio | samples used | stopped early |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for fixed in [s for s in STOP_SETUPS if not s.options.get("early_stop")]:
-        f = by.get(fixed.key)
-        if f is None:
-            continue
         prefix, n = fixed.key.rsplit("-", 1)
-        for rule, key in (("fixed", fixed.key), ("conservative", f"{prefix}-cons-{n}"),
-                          ("adaptive", f"{prefix}-ada-{n}")):
-            if key in by:
-                e = by[key]
-                lines.append(f"| {fixed.strategy} | {n} | {rule} | {_accuracy(e)} | "
-                             f"{_versus(rows, key, fixed.key)} | {e['tokens']:.0f} | "
-                             f"{e['tokens'] / max(f['tokens'], 1):.2f}x | {e['samples']:.1f} | "
-                             f"{e['early']}/{e['problems']} |")
+        rules = [(rule, key) for rule, key in (("fixed", fixed.key), ("conservative", f"{prefix}-cons-{n}"),
+                                               ("adaptive", f"{prefix}-ada-{n}")) if key in by]
+        if fixed.key not in by or len(rules) < 2:  # nothing to compare
+            continue
+        f = by[fixed.key]
+        for rule, key in rules:
+            e = by[key]
+            lines.append(f"| {fixed.strategy} | {n} | {rule} | {_accuracy(e)} | "
+                         f"{_versus(rows, key, fixed.key)} | {e['tokens']:.0f} | "
+                         f"{e['tokens'] / max(f['tokens'], 1):.2f}x | {e['samples']:.1f} | "
+                         f"{e['early']}/{e['problems']} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
