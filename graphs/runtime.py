@@ -34,13 +34,16 @@ def make_deps(config: Config, options: SolveOptions, *, strategy: str, run_id: s
               models: ModelClient | None = None, sandbox: Sandbox | None = None,
               needs_sandbox: bool = False, stream_text: bool = False) -> Deps[Any]:
     """Dependencies for one run: model client, sandbox if needed, the store as trace sink."""
+    models = models or ModelClient(config)
     if options.seed is None:
         # No seed asked for: a fresh one per run, recorded in the result (``Result.seed``),
-        # so a re-run draws new samples and ``--seed`` can replay this one.
-        options = options.model_copy(update={"seed": secrets.randbelow(2**31)})
+        # so a re-run draws new samples and ``--seed`` can replay this one. With a response
+        # cache, seed 0, so that re-running is free (the cache keys samples by seed).
+        seed = 0 if models.cache is not None else secrets.randbelow(2**31)
+        options = options.model_copy(update={"seed": seed})
     if sandbox is None and needs_sandbox:
         sandbox = make_sandbox(config.sandbox)
-    return Deps(models=models or ModelClient(config), options=options,
+    return Deps(models=models, options=options,
                 settings=settings or NoSettings(), sandbox=sandbox, run_id=run_id,
                 strategy=strategy, emit=store.add_event if store is not None else _drop,
                 stream_text=stream_text)

@@ -56,7 +56,8 @@ def solve(
         "A strategy name: `ponder strategies` lists them."))] = None,
     plan: Annotated[bool, typer.Option("--plan", help="Let the standard model plan first.")] = False,
     flags: SolveFlags = SolveFlags({}),
-    cache: Annotated[Path | None, typer.Option(help="SQLite response cache: re-runs are free.")] = None,
+    cache: Annotated[Path | None, typer.Option(help=(
+        "SQLite response cache: a re-run with the same --seed (or none) is free."))] = None,
     check: Annotated[bool, typer.Option("--check", help=(
         "Check what the solve needs (the strategy takes its settings, every role's model can "
         "be called), solve nothing."))] = False,

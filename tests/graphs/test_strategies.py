@@ -269,6 +269,10 @@ def test_response_cache_makes_reruns_free(scripted_config, tmp_path):
     first = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
     again = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg)
     assert first.usage.calls == 2 and again.usage.calls == 0 and again.answer == "42"
+    assert first.seed == again.seed == 0  # with a cache, no seed means seed 0: a replay
+    other = ponder.solve("What is 6 * 7?", strategy="self-consistency", samples=2, config=cfg,
+                         seed=5)
+    assert other.usage.calls == 2  # another seed draws its own samples, never seed 0's
 
 
 def test_plain_voting_stops_once_the_leader_cannot_be_caught(scripted_config):
