@@ -61,7 +61,10 @@ Early stopping (:func:`is_decided`) follows one of two named rules (``SolveOptio
   start, 5:1 after 6, 6:2 after 8; a tie never stops. The counts are those of the vote after
   DeepConf's confidence filter (when log-probabilities are on), so it composes with it.
   Reducing to the top two answers is slightly cautious: samples that go to a third answer
-  cannot help the runner-up.
+  cannot help the runner-up. Its calibration is measured, not assumed: of the runs it stopped
+  early, the share whose answer the full budget would have kept (``benchmarks/stop_bench.py``
+  and the held-out ``pot`` runs in ``benchmarks/README.md``) must reach the threshold; the
+  uniform prior has kept it with room to spare on every set measured.
 * ``"conservative"`` — stop only when the leader can no longer be overtaken:
   ``leader > runner_up + remaining * max_weight`` (every remaining sample is assumed to
   go to the runner-up with the largest weight a single branch of this strategy can carry:
