@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from ponder.config import Config, SolveOptions, options_for, renamed_settings
-from ponder.config import run_config as record_config
+from ponder.config import run_config
 from ponder.errors import ConfigError, PonderError, SandboxUnavailable, StoreError
 from ponder.eval.datasets import DatasetInfo, DatasetSpec, iter_problems, validate
 from ponder.graphs.lifecycle import solve_problem
@@ -120,11 +120,11 @@ ProgressFn = Callable[[BatchProgress], None]
 
 
 # run identity -------------------------------------------------------------------------------
-def run_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
-               options: SolveOptions, strategies: list[str]) -> dict[str, Any]:
+def batch_config(spec: DatasetSpec, info: DatasetInfo, config: Config,
+                 options: SolveOptions, strategies: list[str]) -> dict[str, Any]:
     """The settings that decide a batch's results (every run's shape, plus its dataset);
     their hash identifies the run."""
-    return record_config(config, options, strategies, dataset={
+    return run_config(config, options, strategies, dataset={
         "source": spec.identity, "sha256": info.sha256, "format": info.format,
         "kind": info.kind, "question_field": info.question_field,
         "answer_field": info.answer_field, "id_field": info.id_field})
@@ -428,9 +428,7 @@ async def check_batch(spec: DatasetSpec, config: Config, settings: BatchSettings
     for name in settings.strategies:
         run = check_run(name, config, own_options(get_strategy(name), options), models=models,
                         settings=typed[name])
-        roles = run.strategy.roles(run.options, run.settings)
-        found[name] = {"roles": {role: config.role(role).model for role in roles},
-                       "settings": run.settings.model_dump(mode="json")}
+        found[name] = {"roles": run.roles, "settings": run.settings.model_dump(mode="json")}
     sandbox = sandbox_for(config, settings.strategies, info.kind)
     if sandbox is not None:
         await sandbox.aclose()
@@ -461,7 +459,7 @@ async def run_batch(spec: DatasetSpec, config: Config, settings: BatchSettings, 
     typed = check_settings(settings.strategies, options)
     executor = make_executor(executor) if isinstance(executor, str) else executor
     info = validate(spec)
-    identity = run_config(spec, info, config, options, settings.strategies)
+    identity = batch_config(spec, info, config, options, settings.strategies)
     sandbox = sandbox or sandbox_for(config, settings.strategies, info.kind)
     db = store or Store(config.store)
     run = open_run(db, settings.run or default_run_name(spec, config_hash(identity)), identity,

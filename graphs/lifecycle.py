@@ -48,6 +48,12 @@ class CheckedRun(Generic[SettingsT]):
     settings: SettingsT
     models: ModelClient
 
+    @property
+    def roles(self) -> dict[str, str]:
+        """The roles the run will call, each with the model it names."""
+        return {role: self.models.config.role(role).model
+                for role in self.strategy.roles(self.options, self.settings)}
+
 
 def check_run(strategy: str, config: Config, options: SolveOptions, *,
               models: ModelClient | None = None, settings: Any = None) -> CheckedRun[Any]:

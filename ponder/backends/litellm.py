@@ -124,9 +124,9 @@ def _missing_keys(litellm: Any, spec: RoleConfig) -> list[str]:
         return [] if os.environ.get(spec.api_key_env) else [spec.api_key_env]
     env = litellm.validate_environment(model=spec.model, api_base=spec.api_base)
     missing = [k for k in env.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))]
-    name = f"{spec.provider.upper()}_API_KEY"
-    if not missing and not spec.api_base and os.environ.get(name) == "":
-        missing = [name]  # LiteLLM counts a variable set to "" as a key; a blank key is none
+    if not missing and not spec.api_base and _key(spec) == "":
+        # LiteLLM counts a variable set to "" as a key; a blank key is none
+        missing = [f"{spec.provider.upper()}_API_KEY"]
     return missing
 
 

@@ -108,7 +108,8 @@ def batch(
     try:
         # --demos is resolved once, here: each problem then picks its nearest from the pool.
         settings = BatchSettings(strategies=names, options=flags.options(cfg),
-                                 concurrency=concurrency, run=run, limit=limit, run_budget_usd=run_budget_usd,
+                                 concurrency=concurrency, run=run, limit=limit,
+                                 run_budget_usd=run_budget_usd,
                                  run_budget_tokens=run_budget_tokens, overwrite=overwrite)
     except ValidationError as exc:
         raise _bad_setting(exc) from None

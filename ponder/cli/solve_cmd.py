@@ -83,7 +83,7 @@ def _check(strategy: str, cfg: Any, options: Any, *, as_json: bool) -> None:
     from ponder.graphs.api import check_run
 
     run = check_run(strategy, cfg, options)
-    roles = {role: cfg.role(role).model for role in run.strategy.roles(run.options, run.settings)}
+    roles = run.roles
     found = {"strategy": run.strategy.name, "roles": roles,
              "settings": run.settings.model_dump(mode="json"),
              "sandbox": cfg.sandbox.backend if run.strategy.runs_code else None}
