@@ -21,7 +21,7 @@ def program_from(text: str, style: str, problem_kind: str, prompt_tail: str) -> 
     return extract_code(text)
 
 
-async def write_code(state: BranchState, *, deps: Deps) -> dict[str, Any]:
+async def write_code(state: BranchState, *, deps: Deps[Any]) -> dict[str, Any]:
     """Sample a program for branch ``state['index']``."""
     problem, role = state["problem"], state["role"]
     branch: Branch = state.get("branch") or Branch(id=state["branch_id"], index=state["index"])

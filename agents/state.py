@@ -41,6 +41,8 @@ class SolveState(TypedDict, total=False):
     stopped: str | None
     stage: str | None  # the Stage sampling moved to (None: the first)
     stages: Annotated[list[StageRecord], operator.add]  # each stage entered, in order
+    # What a stage's node tells the branches it plans (sent with each, see BranchState).
+    stage_args: dict[str, Any]
     result: Result | None
 
 
@@ -54,6 +56,7 @@ class BranchState(TypedDict, total=False):
     index: int
     branch_id: str
     parent_event: str | None
+    stage_args: dict[str, Any]
     branch: Branch
     branches: Annotated[list[Branch], operator.add]
 

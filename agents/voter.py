@@ -89,10 +89,15 @@ when the leader cannot be overtaken (certain), ``"adaptive"`` when only the post
   a winner that only refuted pairs back keeps ``max(w, 1 - w)``, as in the vote.
 
 The ``status`` and ``check`` name the strongest check of the winner, in this order: a verified
-branch (``verified``, ``executed``), a judge's acceptance (``verified``, ``judged``), a refuted
-branch (``unverified``, ``executed``), a judge's rejection (``unverified``, ``judged``), else
+branch, or an executed program's result that another branch's reasoning agrees with where no
+branch of the winner was refuted (``verified``, ``executed``: ``checked``'s reasoning
+cross-check; a ``verified`` branch's program is written without seeing its reasoning, so its
+pair is this same check made within one branch), a judge's acceptance (``verified``,
+``judged``), a refuted branch (``unverified``, ``executed``), a judge's rejection
+(``unverified``, ``judged``), else
 ``unchecked`` (``executed`` when an executed program's result backs the winner, ``judged``
-when the judge scored it without deciding, else ``none``). They feed :func:`ponder.verdict.verdict_of`, so the badge,
+when the judge scored it without deciding, else ``none``). Reasoning in another branch that
+disagrees refutes nothing: it votes for its own answer, and the winner stays ``unchecked``. They feed :func:`ponder.verdict.verdict_of`, so the badge,
 the confidence and the vote read one table: a vote whose programs all crashed is a prose-only
 vote, ``unchecked`` with no executed check, and its badge says ``unverified``.
 
@@ -341,15 +346,22 @@ def assess(branches: Sequence[Branch], winner: str | None, share: float,
     token_confidence = sum(tokens) / len(tokens) if tokens else None
     confidence = min(share, stability) * trust
     scored = any("judge" in b.rewards for b in mine)
-    status, check = _strongest_check(verified, judged, refuted, rejected, executed, scored)
+    # Reasoned answers (no program of their own answered; a judge may have accepted them)
+    # agreeing with an executed result.
+    reasoned = rows.count("prose") + judged if executed else 0
+    status, check = _strongest_check(verified, judged, refuted, rejected, executed, scored,
+                                     reasoned)
     by_judge = f", judge: {judged} accepted, {rejected} rejected" if judged + rejected else ""
+    by_prose = (f", {reasoned} reasoned answer(s) agree with the programs"
+                if reasoned and not verified + refuted else "")
     summary = (f"{len(mine)} of {sum(counts.values())} branches agree; {verified} verified, "
-               f"{refuted} refuted{by_judge}; token confidence "
+               f"{refuted} refuted{by_judge}{by_prose}; token confidence "
                + (f"{token_confidence:.2f}" if token_confidence is not None else "n/a"))
     return {"confidence": round(confidence, 4), "status": status,
             "split": len(mine) <= runner_up, "agree": len(mine), "runner_up": runner_up,
             "counted": sum(counts.values()), "verified": verified, "refuted": refuted,
             "executed": executed, "judged": judged, "rejected": rejected, "check": check,
+            "reasoned_agree": reasoned,
             "prose_weight": weights.prose_weight, "share": round(share, 4),
             "stability": round(stability, 4), "trust": round(trust, 4),
             "verification": verified / (verified + refuted) if verified + refuted else None,
@@ -357,9 +369,9 @@ def assess(branches: Sequence[Branch], winner: str | None, share: float,
 
 
 def _strongest_check(verified: int, judged: int, refuted: int, rejected: int,
-                     executed: int, scored: bool) -> tuple[str, str]:
+                     executed: int, scored: bool, reasoned: int = 0) -> tuple[str, str]:
     """The winner's status and the kind of check behind it (order in the module doc)."""
-    if verified:
+    if verified or (reasoned and not refuted):
         return "verified", "executed"
     if judged:
         return "verified", "judged"

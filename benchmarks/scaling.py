@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -76,20 +77,24 @@ def datasets(args: argparse.Namespace) -> dict[str, list[Problem]]:
 
 async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]],
               log: Path, meta: dict[str, Any], seeds: list[int],
-              cache: Path | None = None) -> list[dict[str, Any]]:
+              cache: Path | None = None, seedless: bool = False) -> list[dict[str, Any]]:
     """Solve every problem with every setup and sampling seed, rotating the setups' order.
 
     Problems are the outer loop, so a run cut short still has every seed of the problems
     it finished (complete pairs for the paired comparison). ``cache`` (``X.db``) becomes one
     response cache per sampling seed (``X-seed0.db``...), one file per seed to keep caches
     small and separable (a cache key includes the seed since 2026-12-03; caches written
-    before were keyed without it and are simply missed)."""
+    before were keyed without it and are missed, unless ``seedless`` keys these per-seed
+    files the old way, which is unambiguous within one seed's file)."""
+    from ponder import models as model_client
     from ponder.cache import ResponseCache
     from ponder.graphs.api import build_graph
     from ponder.graphs.registry import get_strategy
     from ponder.models import ModelClient
     from ponder.sandbox import make_sandbox
 
+    if seedless:
+        model_client.request_key = seedless_key  # type: ignore[assignment]
     models = ModelClient(config)
     caches = {seed: ResponseCache(cache.with_name(f"{cache.stem}-seed{seed}{cache.suffix}"))
               for seed in seeds} if cache else {}
@@ -117,6 +122,12 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
             print(f"[{i + 1}/{len(todo)}] {problem.id} seed {seed}: {done}/{len(setups)} setups right",
                   file=sys.stderr, flush=True)
     return rows
+
+
+def seedless_key(request: dict[str, Any], index: int, seed: int = 0) -> str:
+    """A response cache key as written before 2026-12-03: the request and sample index only."""
+    body = json.dumps(request, sort_keys=True, default=str)
+    return hashlib.sha256(f"{body}#{index}".encode()).hexdigest()
 
 
 def setup_options(setup: Setup, config: Config, **fields: Any) -> Any:
@@ -179,6 +190,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-file", type=Path,
                         help="keep the shared response caches in FILE-seedK.db (implies --cache); "
                         "a later run with the same FILE replays the samples drawn before")
+    parser.add_argument("--seedless-cache", action="store_true",
+                        help="key the per-seed caches without the seed, as before 2026-12-03, to "
+                        "replay caches written then (each seed has its own file, so no mix-up)")
     parser.add_argument("--data", type=Path, default=GSM8K, help="GSM8K test JSONL")
     parser.add_argument("--out", type=Path, help=f"where the PNG and tables go (default {RESULTS}; "
                         "a temporary folder with --smoke)")
@@ -228,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             cache = args.cache_file or (Path(tmp) / "responses.db" if args.cache else None)
             started = time.perf_counter()
             log = args.out / f"{args.name}.jsonl"
-            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds, cache))
+            rows = asyncio.run(run(config, args.setups, datasets(args), log, meta, args.seeds, cache,
+                                  args.seedless_cache))
             meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
             with log.open("a") as out:  # the finished run's meta, with its duration
                 out.write(json.dumps({"meta": meta}) + "\n")

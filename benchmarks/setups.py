@@ -52,11 +52,13 @@ EVIDENCE_SETUPS = [
     Setup("pot-4-fixed", "pot", "4", {"samples": 4, "early_stop": False}),
     *[Setup(f"verified-4-w{int(w * 100)}", "verified", f"≤4 (prose {w})",
             {"samples": 4, "early_stop": True, "prose_weight": w}) for w in (0.25, 0.5, 1.0)],
-    Setup("checked-4-default", "checked", "≤4+1", {"samples": 4, "early_stop": True}),
-    Setup("checked-4-agree1", "checked", "≤4+1 (min_agree 1)",
-          {"samples": 4, "early_stop": True, "min_agree": 1}),
-    Setup("checked-4-agree2", "checked", "≤4+1 (min_agree 2)",
-          {"samples": 4, "early_stop": True, "min_agree": 2}),
+    # checked's cross-check written out (its default changed on 2026-12-03, issue 28): a
+    # verified branch (reason and a program) or reasoning alone, at min_agree 3, 2 and 1.
+    *[Setup(f"checked-4-{check}{suffix}", "checked", f"≤4+1 ({check} check{label})",
+            {"samples": 4, "early_stop": True, "cross_check": check, **extra})
+      for check in ("verified", "reasoning")
+      for suffix, label, extra in (("", "", {}), ("-agree1", ", min_agree 1", {"min_agree": 1}),
+                                   ("-agree2", ", min_agree 2", {"min_agree": 2}))],
 ]
 # More prose weights for verified, to replay from a kept response cache (--cache-file).
 PROSE_SWEEP = [Setup(f"verified-4-w{int(w * 100)}", "verified", f"≤4 (prose {w})",
@@ -77,7 +79,10 @@ SETUPS = [
     *PROSE_SWEEP,
 ]
 # Older names of the same setups (commands in benchmarks/README.md).
-ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16"}
+ALIASES = {"early-8": "sc-cons-8", "early-16": "sc-cons-16",
+           # before checked's default cross-check became reasoning (issue 28)
+           "checked-4-default": "checked-4-verified", "checked-4-agree1": "checked-4-verified-agree1",
+           "checked-4-agree2": "checked-4-verified-agree2"}
 GROUPS = {"stops": [s.key for s in STOP_SETUPS], "checked": [s.key for s in CHECK_SETUPS],
           "sweep": ["pot-4"] + [s.key for s in EVIDENCE_SETUPS[2:5] + PROSE_SWEEP],
           "evidence": [s.key for s in EVIDENCE_SETUPS]}

@@ -47,7 +47,9 @@ class Stage:
     sampling and may pick the first role; ``steps``, when given, are the branch steps of the
     stage's branches (e.g. programs first, then reasoning cross-checked by a program), and
     ``step_nodes`` replace the :data:`BRANCH_STEPS` node of a step name for those branches
-    (e.g. a judge that runs only when a setting asks for it).
+    (e.g. a judge that runs only when a setting asks for it); ``node`` may set ``stage_args``,
+    which each branch it plans receives (e.g. whether ``checked``'s cross-check writes a
+    program).
     """
 
     name: str
@@ -106,7 +108,8 @@ def fan_out(state: SolveState, *, mode: str, target: str = "branch") -> list[Sen
     sends = [
         Send(target, {"problem": state["problem"], "role": state["role"],
                       "plan": state.get("plan"), "mode": mode, "index": first + i,
-                      "branch_id": new_id("b-"), "parent_event": state.get("parent_event")})
+                      "branch_id": new_id("b-"), "parent_event": state.get("parent_event"),
+                      "stage_args": state.get("stage_args") or {}})
         for i in range(state.get("round_size", 0))
     ]
     return sends or "vote"

@@ -6,9 +6,21 @@ program, run it) vote first. Where they settle the problem, that is the result, 
 tokens. Where they leave doubt — no program gave an answer, fewer than ``min_agree`` programs
 agree on the winner, the vote is split, or the winner's confidence (its share of the vote and
 how stable that is, see :mod:`ponder.agents.voter`) is below ``check_below`` — a second stage
-samples ``check_samples`` ``verified``-style branches (reason, write a program, run it; the
-reasoning agreeing with the program verifies the branch). A crashed program says nothing about
-the answer, so crashes alone lead to a cross-check only where no program answered.
+samples ``check_samples`` cross-check branches that reason in prose (below: whether they also
+write a program); reasoning that agrees with the programs' result verifies it. A crashed
+program says nothing about the answer, so crashes alone lead to a cross-check only where no
+program answered.
+
+What a cross-check branch does is ``cross_check``. ``"reasoning"`` (the default) reasons only,
+without a program of its own: its prose answer adds ``prose_weight`` to the programs' answer it
+agrees with — what a verified pair's prose adds to its program, since a ``verified`` branch's
+program is written without seeing its reasoning — and the answer it agrees with is reported
+verified (:func:`ponder.agents.voter.assess`), at about 0.4× a verified branch's tokens. Where
+no program gave an answer there is nothing for reasoning to check, so the cross-check writes a
+program too; code problems always do (a program is their answer). ``"verified"``
+(``--set cross_check=verified``) always reasons and writes a program. On 200 fresh problems ×
+3 seeds the two were level in accuracy and the reasoning check cost 1.30× ``pot``'s tokens
+against 1.51× (``benchmarks/README.md``).
 
 ``min_agree`` (3) makes the decision independent of how early the programs' vote stopped: the
 adaptive stop rule may stop a small budget on a 2:0 start (its Beta criterion says the leader
@@ -41,7 +53,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ponder.agents import judge
+from ponder.agents import coder, judge
 from ponder.agents.deps import Deps
 from ponder.agents.router import stage_branches
 from ponder.agents.state import BranchState, SolveState
@@ -52,14 +64,18 @@ from ponder.graphs.strategy import Shape, Strategy, default_roles
 
 
 class CheckedSettings(VoteSettings):
-    """When to cross-check, with how many reasoning branches, and what checks the reasoning
-    no program could check (``check_with``: ``program`` leaves it unchecked, ``judge`` asks
-    the judge role); ``prose_weight`` is the vote's weight of unchecked prose."""
+    """When to cross-check, with how many reasoning branches, whether they write a program too
+    (``cross_check``: ``reasoning``, the default, only reasons where programs answered;
+    ``verified`` reasons and writes one), and what
+    checks the reasoning no program could check (``check_with``: ``program`` leaves it
+    unchecked, ``judge`` asks the judge role); ``prose_weight`` is the vote's weight of
+    unchecked prose."""
 
     check_below: float = Field(0.7, ge=0.0, le=1.0)
     check_samples: int | None = Field(None, ge=1)
     min_agree: int = Field(3, ge=1)
     check_with: Literal["program", "judge"] = "program"
+    cross_check: Literal["reasoning", "verified"] = "reasoning"
 
     def samples_after(self, options: SolveOptions) -> int:
         """Cross-check branches when one is needed (a quarter of ``samples`` by default)."""
@@ -93,14 +109,39 @@ def cross_check(state: SolveState, *, deps: Deps[CheckedSettings]) -> dict[str, 
     deps.trace(inputs={"answer": state.get("answer"), "confidence": state.get("confidence"),
                        "summary": (state.get("confidence_parts") or {}).get("summary")},
                outputs={"why": doubt(state, settings.check_below, settings.min_agree),
-                        "samples": samples, "check_with": settings.check_with})
+                        "samples": samples, "cross_check": settings.cross_check,
+                        "program": writes_program(state, settings),
+                        "check_with": settings.check_with})
     # The plan becomes what was sampled plus the cross-check: programs the vote stopped
     # short of are not drawn later.
     update: dict[str, Any] = {"stage_samples": used + samples, "planned": used + samples,
-                              "decided": False}
+                              "decided": False,
+                              "stage_args": {"program": writes_program(state, settings)}}
     if settings.check_with == "judge":
         update["roles"] = [judge.JUDGE_ROLE]
     return update
+
+
+def writes_program(state: SolveState, settings: CheckedSettings) -> bool:
+    """Whether the cross-check writes a program: ``verified`` always; ``reasoning`` only where
+    no program gave an answer for the reasoning to check."""
+    return settings.cross_check == "verified" or state.get("answer") is None
+
+
+def reasoning_only(state: BranchState) -> bool:
+    """Whether this cross-check branch only reasons (a code problem always writes its program;
+    a branch no stage told otherwise writes one)."""
+    asked = (state.get("stage_args") or {}).get("program", True)
+    return not asked and state["problem"].kind != "code"
+
+
+async def code_if_asked(state: BranchState, *, deps: Deps[CheckedSettings]) -> dict[str, Any]:
+    """Branch step: the cross-check's program, unless the cross-check node said it only reasons
+    (the graph is the same either way: it compiles once)."""
+    if reasoning_only(state):
+        deps.trace(outputs={"skipped": "cross_check=reasoning"})
+        return {}
+    return await coder.write_code(state, deps=deps)
 
 
 async def judge_if_asked(state: BranchState, *, deps: Deps[CheckedSettings]) -> dict[str, Any]:
@@ -117,7 +158,7 @@ def build_checked(shape: Shape):
     answered) as a second stage where they leave doubt."""
     stage = Stage(name="cross_check", node=cross_check, needed=needs_check,
                   steps=("reason", "code", "execute", "judge"),
-                  step_nodes={"judge": judge_if_asked})
+                  step_nodes={"code": code_if_asked, "judge": judge_if_asked})
     return build_sampling(Sampling(("code", "execute"), stage=stage), shape)
 
 

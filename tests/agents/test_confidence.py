@@ -13,7 +13,7 @@ from ponder.graphs.strategies.escalate import EscalateSettings, needs_escalation
 from ponder.agents.voter import VoteSettings, assess, beta_stability, decide, tally, vote
 from ponder.config import SolveOptions
 from ponder.scripted import register_script
-from ponder.types import Branch, Problem
+from ponder.types import Branch, ExecResult, Problem
 from ponder.verdict import verdict_of
 
 LUCY = "Lucy has 14 stickers and gets 6 more. How many stickers does she have?"
@@ -62,6 +62,29 @@ def test_parts_show_verification_and_token_confidence() -> None:
     assert parts["trust"] == 1.0
     assert parts["confidence"] == pytest.approx(min(parts["share"], beta_stability(3, 1)), abs=1e-4)
     assert "3 of 4 branches agree; 1 verified, 1 refuted; token confidence 0.70" == parts["summary"]
+
+
+def program(i: int, answer: str) -> Branch:
+    return Branch(index=i, answer=answer, code_answer=answer, execution=ExecResult(status="ok"))
+
+
+def test_reasoning_in_another_branch_agreeing_with_an_executed_result_verifies_it() -> None:
+    # checked's reasoning cross-check: programs 42, 42, 41, and a branch that only reasoned.
+    programs = [program(0, "42"), program(1, "42"), program(2, "41")]
+    agreeing = assess([*programs, b(3, "42")], "42", 0.7)
+    assert (agreeing["status"], agreeing["check"], agreeing["reasoned_agree"]) == (
+        "verified", "executed", 1)
+    assert agreeing["summary"].startswith(
+        "3 of 4 branches agree; 0 verified, 0 refuted, 1 reasoned answer(s) agree with the programs")
+    # Reasoning that disagrees refutes nothing: it votes for its own answer.
+    disagreeing = assess([*programs, b(3, "40")], "42", 0.6)
+    assert (disagreeing["status"], disagreeing["check"], disagreeing["reasoned_agree"]) == (
+        "unchecked", "executed", 0)
+    # Prose agreeing with prose is no check; a refuted pair outranks the other branch's prose.
+    assert assess([b(0, "42"), b(1, "42")], "42", 1.0)["status"] == "unchecked"
+    refuted = Branch(index=4, answer="42", code_answer="42", verdict="refuted",
+                     execution=ExecResult(status="ok"))
+    assert assess([refuted, b(3, "42")], "42", 1.0)["status"] == "unverified"
 
 
 def split_3_3() -> dict:

@@ -45,14 +45,15 @@ def test_agreeing_programs_need_no_reasoning(scripted_config):
 
 
 def test_split_programs_are_settled_by_a_verified_branch(scripted_config):
-    # Programs 41, 41, 42, crash: 41 leads 2:1. The cross-check (sample 4) reasons 42 and its
-    # program prints 42: verified, weight 2, and 42 wins over the programs' majority.
+    # Programs 41, 41, 42, crash: 41 leads 2:1. cross_check=verified: the cross-check
+    # (sample 4) reasons 42 and its program prints 42: verified, weight 2, and 42 wins over
+    # the programs' majority.
     def program(i):
         return {0: "print(41)", 1: "print(41)", 2: "print(42)", 3: "print(undefined)"}.get(i, "print(42)")
 
     cfg = scripted_config(register_script("chk-split", programs(program)))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_samples=1)
+                          check_samples=1, cross_check="verified")
     assert result.answer == "42"
     checks = [b for b in result.branches if b.reasoned_answer is not None]
     assert [(b.index, b.verdict, b.answer) for b in checks] == [(4, "verified", "42")]
@@ -96,7 +97,7 @@ def test_a_refuted_cross_check_leaves_the_answer_unverified(scripted_config):
 
     cfg = scripted_config(register_script("chk-refute", programs(program, reasoned="9")))
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_samples=1, prose_weight=0.5)
+                          check_samples=1, prose_weight=0.5, cross_check="verified")
     assert result.answer == "8"
     assert [(b.index, b.verdict) for b in result.branches if b.reasoned_answer] == [(3, "refuted")]
     # min(share 1, stability 15/16) x trust (1 + 1 + 0.5) / 3
@@ -104,6 +105,13 @@ def test_a_refuted_cross_check_leaves_the_answer_unverified(scripted_config):
     assert result.confidence == pytest.approx(15 / 16 * 2.5 / 3, abs=1e-4)
     assert verdict_of(result).label == "refuted"
     assert (result.samples_used, result.max_samples, result.stopped) == (4, 4, "max_samples")
+    # The default reasoning check: its 9 votes for itself (0.5 against the programs' 2) and
+    # refutes nothing; the programs' 8 stands, checked by no reasoning: unverified.
+    default = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                           check_samples=1, prose_weight=0.5)
+    assert default.answer == "8" and default.votes["9"].count == 1
+    assert default.confidence_parts["status"] == "unchecked"
+    assert (verdict_of(default).label, verdict_of(default).check) == ("unverified", "executed")
 
 
 def test_two_agreeing_programs_are_cross_checked_however_early_the_vote_stopped(scripted_config):
@@ -132,6 +140,53 @@ def test_an_adaptive_stop_on_a_2_0_start_is_cross_checked(unanimous_config):
     assert (result.samples_used, result.max_samples) == (3, 3)
 
 
+def test_a_reasoning_cross_check_settles_a_split_without_a_program(scripted_config):
+    # Programs 41, 41, 42, 42: a 2:2 split. cross_check=reasoning: the cross-check (sample 4)
+    # reasons 42 and writes no program; its prose (0.25) breaks the tie for 42, which the
+    # programs' results back, at fewer tokens than a verified cross-check.
+    def program(i):
+        return {0: "print(41)", 1: "print(41)", 2: "print(42)", 3: "print(42)"}.get(i, "print(41)")
+
+    cfg = scripted_config(register_script("chk-reasoning", programs(program)))
+    result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                          check_samples=1, cross_check="reasoning")
+    assert result.answer == "42"
+    [check] = [b for b in result.branches if b.reasoned_answer is not None]
+    assert (check.index, check.code, check.execution, check.verdict) == (4, None, None, "unverified")
+    assert result.votes["42"].count == 3 and result.votes["41"].count == 2
+    # Weights are the table's (1, 1 + 0.25 of prose) times each branch's token confidence.
+    assert result.votes["42"].weight > result.votes["41"].weight
+    # The reasoning agrees with executed programs' result: verified, by another branch.
+    assert result.confidence_parts["status"] == "verified"
+    assert (verdict_of(result).label, verdict_of(result).check) == ("verified", "executed")
+    events = Store(cfg.store).events(result.run_id)
+    assert next(e for e in events if e.node == "cross_check").outputs["cross_check"] == "reasoning"
+    # The cross-check's code step ran and said why it wrote nothing; no program ran for it.
+    assert [e.outputs for e in events if e.node == "code" and e.outputs.get("skipped")] == [
+        {"skipped": "cross_check=reasoning"}]
+    assert sum(e.node == "execute" and "status" in (e.outputs or {}) for e in events) == 4
+    # The verified cross-check writes sample 4's program (41 here: it outvotes the prose).
+    verified = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
+                            check_samples=1, cross_check="verified")
+    assert verified.answer == "41" and verified.votes["41"].count == 3
+    assert verified.usage.total_tokens > result.usage.total_tokens
+
+
+def test_a_reasoning_cross_check_writes_a_program_where_none_answered_or_for_code():
+    from ponder.graphs.strategies.checked import CheckedSettings, reasoning_only, writes_program
+
+    reasoning, verified = CheckedSettings(), CheckedSettings(cross_check="verified")
+    assert reasoning.cross_check == "reasoning"
+    assert writes_program({"answer": "42"}, reasoning) is False
+    assert writes_program({"answer": None}, reasoning) is True  # nothing for reasoning to check
+    assert writes_program({"answer": "42"}, verified) is True
+    math, code = Problem(question="6 * 7?"), Problem(question="def f(): ...", kind="code")
+    told = {"program": False}
+    assert reasoning_only({"problem": math, "stage_args": told}) is True
+    assert reasoning_only({"problem": code, "stage_args": told}) is False
+    assert reasoning_only({"problem": math}) is False  # no stage said so: write the program
+
+
 def test_a_cross_check_whose_program_crashed_counts_as_unchecked_prose(scripted_config):
     # One program says 20, three crash; the cross-check reasons 9 and its program crashes too:
     # its prose (0.5) does not outweigh the executed program (1).
@@ -154,7 +209,7 @@ def test_a_lone_program_is_cross_checked_unless_settings_let_it_stand(scripted_c
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0, min_agree=1)
     assert "cross_check" not in nodes_of(cfg, result) and result.confidence == 0.75
     result = ponder.solve(QUESTION, strategy="checked", samples=4, config=cfg, seed=0,
-                          check_below=0.8, check_samples=2, min_agree=1)
+                          check_below=0.8, check_samples=2, min_agree=1, cross_check="verified")
     assert "cross_check" in nodes_of(cfg, result)
     assert result.answer == "42" and result.votes["42"].count == 3 and result.votes["42"].verified == 2
 
@@ -191,6 +246,8 @@ def test_graph_has_a_branch_graph_per_stage(unanimous_config):
 def test_settings_are_checked(unanimous_config):
     with pytest.raises(ponder.ConfigError, match="check_below"):
         ponder.solve(QUESTION, strategy="checked", config=unanimous_config, check_below=2)
+    with pytest.raises(ponder.ConfigError, match="cross_check"):
+        ponder.solve(QUESTION, strategy="checked", config=unanimous_config, cross_check="prose")
 
 
 @pytest.fixture
@@ -210,3 +267,18 @@ def test_checked_through_the_embedded_model(tmp_path):
     assert all(b.model == "local/gemma-3-270m" for b in result.branches)
     assert any(b.code_answer == "7" for b in result.branches)
     assert result.samples_used <= result.max_samples <= 6
+
+
+@pytest.mark.slow
+def test_a_reasoning_cross_check_through_the_embedded_model(tmp_path):
+    # min_agree above the budget: the programs always leave doubt, so the cross-check runs.
+    cfg = load_config(None, store=tmp_path / "ponder.db", roles={
+        "reasoner": RoleConfig(model="local/gemma-3-270m", max_tokens=64)})
+    problem = Problem(question="Sam has 3 apples and buys 4 more apples. How many apples does "
+                      "he have now?", reference="7")
+    result = ponder.solve(problem, "checked", config=cfg, options=SolveOptions(samples=3, seed=0),
+                          cross_check="reasoning", min_agree=4, check_samples=1)
+    [check] = [b for b in result.branches if b.index == result.samples_used - 1]
+    assert check.text and check.code is None and check.execution is None
+    assert all(b.code for b in result.branches if b is not check)
+    assert result.answer is not None and [s.name for s in result.stages] == ["cross_check"]

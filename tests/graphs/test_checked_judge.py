@@ -131,11 +131,25 @@ def test_an_executed_program_stands_over_the_judge(store_path):
     # Programs print 41 or 42 by nothing but the script; here they all print 42, but with
     # check_below=1.0 the cross-check still runs: its programs answer, so the judge stays out.
     cfg = config(store_path, yes_to_42, program="print(6 * 7)")
-    result = solve(cfg, check_with="judge", check_below=1.0)
+    result = solve(cfg, check_with="judge", check_below=1.0, cross_check="verified")
     assert result.answer == "42" and result.confidence_parts["check"] == "executed"
     assert all(e.outputs.get("skipped") == "a program answered: its executed check stands"
                for e in judge_events(cfg, result))
     assert verdict_of(result).check == "executed"
+
+
+def test_the_judge_scores_a_reasoning_cross_check_and_the_programs_check_stands(store_path):
+    # The default reasoning cross-check writes no program, so the judge scores its reasoning;
+    # reasoning 42 agreeing with the executed programs' 42 is an executed check, which
+    # outranks the judge's opinion.
+    cfg = config(store_path, yes_to_42, program="print(6 * 7)")
+    result = solve(cfg, check_with="judge", check_below=1.0)
+    checks = [b for b in result.branches if b.reasoned_answer is not None]
+    assert checks and all(b.code is None and "judge" in b.rewards for b in checks)
+    assert result.answer == "42"
+    assert (result.confidence_parts["status"], result.confidence_parts["check"]) == (
+        "verified", "executed")
+    assert (verdict_of(result).label, verdict_of(result).check) == ("verified", "executed")
 
 
 def test_the_served_response_names_the_kind_of_check(store_path):
