@@ -51,6 +51,9 @@ def checks(parts: dict[str, Any]) -> str | None:
     if status == "unchecked":
         return "no code check ran"
     text = f"code checks: {parts.get('verified', 0)} verified, {parts.get('refuted', 0)} refuted"
+    if status == "verified" and not parts.get("verified") and parts.get("reasoned_agree"):
+        # checked's reasoning cross-check: reasoning in other branches agrees with the result
+        text += f"; {parts['reasoned_agree']} reasoned answer(s) agree with the executed result"
     if parts.get("judged") or parts.get("rejected"):  # the judge checked prose no program could
         text += f"; judge: {parts.get('judged', 0)} accepted, {parts.get('rejected', 0)} rejected"
     return text

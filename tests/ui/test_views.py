@@ -433,3 +433,15 @@ def test_picking_another_problem_drops_the_step_link_of_the_one_before(
     assert at.query_params.get("step") == "1"
     at.number_input(key="trace_position").set_value(2).run()
     assert not at.exception and "step" not in at.query_params
+
+
+def test_the_checks_line_names_reasoning_from_other_branches() -> None:
+    from ponder.ui.outcome import checks
+
+    # checked's reasoning cross-check: no branch verified itself; reasoning elsewhere agreed.
+    crossed = {"status": "verified", "verified": 0, "refuted": 0, "reasoned_agree": 1}
+    assert checks(crossed) == ("code checks: 0 verified, 0 refuted; 1 reasoned answer(s) agree "
+                               "with the executed result")
+    paired = {"status": "verified", "verified": 2, "refuted": 0, "reasoned_agree": 1}
+    assert checks(paired) == "code checks: 2 verified, 0 refuted"
+    assert checks({"status": "unchecked", "reasoned_agree": 0}) == "no code check ran"
