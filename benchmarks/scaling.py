@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import shutil
@@ -126,8 +125,9 @@ async def run(config: Config, setups: list[Setup], sets: dict[str, list[Problem]
 
 def seedless_key(request: dict[str, Any], index: int, seed: int = 0) -> str:
     """A response cache key as written before 2026-12-03: the request and sample index only."""
-    body = json.dumps(request, sort_keys=True, default=str)
-    return hashlib.sha256(f"{body}#{index}".encode()).hexdigest()
+    from ponder.cache import request_key
+
+    return request_key(request, index, None)
 
 
 def setup_options(setup: Setup, config: Config, **fields: Any) -> Any:

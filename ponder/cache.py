@@ -17,11 +17,13 @@ from ponder.errors import ConfigError
 from ponder.types import Completion
 
 
-def request_key(request: dict[str, Any], index: int, seed: int = 0) -> str:
+def request_key(request: dict[str, Any], index: int, seed: int | None = 0) -> str:
     """A stable key for sample ``index`` of ``request`` drawn under the run's ``seed``: a
-    re-run with the same seed replays its samples, one with another seed draws new ones."""
+    re-run with the same seed replays its samples, one with another seed draws new ones.
+    ``seed=None`` gives the key caches written before 2026-12-03 used (no seed in it)."""
     body = json.dumps(request, sort_keys=True, default=str)
-    return hashlib.sha256(f"{body}#{index}@{seed}".encode()).hexdigest()
+    drawn = f"#{index}" if seed is None else f"#{index}@{seed}"
+    return hashlib.sha256(f"{body}{drawn}".encode()).hexdigest()
 
 
 class ResponseCache:

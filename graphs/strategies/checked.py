@@ -106,17 +106,16 @@ def cross_check(state: SolveState, *, deps: Deps[CheckedSettings]) -> dict[str, 
     settings = deps.settings
     samples = settings.samples_after(deps.options)
     used = len(stage_branches(state))
+    program = writes_program(state, settings)
     deps.trace(inputs={"answer": state.get("answer"), "confidence": state.get("confidence"),
                        "summary": (state.get("confidence_parts") or {}).get("summary")},
                outputs={"why": doubt(state, settings.check_below, settings.min_agree),
                         "samples": samples, "cross_check": settings.cross_check,
-                        "program": writes_program(state, settings),
-                        "check_with": settings.check_with})
+                        "program": program, "check_with": settings.check_with})
     # The plan becomes what was sampled plus the cross-check: programs the vote stopped
     # short of are not drawn later.
     update: dict[str, Any] = {"stage_samples": used + samples, "planned": used + samples,
-                              "decided": False,
-                              "stage_args": {"program": writes_program(state, settings)}}
+                              "decided": False, "stage_args": {"program": program}}
     if settings.check_with == "judge":
         update["roles"] = [judge.JUDGE_ROLE]
     return update
@@ -124,15 +123,16 @@ def cross_check(state: SolveState, *, deps: Deps[CheckedSettings]) -> dict[str, 
 
 def writes_program(state: SolveState, settings: CheckedSettings) -> bool:
     """Whether the cross-check writes a program: ``verified`` always; ``reasoning`` only where
-    no program gave an answer for the reasoning to check."""
-    return settings.cross_check == "verified" or state.get("answer") is None
+    no program gave an answer for the reasoning to check, or for a code problem (a program is
+    its answer)."""
+    return (settings.cross_check == "verified" or state.get("answer") is None
+            or state["problem"].kind == "code")
 
 
 def reasoning_only(state: BranchState) -> bool:
-    """Whether this cross-check branch only reasons (a code problem always writes its program;
-    a branch no stage told otherwise writes one)."""
-    asked = (state.get("stage_args") or {}).get("program", True)
-    return not asked and state["problem"].kind != "code"
+    """Whether the cross-check node told this branch to only reason (a branch no stage told
+    otherwise writes its program)."""
+    return not (state.get("stage_args") or {}).get("program", True)
 
 
 async def code_if_asked(state: BranchState, *, deps: Deps[CheckedSettings]) -> dict[str, Any]:

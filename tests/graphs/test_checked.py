@@ -176,14 +176,15 @@ def test_a_reasoning_cross_check_writes_a_program_where_none_answered_or_for_cod
     from ponder.graphs.strategies.checked import CheckedSettings, reasoning_only, writes_program
 
     reasoning, verified = CheckedSettings(), CheckedSettings(cross_check="verified")
-    assert reasoning.cross_check == "reasoning"
-    assert writes_program({"answer": "42"}, reasoning) is False
-    assert writes_program({"answer": None}, reasoning) is True  # nothing for reasoning to check
-    assert writes_program({"answer": "42"}, verified) is True
     math, code = Problem(question="6 * 7?"), Problem(question="def f(): ...", kind="code")
-    told = {"program": False}
-    assert reasoning_only({"problem": math, "stage_args": told}) is True
-    assert reasoning_only({"problem": code, "stage_args": told}) is False
+    assert reasoning.cross_check == "reasoning"
+    assert writes_program({"problem": math, "answer": "42"}, reasoning) is False
+    # nothing for reasoning to check
+    assert writes_program({"problem": math, "answer": None}, reasoning) is True
+    assert writes_program({"problem": math, "answer": "42"}, verified) is True
+    assert writes_program({"problem": code, "answer": "pass"}, reasoning) is True
+    assert reasoning_only({"problem": math, "stage_args": {"program": False}}) is True
+    assert reasoning_only({"problem": code, "stage_args": {"program": True}}) is False
     assert reasoning_only({"problem": math}) is False  # no stage said so: write the program
 
 
